@@ -1,0 +1,3 @@
+from annctl.cli import main
+
+main()

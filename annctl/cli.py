@@ -1,0 +1,155 @@
+"""The `annctl` command line: parse arguments, call one function per command, print. Nothing else.
+
+TensorFlow, Keras and scikit-learn are imported only inside the commands that train, so `--help`,
+`validate`, `datasets` and `models` start fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from annctl import __version__
+from annctl.errors import AnnctlError
+
+app = typer.Typer(
+    name="annctl",
+    help="Run neural-network experiments from YAML files: train, evaluate, predict, tune, backprop.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+out = Console(soft_wrap=True)  # stdout: results for scripts
+err = Console(stderr=True, soft_wrap=True)  # stderr: progress, tables, messages
+
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", metavar="PATH=VALUE", help="Override a spec field, e.g. training.epochs=3 (repeatable)."),
+]
+ExperimentArg = Annotated[Path, typer.Argument(metavar="EXP.yaml", help="Experiment file.")]
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn annctl's own exceptions into a message on stderr and the documented exit code."""
+    try:
+        yield
+    except AnnctlError as error:
+        for line in str(error).splitlines() or [type(error).__name__]:
+            err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
+        raise typer.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]")
+        raise typer.Exit(130) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"annctl {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Run neural-network experiments from YAML files."""
+
+
+@app.command()
+def train(
+    experiment: ExperimentArg,
+    set_: SetOption = None,
+    runs_dir: Annotated[
+        Optional[Path], typer.Option("--runs-dir", help="Runs root (default: $ANNCTL_RUNS_DIR or ./runs).")
+    ] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Run name (overrides the spec's name).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed (overrides the spec's seed).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run directory.")] = False,
+) -> None:
+    """Train an experiment into a new run directory and print its path."""
+    from annctl.config import load_spec
+    from annctl.progress import RichReporter, summary_table
+    from annctl.rundir import runs_root
+    from annctl.training import train as run_training
+
+    overrides = list(set_ or [])
+    if name is not None:
+        overrides.append(f"name={json.dumps(name)}")
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    with user_errors():
+        spec = load_spec(experiment, overrides)
+        reporter = None if quiet else RichReporter(err)
+        summary = run_training(spec, runs_root(runs_dir), source=str(experiment), reporter=reporter, argv=sys.argv)
+    if json_output:
+        out.print_json(json.dumps(summary))
+        return
+    if not quiet:
+        err.print(summary_table(summary))
+    out.print(summary["run_dir"], highlight=False)
+
+
+@app.command()
+def validate(
+    experiment: ExperimentArg,
+    set_: SetOption = None,
+    show: Annotated[bool, typer.Option("--show", help="Print the resolved spec as YAML.")] = False,
+) -> None:
+    """Check an experiment file (no TensorFlow); exit 2 listing every problem."""
+    from annctl.config import load_spec
+
+    with user_errors():
+        spec = load_spec(experiment, list(set_ or []))
+    if show:
+        from annctl.rundir import spec_to_yaml
+
+        out.print(spec_to_yaml(spec), highlight=False, end="")
+        return
+    out.print(
+        f"{experiment}: valid — {spec.name}: {spec.model.architecture} on {spec.dataset.name}, "
+        f"{spec.training.optimizer} lr={spec.training.learning_rate}, up to {spec.training.epochs} epochs",
+        highlight=False,
+    )
+
+
+def _registry_table(title: str, entries) -> Table:
+    from annctl.specbase import first_line
+
+    table = Table(title=title)
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    for key, entry in entries:
+        table.add_row(key, first_line(entry.__doc__))
+    return table
+
+
+@app.command()
+def datasets() -> None:
+    """List the registered datasets."""
+    from annctl.datasets import DATASETS
+
+    out.print(_registry_table("datasets (dataset.name)", DATASETS.items()))
+
+
+@app.command()
+def models() -> None:
+    """List the registered architectures."""
+    from annctl.models import ARCHITECTURES
+
+    out.print(_registry_table("architectures (model.architecture)", ARCHITECTURES.items()))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,105 @@
+"""What every dataset entry shares: its spec base class, the arrays it returns, and the split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from annctl.errors import DataError
+from annctl.specbase import StrictModel, Task
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+@dataclass
+class Dataset:
+    """One experiment's data, already split, and what a model needs to know about it.
+
+    Labels of a classification task are integer class indices ``0..len(class_names)-1``.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    task: Task
+    feature_names: list[str]
+    target_name: str
+    class_names: list[str] | None = None
+    # "tabular" inputs are standardised by a Normalization layer adapted on x_train;
+    # "image" inputs are uint8 and rescaled to [0, 1] by a Rescaling layer in the model.
+    input_kind: Literal["tabular", "image"] = "tabular"
+    normalize: bool = True
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names or [])
+
+    @property
+    def n_targets(self) -> int:
+        return 1 if self.y_train.ndim == 1 else int(self.y_train.shape[1])
+
+
+class DatasetSpec(StrictModel):
+    """Fields every dataset accepts. Subclasses add ``name: Literal[...]`` and ``load``."""
+
+    max_train_samples: int | None = Field(
+        None, ge=1, le=100_000_000, description="Train on only the first N training samples (quick trials)."
+    )
+
+    def known_task(self) -> Task | None:
+        """The task when it is known without reading the data (None: decided at load time)."""
+        return None
+
+    def known_num_classes(self) -> int | None:
+        return None
+
+    def resolve_paths(self, base_dir: Path) -> DatasetSpec:
+        """Return a copy whose relative file paths are made absolute against ``base_dir``."""
+        return self
+
+    def load(self, seed: int) -> Dataset:  # pragma: no cover - every entry overrides it
+        raise NotImplementedError
+
+
+class TabularSpec(DatasetSpec):
+    """Tabular datasets: rows of numeric features, split at random (stratified for classes)."""
+
+    test_split: float = Field(0.2, gt=0, lt=1, description="Fraction of all rows held out as the test set.")
+    validation_split: float = Field(
+        0.2, gt=0, lt=1, description="Fraction of the remaining (non-test) rows held out for validation."
+    )
+    normalize: bool = Field(
+        True, description="Standardise features with a Normalization layer adapted on the training split."
+    )
+
+
+def split_tabular(x: np.ndarray, y: np.ndarray, spec: TabularSpec, seed: int, stratify: bool) -> tuple:
+    """Test split first, then validation from the rest (as the course does); deterministic in ``seed``."""
+    from sklearn.model_selection import train_test_split
+
+    def split(a, b, fraction):
+        try:
+            return train_test_split(a, b, test_size=fraction, random_state=seed, stratify=b if stratify else None)
+        except ValueError:  # a class too small to stratify (tiny data): plain random split instead
+            try:
+                return train_test_split(a, b, test_size=fraction, random_state=seed)
+            except ValueError as error:
+                raise DataError(f"cannot split {len(a)} rows with fraction {fraction}: {error}") from None
+
+    x_rest, x_test, y_rest, y_test = split(x, y, spec.test_split)
+    x_train, x_val, y_train, y_val = split(x_rest, y_rest, spec.validation_split)
+    if spec.max_train_samples:
+        x_train, y_train = x_train[: spec.max_train_samples], y_train[: spec.max_train_samples]
+    return x_train, y_train, x_val, y_val, x_test, y_test

@@ -1,0 +1,38 @@
+"""California housing (1990 census districts) through scikit-learn's cache, as the course uses it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from annctl.datasets import register_dataset
+from annctl.datasets.base import Dataset, TabularSpec, split_tabular
+from annctl.errors import DataError
+
+
+@register_dataset
+class CaliforniaHousing(TabularSpec):
+    """California housing: 20,640 districts, 8 features, median house value in $100,000 (regression)."""
+
+    name: Literal["california_housing"] = "california_housing"
+
+    def known_task(self):
+        return "regression"
+
+    def load(self, seed: int) -> Dataset:
+        from sklearn.datasets import fetch_california_housing, get_data_home
+
+        try:
+            housing = fetch_california_housing(download_if_missing=False)
+        except OSError:
+            raise DataError(
+                "California housing not found in scikit-learn's data home "
+                f"{get_data_home()} (cal_housing_py3.pkz). Set SCIKIT_LEARN_DATA to the folder that holds it, "
+                "or run `python -c 'import sklearn.datasets as d; d.fetch_california_housing()'` "
+                "once on a machine with internet access."
+            ) from None
+        x, y = housing.data.astype("float32"), housing.target.astype("float32")
+        parts = split_tabular(x, y, self, seed, stratify=False)
+        return Dataset(
+            *parts, task="regression", feature_names=list(housing.feature_names),
+            target_name="MedHouseVal", normalize=self.normalize,
+        )

@@ -1,0 +1,142 @@
+"""Fashion-MNIST (Zalando) from its four IDX files, split as the course does.
+
+The parsed arrays are cached as ``.npy`` files and memory-mapped, so the second load is instant.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from annctl.datasets import register_dataset
+from annctl.datasets.base import Dataset, DatasetSpec
+from annctl.errors import DataError
+
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FILES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+def search_dirs() -> list[Path]:
+    """Where the IDX files are looked for, in order."""
+    dirs = []
+    if os.environ.get("ANNCTL_DATA_DIR"):
+        dirs.append(Path(os.environ["ANNCTL_DATA_DIR"]) / "fashion-mnist")
+    dirs.append(Path.home() / ".keras" / "datasets" / "fashion-mnist")
+    dirs.append(Path("/usr/share/datasets/fashion-mnist"))  # Debian: apt install dataset-fashion-mnist
+    return dirs
+
+
+def find_file(directory: Path, stem: str) -> Path | None:
+    for candidate in (directory / f"{stem}.gz", directory / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_idx(path: Path):
+    """Parse one IDX file (gzip or plain) into a uint8 array."""
+    import numpy as np
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as error:
+        raise DataError(f"{path}: cannot read IDX file: {error}") from None
+    if len(raw) < 8 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
+    ndim = raw[3]
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(shape))
+    if len(raw) - offset != expected:
+        raise DataError(f"{path}: truncated IDX file ({len(raw) - offset} bytes of data, expected {expected})")
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
+
+
+def cache_dir() -> Path:
+    """Where parsed arrays are cached: $ANNCTL_CACHE_DIR, else $XDG_CACHE_HOME/annctl, else ~/.cache/annctl."""
+    if os.environ.get("ANNCTL_CACHE_DIR"):
+        return Path(os.environ["ANNCTL_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "annctl"
+
+
+def load_arrays() -> dict:
+    """The four arrays, from the first directory that has all IDX files (cached as .npy), else Keras' download."""
+    import numpy as np
+
+    from annctl.fileio import atomic_save_npy
+
+    for directory in search_dirs():
+        paths = {key: find_file(directory, stem) for key, stem in FILES.items()}
+        if not all(paths.values()):
+            continue
+        arrays = {}
+        for key, path in paths.items():
+            stat = path.stat()
+            cached = cache_dir() / "fashion_mnist" / f"{key}-{stat.st_size}-{int(stat.st_mtime)}.npy"
+            try:
+                arrays[key] = np.load(cached, mmap_mode="r")
+                continue
+            except (OSError, ValueError):
+                pass
+            arrays[key] = read_idx(path)
+            try:
+                atomic_save_npy(cached, arrays[key])
+            except OSError:  # a read-only cache is not an error, just slower next time
+                pass
+        return arrays
+    try:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+        return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    except Exception:  # noqa: BLE001 - any download failure ends in the same advice
+        looked = ", ".join(str(d) for d in search_dirs())
+        raise DataError(
+            f"Fashion-MNIST not found: looked for the 4 IDX files ({', '.join(FILES.values())}, .gz or plain) "
+            f"in {looked}, then tried Keras' download, which failed. Install Debian's `dataset-fashion-mnist`, "
+            "or put the files in $ANNCTL_DATA_DIR/fashion-mnist."
+        ) from None
+
+
+@register_dataset
+class FashionMnist(DatasetSpec):
+    """Fashion-MNIST: 70,000 28x28 grayscale clothing images, 10 classes (classification)."""
+
+    name: Literal["fashion_mnist"] = "fashion_mnist"
+    validation_size: int = Field(
+        5000, ge=1, le=59_000, description="The first N training images form the validation set (course: 5,000)."
+    )
+
+    def known_task(self):
+        return "classification"
+
+    def known_num_classes(self):
+        return len(CLASSES)
+
+    def load(self, seed: int) -> Dataset:
+        import numpy as np
+
+        arrays = load_arrays()
+        full_x, full_y = arrays["x_train"], arrays["y_train"]
+        n = self.validation_size
+        x_train, y_train = full_x[n:], full_y[n:]
+        if self.max_train_samples:
+            x_train, y_train = x_train[: self.max_train_samples], y_train[: self.max_train_samples]
+        return Dataset(
+            x_train=x_train, y_train=np.asarray(y_train, dtype="int64"),
+            x_val=full_x[:n], y_val=np.asarray(full_y[:n], dtype="int64"),
+            x_test=arrays["x_test"], y_test=np.asarray(arrays["y_test"], dtype="int64"),
+            task="classification", feature_names=["image"], target_name="label",
+            class_names=CLASSES, input_kind="image",
+        )

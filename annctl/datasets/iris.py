@@ -1,0 +1,35 @@
+"""Fisher's iris flowers, as shipped inside scikit-learn (no download)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from annctl.datasets import register_dataset
+from annctl.datasets.base import Dataset, TabularSpec, split_tabular
+
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+CLASSES = ["setosa", "versicolor", "virginica"]
+
+
+@register_dataset
+class Iris(TabularSpec):
+    """Iris flowers: 150 rows, 4 measurements (cm), 3 species (classification)."""
+
+    name: Literal["iris"] = "iris"
+
+    def known_task(self):
+        return "classification"
+
+    def known_num_classes(self):
+        return len(CLASSES)
+
+    def load(self, seed: int) -> Dataset:
+        from sklearn.datasets import load_iris
+
+        iris = load_iris()
+        x, y = iris.data.astype("float32"), iris.target.astype("int64")
+        parts = split_tabular(x, y, self, seed, stratify=True)
+        return Dataset(
+            *parts, task="classification", feature_names=FEATURES, target_name="species",
+            class_names=CLASSES, normalize=self.normalize,
+        )

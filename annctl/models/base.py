@@ -1,0 +1,69 @@
+"""The base of every architecture spec, and the pieces builders share: the input block and the output head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from annctl.specbase import StrictModel
+
+if TYPE_CHECKING:
+    import keras
+
+    from annctl.datasets.base import Dataset
+
+Activation = Literal["relu", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "gelu", "softmax", "linear"]
+Initializer = Literal[
+    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "random_normal", "zeros"
+]
+
+REGRESSION_LOSSES = ("mse", "mae", "huber")
+CLASSIFICATION_LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
+
+
+@dataclass(frozen=True)
+class Head:
+    """The output layer a task and loss call for."""
+
+    units: int
+    activation: str
+
+
+def choose_head(task: str, num_classes: int, n_targets: int, loss: str) -> Head:
+    """Softmax over exclusive classes, one sigmoid unit for a binary target, linear units for regression."""
+    if task == "regression":
+        return Head(n_targets, "linear")
+    if loss == "binary_crossentropy":
+        return Head(1, "sigmoid")
+    return Head(num_classes, "softmax")
+
+
+class ArchitectureSpec(StrictModel):
+    """Subclasses add ``architecture: Literal[...]``, their own fields, and ``build``."""
+
+    def build(self, data: Dataset, head: Head) -> keras.Model:  # pragma: no cover - every entry overrides it
+        raise NotImplementedError
+
+
+def preprocessing_layers(data: Dataset) -> list:
+    """Input plus the scaling that travels inside the saved model, so it takes raw features.
+
+    Images stay uint8 (a quarter of float32's memory) and are rescaled to [0, 1] in the model;
+    tabular features are standardised with the training split's mean and variance.
+    """
+    import keras
+    import numpy as np
+
+    if data.input_kind == "image":
+        return [keras.Input(shape=data.input_shape, dtype="uint8", name="image"), keras.layers.Rescaling(1 / 255, name="rescale")]
+    layers = [keras.Input(shape=data.input_shape, name="features")]
+    if data.normalize:
+        x = np.asarray(data.x_train, dtype="float64")
+        layers.append(keras.layers.Normalization(mean=x.mean(axis=0), variance=x.var(axis=0), name="normalize"))
+    return layers
+
+
+def output_layer(head: Head, name: str = "output"):
+    import keras
+
+    return keras.layers.Dense(head.units, activation=head.activation, name=name)

@@ -1,0 +1,67 @@
+"""Multi-layer perceptron with Keras' Sequential API, as the course builds its first deep networks."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from annctl.models import register_architecture
+from annctl.models.base import Activation, ArchitectureSpec, Initializer, output_layer, preprocessing_layers
+
+
+@register_architecture
+class MLP(ArchitectureSpec):
+    """Sequential MLP: dense hidden layers, then an output layer chosen from the task."""
+
+    architecture: Literal["mlp"] = "mlp"
+    hidden_units: list[int] = Field(
+        [32], max_length=64, description="Units of each hidden layer, input to output (empty: no hidden layer)."
+    )
+    activation: Activation = Field("relu", description="Activation of the hidden layers.")
+    kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of the hidden layers' weights.")
+    dropout: float | list[float] = Field(
+        0.0, description="Dropout rate after each hidden layer: one number for all, or one per layer (0 to 0.95)."
+    )
+    batch_norm: bool = Field(False, description="Batch normalization after each hidden layer (before its activation).")
+    l1: float = Field(0.0, ge=0, le=10, description="L1 weight penalty on the hidden layers.")
+    l2: float = Field(0.0, ge=0, le=10, description="L2 weight penalty on the hidden layers.")
+
+    @model_validator(mode="after")
+    def _check(self) -> MLP:
+        for units in self.hidden_units:
+            if not 1 <= units <= 100_000:
+                raise ValueError(f"hidden_units: each layer needs 1 to 100000 units, got {units}")
+        rates = self.dropout if isinstance(self.dropout, list) else [self.dropout]
+        if isinstance(self.dropout, list) and len(self.dropout) != len(self.hidden_units):
+            raise ValueError(
+                f"dropout: {len(self.dropout)} rates given for {len(self.hidden_units)} hidden layers; "
+                "give one number or one rate per layer"
+            )
+        if any(not 0 <= rate <= 0.95 for rate in rates):
+            raise ValueError(f"dropout: rates must be between 0 and 0.95, got {self.dropout}")
+        return self
+
+    def dropout_rates(self) -> list[float]:
+        return list(self.dropout) if isinstance(self.dropout, list) else [self.dropout] * len(self.hidden_units)
+
+    def build(self, data, head):
+        import keras
+
+        layers = preprocessing_layers(data)
+        if len(data.input_shape) > 1:
+            layers.append(keras.layers.Flatten(name="flatten"))
+        regularizer = keras.regularizers.L1L2(l1=self.l1, l2=self.l2) if (self.l1 or self.l2) else None
+        for i, (units, rate) in enumerate(zip(self.hidden_units, self.dropout_rates()), start=1):
+            dense = keras.layers.Dense(
+                units, kernel_initializer=self.kernel_initializer, kernel_regularizer=regularizer, name=f"hidden_{i}",
+                activation=None if self.batch_norm else self.activation,
+            )
+            layers.append(dense)
+            if self.batch_norm:
+                layers.append(keras.layers.BatchNormalization(name=f"batch_norm_{i}"))
+                layers.append(keras.layers.Activation(self.activation, name=f"activation_{i}"))
+            if rate:
+                layers.append(keras.layers.Dropout(rate, name=f"dropout_{i}"))
+        layers.append(output_layer(head))
+        return keras.Sequential(layers, name="mlp")

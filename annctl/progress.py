@@ -1,0 +1,73 @@
+"""What the user sees while training and after: a bar over each epoch's batches, a line per epoch, a summary table.
+
+Everything goes to stderr, so stdout carries only the run directory (or ``--json``'s summary).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+def format_logs(logs: dict[str, float]) -> str:
+    shown = [(k, v) for k, v in logs.items() if k not in ("learning_rate", "epoch_seconds")]
+    text = "  ".join(f"{k} {v:.4g}" for k, v in shown)
+    if "epoch_seconds" in logs:
+        text += f"  [dim]{logs['epoch_seconds']:.1f}s[/dim]"
+    return text
+
+
+class RichReporter:
+    """Implements annctl.training.Reporter with rich."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress: Progress | None = None
+        self.task = None
+
+    def run_start(self, run_dir, spec, train_samples: int) -> None:
+        self.console.print(
+            f"[bold]{spec.name}[/bold]: {spec.model.architecture} on {spec.dataset.name}, "
+            f"{train_samples} training samples, up to {spec.training.epochs} epochs → {run_dir}"
+        )
+
+    def epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
+        if not self.console.is_terminal:  # a live bar only makes sense on a terminal
+            return
+        self.progress = Progress(
+            TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=self.console, transient=True,
+        )
+        self.task = self.progress.add_task("batches", total=steps)
+        self.progress.start()
+
+    def batch_end(self, epoch: int, step: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step)
+
+    def epoch_end(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+        self.console.print(f"epoch {epoch}/{epochs}  {format_logs(logs)}")
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"{summary.get('name')} — {summary.get('status')}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    table.add_row("run directory", str(summary.get("run_dir")))
+    table.add_row("epochs", str(summary.get("epochs_completed")))
+    best = summary.get("best") or {}
+    if best.get("value") is not None:
+        table.add_row("best", f"{best['monitor']} {best['value']:.4g} (epoch {summary.get('best_epoch')})")
+    for key, value in (summary.get("test_metrics") or {}).items():
+        table.add_row(f"test {key}", f"{value:.4g}")
+    if summary.get("wall_seconds") is not None:
+        table.add_row("wall time", f"{summary['wall_seconds']:.1f} s")
+    if summary.get("train_samples_per_second"):
+        table.add_row("training speed", f"{summary['train_samples_per_second']:,.0f} samples/s")
+    return table

@@ -1,0 +1,127 @@
+"""Run directories: where they go, how they are named and created, and the small files in them.
+
+Layout of ``RUNS/<name>-<UTC yyyymmddThhmmss>-<6 hex>/``: spec.yaml, env.json, metrics.csv, summary.json,
+checkpoints/{best,last}.keras, model.keras, tensorboard/. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import secrets
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from annctl import __version__
+from annctl.errors import UsageError
+from annctl.fileio import atomic_write_json, atomic_write_text
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SPEC_FILE, ENV_FILE, SUMMARY_FILE, METRICS_FILE, MODEL_FILE = (
+    "spec.yaml", "env.json", "summary.json", "metrics.csv", "model.keras",
+)
+
+
+def runs_root(option: str | Path | None = None) -> Path:
+    """`--runs-dir`, else $ANNCTL_RUNS_DIR, else ./runs."""
+    return Path(option or os.environ.get("ANNCTL_RUNS_DIR") or "runs")
+
+
+def prepare_root(root: Path) -> Path:
+    """Create the runs root if needed and check it is writable, before any training starts."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"runs directory {root}: cannot create it: {error.strerror or error}") from None
+    if not root.is_dir():
+        raise UsageError(f"runs directory {root}: exists but is not a directory")
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise UsageError(f"runs directory {root}: not writable; choose another with --runs-dir or ANNCTL_RUNS_DIR")
+    return root
+
+
+def create_run_dir(root: Path, name: str) -> Path:
+    """A new, never reused run directory, made with an exclusive mkdir (concurrent trains never collide)."""
+    if not SAFE_NAME.match(name):
+        raise UsageError(f"run name {name!r}: use letters, digits, '.', '_' and '-' (at most 64, not starting with . or -)")
+    root = prepare_root(root)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    for _ in range(100):
+        run_dir = root / f"{name}-{stamp}-{secrets.token_hex(3)}"
+        if run_dir.resolve().parent != root.resolve():  # pragma: no cover - SAFE_NAME already prevents it
+            raise UsageError(f"run name {name!r} would leave the runs directory")
+        try:
+            run_dir.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as error:
+            raise UsageError(f"runs directory {root}: cannot create a run in it: {error.strerror or error}") from None
+        return run_dir
+    raise UsageError(f"runs directory {root}: could not find a free run name")  # pragma: no cover
+
+
+def spec_to_yaml(spec) -> str:
+    """The resolved spec as YAML, with each section's registry key (`name`, `architecture`) first."""
+    data = spec.model_dump(mode="json")
+    for section, key in (("dataset", "name"), ("model", "architecture")):
+        data[section] = {key: data[section].pop(key), **data[section]}
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def write_spec(run_dir: Path, spec) -> None:
+    text = spec_to_yaml(spec)
+    atomic_write_text(run_dir / SPEC_FILE, text)
+
+
+def write_env(run_dir: Path, seed: int, argv: list[str] | None = None) -> None:
+    import numpy
+    import tensorflow
+    import keras
+
+    atomic_write_json(run_dir / ENV_FILE, {
+        "annctl": __version__,
+        "python": platform.python_version(),
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "command": list(argv if argv is not None else sys.argv),
+        "cwd": os.getcwd(),
+        "seed": seed,
+        "git_commit": git_commit(),
+    })
+
+
+def git_commit() -> str | None:
+    """The commit of the git checkout the command runs in, if any."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
+    atomic_write_json(run_dir / SUMMARY_FILE, summary)
+
+
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,166 @@
+"""The experiment spec: typed, bounded pydantic models. Field descriptions are the YAML reference.
+
+`dataset` and `model` are discriminated unions built from the registries (on `name` and `architecture`),
+so each dataset and architecture carries its own fields and an unknown key is an error.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field, model_validator
+
+from annctl.datasets import DATASETS
+from annctl.models import ARCHITECTURES
+from annctl.models.base import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
+from annctl.specbase import StrictModel, Task
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+Optimizer = Literal["sgd", "adam", "rmsprop", "adagrad", "adamw"]
+Loss = Literal[REGRESSION_LOSSES + CLASSIFICATION_LOSSES]  # type: ignore[valid-type]
+Metric = Literal["accuracy", "auc", "mae", "mse", "rmse"]
+
+# Keras' own default learning rate for each optimizer, filled into the resolved spec when none is given.
+DEFAULT_LEARNING_RATES = {"sgd": 0.01, "adam": 0.001, "rmsprop": 0.001, "adagrad": 0.001, "adamw": 0.001}
+CLASSIFICATION_METRICS = ("accuracy", "auc")
+REGRESSION_METRICS = ("mae", "mse", "rmse")
+
+
+def _union(entries: list[type], discriminator: str):
+    if len(entries) == 1:
+        return entries[0]
+    return Annotated[Union[tuple(entries)], Field(discriminator=discriminator)]  # noqa: UP007
+
+
+DatasetUnion = _union(DATASETS.values(), "name")
+ArchitectureUnion = _union(ARCHITECTURES.values(), "architecture")
+
+
+class EarlyStoppingSpec(StrictModel):
+    """Stop when the monitored metric stops improving (Keras EarlyStopping)."""
+
+    monitor: str = Field("val_loss", description="Metric to watch, e.g. `val_loss` or `val_accuracy`.")
+    patience: int = Field(10, ge=0, le=100_000, description="Epochs without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0, le=1e6, description="Smallest change that counts as an improvement.")
+    restore_best_weights: bool = Field(True, description="End with the weights of the best epoch.")
+
+
+class TrainingSpec(StrictModel):
+    """How the model is compiled and fitted."""
+
+    optimizer: Optimizer = Field("adam", description="Optimizer: sgd, adam, rmsprop, adagrad or adamw.")
+    learning_rate: float | None = Field(
+        None, gt=0, le=10, description="Step size; default: Keras' default for the optimizer (sgd 0.01, others 0.001)."
+    )
+    momentum: float = Field(0.0, ge=0, lt=1, description="Momentum (sgd and rmsprop only).")
+    nesterov: bool = Field(False, description="Nesterov momentum (sgd only).")
+    weight_decay: float | None = Field(None, ge=0, le=1, description="Decoupled weight decay (adamw; default 0.004).")
+    loss: Loss | None = Field(
+        None,
+        description="Cost function; default: sparse_categorical_crossentropy for several classes, "
+        "binary_crossentropy for two, mse for regression.",
+    )
+    metrics: list[Metric] | None = Field(
+        None, max_length=8, description="Metrics logged each epoch; default: [accuracy] or [mae]."
+    )
+    epochs: int = Field(10, ge=1, le=100_000, description="Maximum number of passes over the training data.")
+    batch_size: int = Field(32, ge=1, le=65_536, description="Samples per gradient step.")
+    shuffle: bool = Field(True, description="Shuffle the training data before each epoch.")
+    early_stopping: EarlyStoppingSpec | None = Field(None, description="Stop early when validation stops improving.")
+    steps_per_execution: int = Field(
+        32, ge=1, le=100_000,
+        description="Batches run per call into TensorFlow's compiled graph; larger cuts Python overhead "
+        "(same results, progress updates less often).",
+    )
+    jit_compile: bool = Field(False, description="Compile the training step with XLA.")
+
+    @model_validator(mode="after")
+    def _fill_and_check(self) -> TrainingSpec:
+        if self.momentum and self.optimizer not in ("sgd", "rmsprop"):
+            raise ValueError(f"momentum applies to sgd and rmsprop only, not {self.optimizer}")
+        if self.nesterov and self.optimizer != "sgd":
+            raise ValueError("nesterov applies to sgd only")
+        if self.weight_decay is not None and self.optimizer != "adamw":
+            raise ValueError(f"weight_decay applies to adamw only, not {self.optimizer}")
+        if self.learning_rate is None:
+            self.learning_rate = DEFAULT_LEARNING_RATES[self.optimizer]
+        return self
+
+
+class OutputSpec(StrictModel):
+    """What a run writes besides metrics and the final model."""
+
+    checkpoint_monitor: str | None = Field(
+        None, description="Metric that picks checkpoints/best.keras; default: the early-stopping monitor, else val_loss."
+    )
+    tensorboard: bool = Field(True, description="Write TensorBoard event files under tensorboard/.")
+    histogram_freq: int = Field(0, ge=0, le=10_000, description="Epochs between weight histograms in TensorBoard (0: none).")
+
+
+class ExperimentSpec(StrictModel):
+    """One experiment: what to train on, what to build, how to train it, what to keep."""
+
+    name: str = Field(..., pattern=NAME_PATTERN, description="Run name: letters, digits, `.`, `_`, `-` (max 64).")
+    seed: int = Field(42, ge=0, le=2**32 - 1, description="Seeds the split, the initial weights and the shuffling.")
+    dataset: DatasetUnion = Field(..., description="Where the data comes from; `name` picks a registered dataset.")  # type: ignore[valid-type]
+    model: ArchitectureUnion = Field(..., description="What to build; `architecture` picks a registered one.")  # type: ignore[valid-type]
+    training: TrainingSpec = Field(default_factory=TrainingSpec, description="Optimizer, loss, epochs, batches.")
+    output: OutputSpec = Field(default_factory=OutputSpec, description="Checkpoints and TensorBoard.")
+
+    def monitor(self) -> str:
+        """The metric that picks the best epoch and checkpoint."""
+        if self.output.checkpoint_monitor:
+            return self.output.checkpoint_monitor
+        return self.training.early_stopping.monitor if self.training.early_stopping else "val_loss"
+
+
+def resolve(spec: ExperimentSpec, task: Task, num_classes: int) -> ExperimentSpec:
+    """Fill the defaults that follow from the data (loss, metrics, monitor) and check they fit it.
+
+    Raises ValueError naming the field (as ``field.path: message``) when a choice contradicts the data.
+    """
+    training = spec.training
+    loss = training.loss
+    if loss is None:
+        if task == "regression":
+            loss = "mse"
+        else:
+            loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+    if task == "regression" and loss not in REGRESSION_LOSSES:
+        raise ValueError(f"training.loss: {loss} is a classification loss; this dataset is regression "
+                         f"(use one of {', '.join(REGRESSION_LOSSES)})")
+    if task == "classification" and loss not in CLASSIFICATION_LOSSES:
+        raise ValueError(f"training.loss: {loss} is a regression loss; this dataset is classification "
+                         f"(use one of {', '.join(CLASSIFICATION_LOSSES)})")
+    if loss == "binary_crossentropy" and num_classes != 2:
+        raise ValueError(f"training.loss: binary_crossentropy needs 2 classes, this dataset has {num_classes} "
+                         "(use sparse_categorical_crossentropy)")
+    metrics = training.metrics
+    if metrics is None:
+        metrics = ["accuracy"] if task == "classification" else ["mae"]
+    allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    for metric in metrics:
+        if metric not in allowed:
+            raise ValueError(f"training.metrics: {metric} does not apply to {task}; use {', '.join(allowed)}")
+    if "auc" in metrics and loss != "binary_crossentropy":
+        raise ValueError("training.metrics: auc needs a binary target with binary_crossentropy")
+    resolved = spec.model_copy(deep=True)
+    resolved.training.loss = loss
+    resolved.training.metrics = list(dict.fromkeys(metrics))
+    names = ["loss", *resolved.training.metrics]
+    valid = names + [f"val_{name}" for name in names]
+    watched = {"output.checkpoint_monitor": spec.output.checkpoint_monitor}
+    if spec.training.early_stopping:
+        watched["training.early_stopping.monitor"] = spec.training.early_stopping.monitor
+    for field, monitor in watched.items():
+        if monitor is not None and monitor not in valid:
+            raise ValueError(f"{field}: unknown metric {monitor!r}; this run logs {', '.join(valid)}")
+    monitor = resolved.monitor()
+    resolved.output.checkpoint_monitor = monitor
+    return resolved
+
+
+def monitor_mode(monitor: str) -> Literal["min", "max"]:
+    """Whether a larger value of the metric is better."""
+    return "max" if monitor.removeprefix("val_") in ("accuracy", "auc") else "min"

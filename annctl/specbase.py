@@ -1,0 +1,20 @@
+"""Shared pieces of the experiment spec: the strict pydantic base and the names of tasks."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Task = Literal["classification", "regression"]
+
+
+class StrictModel(BaseModel):
+    """Every spec section rejects unknown keys, so a typo is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def first_line(text: str | None) -> str:
+    """The first line of a docstring: a registry entry's one-line description."""
+    return (text or "").strip().splitlines()[0] if text and text.strip() else ""

@@ -1,0 +1,56 @@
+"""Spec names → Keras optimizer, loss and metric objects."""
+
+from __future__ import annotations
+
+from annctl.spec import TrainingSpec
+
+
+def build_optimizer(training: TrainingSpec):
+    import keras
+
+    rate = training.learning_rate
+    if training.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=rate, momentum=training.momentum, nesterov=training.nesterov)
+    if training.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=rate, momentum=training.momentum)
+    if training.optimizer == "adagrad":
+        return keras.optimizers.Adagrad(learning_rate=rate)
+    if training.optimizer == "adamw":
+        decay = 0.004 if training.weight_decay is None else training.weight_decay
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=decay)
+    return keras.optimizers.Adam(learning_rate=rate)
+
+
+def build_metrics(names: list[str], loss: str) -> list:
+    """Metric objects whose logged names are exactly the spec's names (`accuracy`, `rmse`, ...)."""
+    import keras
+
+    metrics = []
+    for name in names:
+        if name == "accuracy":
+            if loss == "binary_crossentropy":
+                metrics.append(keras.metrics.BinaryAccuracy(name="accuracy"))
+            elif loss == "categorical_crossentropy":
+                metrics.append(keras.metrics.CategoricalAccuracy(name="accuracy"))
+            else:
+                metrics.append(keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
+        elif name == "auc":
+            metrics.append(keras.metrics.AUC(name="auc"))
+        elif name == "mae":
+            metrics.append(keras.metrics.MeanAbsoluteError(name="mae"))
+        elif name == "mse":
+            metrics.append(keras.metrics.MeanSquaredError(name="mse"))
+        elif name == "rmse":
+            metrics.append(keras.metrics.RootMeanSquaredError(name="rmse"))
+    return metrics
+
+
+def encode_targets(y, loss: str, num_classes: int):
+    """Labels in the form the loss expects: one-hot for categorical, a float column for binary."""
+    import numpy as np
+
+    if loss == "categorical_crossentropy":
+        return np.eye(num_classes, dtype="float32")[y]
+    if loss == "binary_crossentropy":
+        return np.asarray(y, dtype="float32").reshape(-1, 1)
+    return y

@@ -1,0 +1,212 @@
+"""`annctl train`: data → model → fit with callbacks → a complete run directory and its summary."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from annctl.config import resolve_or_raise
+from annctl.errors import AnnctlError, Interrupted, TrainingDiverged
+from annctl.models.base import choose_head
+from annctl.rundir import (
+    MODEL_FILE, METRICS_FILE, create_run_dir, prepare_root, utc_now, write_env, write_spec, write_summary,
+)
+from annctl.spec import ExperimentSpec, monitor_mode
+
+
+class Reporter(Protocol):
+    """What training tells the user interface; every method may do nothing."""
+
+    def run_start(self, run_dir: Path, spec: ExperimentSpec, train_samples: int) -> None: ...
+    def epoch_start(self, epoch: int, epochs: int, steps: int) -> None: ...
+    def batch_end(self, epoch: int, step: int) -> None: ...
+    def epoch_end(self, epoch: int, epochs: int, logs: dict[str, float]) -> None: ...
+
+
+class SilentReporter:
+    def run_start(self, run_dir, spec, train_samples): pass
+    def epoch_start(self, epoch, epochs, steps): pass
+    def batch_end(self, epoch, step): pass
+    def epoch_end(self, epoch, epochs, logs): pass
+
+
+class _Terminated(BaseException):
+    """Raised from the SIGTERM handler so training stops like Ctrl-C does."""
+
+
+def train(
+    spec: ExperimentSpec,
+    runs_root: Path,
+    *,
+    source: str = "<spec>",
+    reporter: Reporter | None = None,
+    argv: list[str] | None = None,
+) -> dict[str, Any]:
+    """Train ``spec`` into a new run directory under ``runs_root``; return its summary.
+
+    Raises AnnctlError subclasses: DataError/SpecError (2), TrainingDiverged (1), Interrupted (130/143).
+    """
+    reporter = reporter or SilentReporter()
+    prepare_root(runs_root)
+    from annctl.training.tf_setup import seed_everything
+
+    seed_everything(spec.seed)
+    data = spec.dataset.load(spec.seed)
+    spec = resolve_or_raise(spec, data.task, data.num_classes, source)
+    run_dir = create_run_dir(runs_root, spec.name)
+    write_spec(run_dir, spec)
+    write_env(run_dir, spec.seed, argv)
+    summary: dict[str, Any] = {
+        "run_dir": str(run_dir), "name": spec.name, "status": "running", "started_at": utc_now(),
+        "epochs_completed": 0, "best_epoch": None, "best": None,
+    }
+    write_summary(run_dir, summary)
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr), _sigterm_as_exception():
+        try:
+            _fit(spec, data, run_dir, summary, reporter)
+        except (KeyboardInterrupt, _Terminated) as stop:
+            summary.update(status="interrupted", wall_seconds=time.perf_counter() - started, finished_at=utc_now())
+            write_summary(run_dir, summary)
+            code = 143 if isinstance(stop, _Terminated) else 130
+            error = Interrupted(f"interrupted after {summary['epochs_completed']} epoch(s); run directory: {run_dir}")
+            error.exit_code = code
+            raise error from None
+        except TrainingDiverged:
+            summary.update(wall_seconds=time.perf_counter() - started, finished_at=utc_now())
+            write_summary(run_dir, summary)
+            raise
+        except Exception as exc:
+            summary.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                           wall_seconds=time.perf_counter() - started, finished_at=utc_now())
+            write_summary(run_dir, summary)
+            if isinstance(exc, AnnctlError):
+                raise
+            raise AnnctlError(f"training failed: {type(exc).__name__}: {exc} (run directory: {run_dir})") from exc
+    summary["wall_seconds"] = time.perf_counter() - started
+    summary["finished_at"] = utc_now()
+    write_summary(run_dir, summary)
+    return summary
+
+
+@contextlib.contextmanager
+def _sigterm_as_exception():
+    def handler(signum, frame):
+        raise _Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Reporter) -> None:
+    import keras
+
+    from annctl.fileio import atomic_path, sha256_file
+    from annctl.training.callbacks import Checkpoints, DivergenceGuard, EpochStats, MetricsLog, ReporterBridge
+    from annctl.training.compile import build_metrics, build_optimizer, encode_targets
+
+    training = spec.training
+    head = choose_head(data.task, data.num_classes, data.n_targets, training.loss)
+    model = spec.model.build(data, head)
+    model.compile(
+        optimizer=build_optimizer(training),
+        loss=training.loss,
+        metrics=build_metrics(training.metrics, training.loss),
+        steps_per_execution=training.steps_per_execution,
+        jit_compile=training.jit_compile,
+    )
+    y_train = encode_targets(data.y_train, training.loss, data.num_classes)
+    y_val = encode_targets(data.y_val, training.loss, data.num_classes)
+    y_test = encode_targets(data.y_test, training.loss, data.num_classes)
+    monitor = spec.monitor()
+    mode = monitor_mode(monitor)
+    checkpoints = Checkpoints(run_dir / "checkpoints", monitor, mode)
+    guard = DivergenceGuard()
+    steps = math.ceil(len(data.x_train) / training.batch_size)
+
+    def update_summary(epoch, logs):
+        summary.update(epochs_completed=epoch + 1, best_epoch=checkpoints.best_epoch,
+                       best={"monitor": monitor, "mode": mode, "value": checkpoints.best},
+                       final_metrics={k: float(v) for k, v in (logs or {}).items()})
+        write_summary(run_dir, summary)
+
+    callbacks = [EpochStats(), guard]
+    if training.early_stopping:
+        stopping = training.early_stopping
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta,
+            restore_best_weights=stopping.restore_best_weights, mode=monitor_mode(stopping.monitor),
+        ))
+    metrics_log = MetricsLog(run_dir / METRICS_FILE)
+    callbacks += [checkpoints, metrics_log]
+    if spec.output.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(
+            log_dir=str(run_dir / "tensorboard"), histogram_freq=spec.output.histogram_freq,
+            write_graph=False, profile_batch=0,
+        ))
+    callbacks += [ReporterBridge(reporter, training.epochs, steps), keras.callbacks.LambdaCallback(on_epoch_end=update_summary)]
+    reporter.run_start(run_dir, spec, len(data.x_train))
+    model.fit(
+        data.x_train, y_train, validation_data=(data.x_val, y_val), epochs=training.epochs,
+        batch_size=training.batch_size, shuffle=training.shuffle, callbacks=callbacks, verbose=0,
+    )
+    if guard.diverged_epoch is not None:
+        summary["status"] = "diverged"
+        summary["diverged_epoch"] = guard.diverged_epoch
+        raise TrainingDiverged(
+            f"the loss became NaN or infinite in epoch {guard.diverged_epoch}; the last good checkpoint is kept "
+            f"in {run_dir / 'checkpoints'}. Try a lower training.learning_rate (now {training.learning_rate})."
+        )
+    model_path = run_dir / MODEL_FILE
+    with atomic_path(model_path, suffix=".keras") as tmp:
+        model.save(tmp)
+    total_seconds = sum(row["epoch_seconds"] for row in metrics_log.rows)
+    summary.update(
+        status="completed",
+        test_metrics=test_metrics(model, data, y_test, training.batch_size),
+        train_samples_per_second=len(data.x_train) * summary["epochs_completed"] / total_seconds if total_seconds else None,
+        model_sha256=sha256_file(model_path),
+    )
+
+
+def test_metrics(model, data, y_test, batch_size: int) -> dict[str, float]:
+    """Loss and compiled metrics on the held-out test split, plus accuracy or MSE/RMSE/MAE from predictions."""
+    import numpy as np
+
+    results = model.evaluate(data.x_test, y_test, batch_size=max(batch_size, 256), verbose=0, return_dict=True)
+    metrics = {"loss": float(results["loss"])}
+    predictions = predict_batches(model, data.x_test)
+    if data.task == "classification":
+        if predictions.shape[-1] == 1:
+            labels = (predictions[:, 0] >= 0.5).astype("int64")
+        else:
+            labels = predictions.argmax(axis=-1)
+        metrics["accuracy"] = float(np.mean(labels == data.y_test))
+    else:
+        errors = predictions.reshape(data.y_test.shape) - data.y_test
+        metrics["mse"] = float(np.mean(errors**2))
+        metrics["rmse"] = float(math.sqrt(metrics["mse"]))
+        metrics["mae"] = float(np.mean(np.abs(errors)))
+    for name, value in results.items():
+        metrics.setdefault(name, float(value))
+    return metrics
+
+
+def predict_batches(model, x, batch_size: int = 4096):
+    """Call the model on large batches: several times faster than ``model.predict`` for in-memory arrays."""
+    import numpy as np
+
+    outputs = [np.asarray(model.predict_on_batch(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+    return np.concatenate(outputs) if outputs else np.empty((0,))
