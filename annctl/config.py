@@ -132,8 +132,12 @@ def _has(node: Any, part: Any) -> bool:
 def format_errors(error: ValidationError, data: dict, document, source: str, overridden) -> list[str]:
     problems = []
     for item in error.errors():
-        path, model = _clean(item["loc"])
+        path, model = _clean(item["loc"], data)
         kind, message = item["type"], item["msg"]
+        if kind == "literal_error" and path[:-1] in UNIONS and path[-1] == UNIONS[path[:-1]][0]:
+            kind = "union_tag_invalid"  # a union of one member: pydantic checks the tag as a Literal
+            path = path[:-1]
+            item = {**item, "ctx": {"tag": item.get("input")}}
         if kind == "extra_forbidden":
             message = f"unknown field `{path[-1]}`"
             parent = _model_at(path[:-1])
@@ -159,7 +163,12 @@ def format_errors(error: ValidationError, data: dict, document, source: str, ove
             message += f" (got {item.get('input')!r})"
         dotted = ".".join(str(part) for part in path) or "(top level)"
         problems.append(f"{_where(source, document, path, overridden)}: {dotted}: {message}")
-    return list(dict.fromkeys(problems))
+    return sorted(dict.fromkeys(problems), key=_line_of)
+
+
+def _line_of(problem: str) -> tuple[int, int]:
+    match = re.match(r"^.*?:(\d+):(\d+): ", problem)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
 
 def _where(source, document, path, overridden) -> str:
@@ -172,7 +181,7 @@ def _where(source, document, path, overridden) -> str:
     return f"{source}:{line}:{column}"
 
 
-def _clean(loc: tuple) -> tuple[tuple, type[BaseModel] | None]:
+def _clean(loc: tuple, data: dict) -> tuple[tuple, type[BaseModel] | None]:
     """Drop pydantic's union tags from an error location; also return the spec class the location ends in."""
     path: list = []
     model: type[BaseModel] | None = ExperimentSpec
@@ -181,10 +190,12 @@ def _clean(loc: tuple) -> tuple[tuple, type[BaseModel] | None]:
         part = parts.pop(0)
         path.append(part)
         if tuple(path) in UNIONS:
-            if parts and parts[0] in UNIONS[tuple(path)][1]:
-                model = UNIONS[tuple(path)][1].get(parts.pop(0))
-            else:
-                model = None
+            tag_field, registry = UNIONS[tuple(path)]
+            section = data.get(part) if isinstance(data, dict) else None
+            tag = section.get(tag_field) if isinstance(section, dict) else None
+            if parts and parts[0] == tag:
+                parts.pop(0)
+            model = registry.get(tag) if isinstance(tag, str) and tag in registry else None
             continue
         model = _field_model(model, part)
     return tuple(path), model

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -15,7 +15,7 @@ class MLP(ArchitectureSpec):
     """Sequential MLP: dense hidden layers, then an output layer chosen from the task."""
 
     architecture: Literal["mlp"] = "mlp"
-    hidden_units: list[int] = Field(
+    hidden_units: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
         [32], max_length=64, description="Units of each hidden layer, input to output (empty: no hidden layer)."
     )
     activation: Activation = Field("relu", description="Activation of the hidden layers.")
@@ -29,9 +29,6 @@ class MLP(ArchitectureSpec):
 
     @model_validator(mode="after")
     def _check(self) -> MLP:
-        for units in self.hidden_units:
-            if not 1 <= units <= 100_000:
-                raise ValueError(f"hidden_units: each layer needs 1 to 100000 units, got {units}")
         rates = self.dropout if isinstance(self.dropout, list) else [self.dropout]
         if isinstance(self.dropout, list) and len(self.dropout) != len(self.hidden_units):
             raise ValueError(

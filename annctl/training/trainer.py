@@ -156,7 +156,8 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
             log_dir=str(run_dir / "tensorboard"), histogram_freq=spec.output.histogram_freq,
             write_graph=False, profile_batch=0,
         ))
-    callbacks += [ReporterBridge(reporter, training.epochs, steps), keras.callbacks.LambdaCallback(on_epoch_end=update_summary)]
+    # The summary is updated after every file of the epoch is written; the display comes last.
+    callbacks += [keras.callbacks.LambdaCallback(on_epoch_end=update_summary), ReporterBridge(reporter, training.epochs, steps)]
     reporter.run_start(run_dir, spec, len(data.x_train))
     model.fit(
         data.x_train, y_train, validation_data=(data.x_val, y_val), epochs=training.epochs,

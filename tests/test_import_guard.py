@@ -1,0 +1,27 @@
+"""`--help`, validate, datasets and models must not pay for TensorFlow: checked in a fresh interpreter."""
+
+import subprocess
+import sys
+
+HEAVY = ("tensorflow", "keras", "sklearn", "optuna", "matplotlib")
+
+
+def test_importing_the_cli_leaves_heavy_modules_out():
+    code = "import sys, annctl.cli; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_validate_datasets_models_run_without_heavy_modules(tmp_path):
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from annctl.cli import app\n"
+        "runner = CliRunner()\n"
+        "for args in (['--help'], ['datasets'], ['models'], ['validate', 'experiments/iris_mlp.yaml']):\n"
+        "    result = runner.invoke(app, args)\n"
+        "    assert result.exit_code == 0, (args, result.output)\n"
+        "print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
