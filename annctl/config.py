@@ -212,8 +212,11 @@ def _field_model(model: type[BaseModel] | None, part: Any) -> type[BaseModel] | 
     if model is None or not isinstance(part, str) or part not in model.model_fields:
         return None
     annotation = model.model_fields[part].annotation
-    candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) or typing.get_origin(
-        annotation) is typing.Union else (annotation,)
+    candidates = (
+        typing.get_args(annotation)
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+        else (annotation,)
+    )
     for candidate in candidates:
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
             return candidate

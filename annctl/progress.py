@@ -38,8 +38,12 @@ class RichReporter:
         if not self.console.is_terminal:  # a live bar only makes sense on a terminal
             return
         self.progress = Progress(
-            TextColumn(f"epoch {epoch}/{epochs}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=self.console, transient=True,
+            TextColumn(f"epoch {epoch}/{epochs}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
         )
         self.task = self.progress.add_task("batches", total=steps)
         self.progress.start()

@@ -25,7 +25,11 @@ from annctl.fileio import atomic_write_json, atomic_write_text
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SPEC_FILE, ENV_FILE, SUMMARY_FILE, METRICS_FILE, MODEL_FILE = (
-    "spec.yaml", "env.json", "summary.json", "metrics.csv", "model.keras",
+    "spec.yaml",
+    "env.json",
+    "summary.json",
+    "metrics.csv",
+    "model.keras",
 )
 
 
@@ -50,7 +54,9 @@ def prepare_root(root: Path) -> Path:
 def create_run_dir(root: Path, name: str) -> Path:
     """A new, never reused run directory, made with an exclusive mkdir (concurrent trains never collide)."""
     if not SAFE_NAME.match(name):
-        raise UsageError(f"run name {name!r}: use letters, digits, '.', '_' and '-' (at most 64, not starting with . or -)")
+        raise UsageError(
+            f"run name {name!r}: use letters, digits, '.', '_' and '-' (at most 64, not starting with . or -)"
+        )
     root = prepare_root(root)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     for _ in range(100):
@@ -81,32 +87,33 @@ def write_spec(run_dir: Path, spec) -> None:
 
 
 def write_env(run_dir: Path, seed: int, argv: list[str] | None = None) -> None:
+    import keras
     import numpy
     import tensorflow
-    import keras
 
-    atomic_write_json(run_dir / ENV_FILE, {
-        "annctl": __version__,
-        "python": platform.python_version(),
-        "tensorflow": tensorflow.__version__,
-        "keras": keras.__version__,
-        "numpy": numpy.__version__,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "command": list(argv if argv is not None else sys.argv),
-        "cwd": os.getcwd(),
-        "seed": seed,
-        "git_commit": git_commit(),
-    })
+    atomic_write_json(
+        run_dir / ENV_FILE,
+        {
+            "annctl": __version__,
+            "python": platform.python_version(),
+            "tensorflow": tensorflow.__version__,
+            "keras": keras.__version__,
+            "numpy": numpy.__version__,
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "command": list(argv if argv is not None else sys.argv),
+            "cwd": os.getcwd(),
+            "seed": seed,
+            "git_commit": git_commit(),
+        },
+    )
 
 
 def git_commit() -> str | None:
     """The commit of the git checkout the command runs in, if any."""
     try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        )
+        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None

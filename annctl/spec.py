@@ -69,7 +69,9 @@ class TrainingSpec(StrictModel):
     shuffle: bool = Field(True, description="Shuffle the training data before each epoch.")
     early_stopping: EarlyStoppingSpec | None = Field(None, description="Stop early when validation stops improving.")
     steps_per_execution: int = Field(
-        32, ge=1, le=100_000,
+        32,
+        ge=1,
+        le=100_000,
         description="Batches run per call into TensorFlow's compiled graph; larger cuts Python overhead "
         "(same results, progress updates less often).",
     )
@@ -92,10 +94,13 @@ class OutputSpec(StrictModel):
     """What a run writes besides metrics and the final model."""
 
     checkpoint_monitor: str | None = Field(
-        None, description="Metric that picks checkpoints/best.keras; default: the early-stopping monitor, else val_loss."
+        None,
+        description="Metric that picks checkpoints/best.keras; default: the early-stopping monitor, else val_loss.",
     )
     tensorboard: bool = Field(True, description="Write TensorBoard event files under tensorboard/.")
-    histogram_freq: int = Field(0, ge=0, le=10_000, description="Epochs between weight histograms in TensorBoard (0: none).")
+    histogram_freq: int = Field(
+        0, ge=0, le=10_000, description="Epochs between weight histograms in TensorBoard (0: none)."
+    )
 
 
 class ExperimentSpec(StrictModel):
@@ -128,14 +133,20 @@ def resolve(spec: ExperimentSpec, task: Task, num_classes: int) -> ExperimentSpe
         else:
             loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
     if task == "regression" and loss not in REGRESSION_LOSSES:
-        raise ValueError(f"training.loss: {loss} is a classification loss; this dataset is regression "
-                         f"(use one of {', '.join(REGRESSION_LOSSES)})")
+        raise ValueError(
+            f"training.loss: {loss} is a classification loss; this dataset is regression "
+            f"(use one of {', '.join(REGRESSION_LOSSES)})"
+        )
     if task == "classification" and loss not in CLASSIFICATION_LOSSES:
-        raise ValueError(f"training.loss: {loss} is a regression loss; this dataset is classification "
-                         f"(use one of {', '.join(CLASSIFICATION_LOSSES)})")
+        raise ValueError(
+            f"training.loss: {loss} is a regression loss; this dataset is classification "
+            f"(use one of {', '.join(CLASSIFICATION_LOSSES)})"
+        )
     if loss == "binary_crossentropy" and num_classes != 2:
-        raise ValueError(f"training.loss: binary_crossentropy needs 2 classes, this dataset has {num_classes} "
-                         "(use sparse_categorical_crossentropy)")
+        raise ValueError(
+            f"training.loss: binary_crossentropy needs 2 classes, this dataset has {num_classes} "
+            "(use sparse_categorical_crossentropy)"
+        )
     metrics = training.metrics
     if metrics is None:
         metrics = ["accuracy"] if task == "classification" else ["mae"]

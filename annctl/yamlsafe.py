@@ -44,7 +44,9 @@ class _Loader(yaml.SafeLoader):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
                 mark = self.peek_event().start_mark
-                raise YamlProblem(f"more than {MAX_ALIASES} aliases (*name): refusing to expand", mark.line + 1, mark.column + 1)
+                raise YamlProblem(
+                    f"more than {MAX_ALIASES} aliases (*name): refusing to expand", mark.line + 1, mark.column + 1
+                )
         self.depth += 1
         if self.depth > MAX_DEPTH:
             mark = self.peek_event().start_mark
@@ -69,8 +71,11 @@ for _tag, _regexp, _first in _RESOLVERS:
     _Loader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
 
 _SCALAR_TAGS = {
-    "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
 }
 
 
@@ -99,7 +104,9 @@ def parse(text: str) -> Document:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         message = " ".join(part for part in (error.context, error.problem) if part)
-        raise YamlProblem(f"YAML syntax: {message}", mark.line + 1 if mark else 1, mark.column + 1 if mark else 1) from None
+        raise YamlProblem(
+            f"YAML syntax: {message}", mark.line + 1 if mark else 1, mark.column + 1 if mark else 1
+        ) from None
     except yaml.YAMLError as error:
         raise YamlProblem(f"YAML: {error}") from None
     except RecursionError:
@@ -127,7 +134,9 @@ def _convert(node: yaml.Node, path: Path_, marks: dict, loader: _Loader, counter
         result: dict = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise YamlProblem("a key must be a plain scalar", key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                raise YamlProblem(
+                    "a key must be a plain scalar", key_node.start_mark.line + 1, key_node.start_mark.column + 1
+                )
             key = _scalar(key_node, loader)
             key_line, key_column = key_node.start_mark.line + 1, key_node.start_mark.column + 1
             if key == "<<":

@@ -31,14 +31,18 @@ def test_datasets_and_models_list_names_with_descriptions():
 def test_validate_ok_and_show():
     result = runner.invoke(app, ["validate", str(EXPERIMENTS / "iris_mlp.yaml")])
     assert result.exit_code == 0 and "valid" in result.stdout
-    result = runner.invoke(app, ["validate", str(EXPERIMENTS / "iris_mlp.yaml"), "--show", "--set", "training.epochs=3"])
+    result = runner.invoke(
+        app, ["validate", str(EXPERIMENTS / "iris_mlp.yaml"), "--show", "--set", "training.epochs=3"]
+    )
     assert result.exit_code == 0
     assert "epochs: 3" in result.stdout and result.stdout.startswith("name: iris_mlp")
 
 
 def test_validate_bad_file_exits_2_with_one_line_per_problem(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("name: t\ndataset: {name: iris}\nmodel: {architecture: mlp}\ntraining:\n  epochs: 0\n  learning_rat: 1\n")
+    path.write_text(
+        "name: t\ndataset: {name: iris}\nmodel: {architecture: mlp}\ntraining:\n  epochs: 0\n  learning_rat: 1\n"
+    )
     result = runner.invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
@@ -81,8 +85,22 @@ def test_train_prints_run_dir_json_or_quiet(fake_training, tmp_path):
 
 def test_train_options_reach_the_spec(fake_training, tmp_path):
     exp = str(EXPERIMENTS / "iris_mlp.yaml")
-    result = runner.invoke(app, ["train", exp, "-q", "--set", "training.epochs=3", "--name", "other", "--seed", "5",
-                                 "--runs-dir", str(tmp_path / "r")])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            exp,
+            "-q",
+            "--set",
+            "training.epochs=3",
+            "--name",
+            "other",
+            "--seed",
+            "5",
+            "--runs-dir",
+            str(tmp_path / "r"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     spec, root, _ = fake_training[-1]
     assert (spec.training.epochs, spec.name, spec.seed, root) == (3, "other", 5, tmp_path / "r")

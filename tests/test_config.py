@@ -35,8 +35,9 @@ def test_minimal_spec_fills_task_defaults(tmp_path):
     spec = load_spec(tmp_path / "e.yaml")
     assert spec.training.loss == "sparse_categorical_crossentropy"
     assert spec.training.learning_rate == 0.001  # Keras' Adam default
-    (tmp_path / "r.yaml").write_text("name: r\ndataset: {name: california_housing}\nmodel: {architecture: mlp}\n"
-                                      "training: {optimizer: sgd}\n")
+    (tmp_path / "r.yaml").write_text(
+        "name: r\ndataset: {name: california_housing}\nmodel: {architecture: mlp}\ntraining: {optimizer: sgd}\n"
+    )
     spec = load_spec(tmp_path / "r.yaml")
     assert (spec.training.loss, spec.training.metrics, spec.training.learning_rate) == ("mse", ["mae"], 0.01)
 
@@ -48,8 +49,10 @@ def test_learning_rate_written_1e_3_is_a_float(tmp_path):
 
 def test_misspelt_key_suggests_the_right_one_with_position(tmp_path):
     found = problems(tmp_path, MINIMAL + "training:\n  learning_rat: 0.1\n")
-    assert found == [f"{tmp_path / 'exp.yaml'}:5:3: training.learning_rat: unknown field `learning_rat` "
-                     "(did you mean `learning_rate`?)"]
+    assert found == [
+        f"{tmp_path / 'exp.yaml'}:5:3: training.learning_rat: unknown field `learning_rat` "
+        "(did you mean `learning_rate`?)"
+    ]
 
 
 def test_misspelt_key_inside_a_union_member(tmp_path):
@@ -61,16 +64,29 @@ def test_misspelt_key_inside_a_union_member(tmp_path):
 
 def test_unknown_dataset_and_architecture_list_registered_names(tmp_path):
     found = problems(tmp_path, "name: t\ndataset: {name: irsi}\nmodel: {architecture: transformer}\n")
-    assert any("dataset.name: unknown dataset 'irsi' (did you mean `iris`?); registered: california_housing, csv, "
-               "fashion_mnist, iris" in p for p in found)
+    assert any(
+        "dataset.name: unknown dataset 'irsi' (did you mean `iris`?); registered: california_housing, csv, "
+        "fashion_mnist, iris" in p
+        for p in found
+    )
     assert any("model.architecture: unknown architecture 'transformer'" in p and "mlp" in p for p in found)
 
 
 def test_all_problems_are_reported_at_once(tmp_path):
-    found = problems(tmp_path, "name: 'bad name'\nseed: -1\ndataset: {name: iris, test_split: 2}\n"
-                               "model: {architecture: mlp, hidden_units: [0]}\ntraining: {epochs: 0, batch_size: 10000000}\n")
+    found = problems(
+        tmp_path,
+        "name: 'bad name'\nseed: -1\ndataset: {name: iris, test_split: 2}\n"
+        "model: {architecture: mlp, hidden_units: [0]}\ntraining: {epochs: 0, batch_size: 10000000}\n",
+    )
     joined = "\n".join(found)
-    for field in ("name:", "seed:", "dataset.test_split:", "model.hidden_units.0:", "training.epochs:", "training.batch_size:"):
+    for field in (
+        "name:",
+        "seed:",
+        "dataset.test_split:",
+        "model.hidden_units.0:",
+        "training.epochs:",
+        "training.batch_size:",
+    ):
         assert field in joined, field
     assert all(p.startswith(str(tmp_path / "exp.yaml") + ":") for p in found)
 
@@ -88,8 +104,9 @@ def test_missing_discriminator_lists_names(tmp_path):
 
 
 def test_model_validator_errors_name_their_field(tmp_path):
-    found = problems(tmp_path, "name: t\ndataset: {name: iris}\nmodel: {architecture: mlp, hidden_units: [4, 4], "
-                               "dropout: [0.1]}\n")
+    found = problems(
+        tmp_path, "name: t\ndataset: {name: iris}\nmodel: {architecture: mlp, hidden_units: [4, 4], dropout: [0.1]}\n"
+    )
     assert "model.dropout: 1 rates given for 2 hidden layers" in found[0]
     found = problems(tmp_path, MINIMAL + "training: {optimizer: adam, momentum: 0.9}\n")
     assert "training: momentum applies to sgd and rmsprop only" in found[0]
@@ -97,17 +114,21 @@ def test_model_validator_errors_name_their_field(tmp_path):
 
 def test_loss_that_contradicts_the_task(tmp_path):
     found = problems(tmp_path, MINIMAL + "training:\n  loss: mse\n")
-    assert found == [f"{tmp_path / 'exp.yaml'}:5:3: training.loss: mse is a regression loss; this dataset is "
-                     "classification (use one of binary_crossentropy, categorical_crossentropy, "
-                     "sparse_categorical_crossentropy)"]
+    assert found == [
+        f"{tmp_path / 'exp.yaml'}:5:3: training.loss: mse is a regression loss; this dataset is "
+        "classification (use one of binary_crossentropy, categorical_crossentropy, "
+        "sparse_categorical_crossentropy)"
+    ]
     found = problems(tmp_path, MINIMAL + "training:\n  loss: binary_crossentropy\n")
     assert "binary_crossentropy needs 2 classes, this dataset has 3" in found[0]
 
 
 def test_unknown_monitor(tmp_path):
     found = problems(tmp_path, MINIMAL + "training:\n  early_stopping: {monitor: val_acc}\n")
-    assert "training.early_stopping.monitor: unknown metric 'val_acc'; this run logs loss, accuracy, val_loss, " \
-           "val_accuracy" in found[0]
+    assert (
+        "training.early_stopping.monitor: unknown metric 'val_acc'; this run logs loss, accuracy, val_loss, "
+        "val_accuracy" in found[0]
+    )
 
 
 def test_overrides_are_type_checked_like_the_file(tmp_path):
@@ -116,8 +137,10 @@ def test_overrides_are_type_checked_like_the_file(tmp_path):
     assert (spec.training.epochs, spec.model.hidden_units, spec.training.learning_rate) == (3, [64, 32], 0.001)
     with pytest.raises(SpecError) as info:
         load_spec(path, ["training.epochs=abc"])
-    assert info.value.problems == [f"{path}: --set training.epochs: training.epochs: Input should be a valid integer, "
-                                   "unable to parse string as an integer (got 'abc')"]
+    assert info.value.problems == [
+        f"{path}: --set training.epochs: training.epochs: Input should be a valid integer, "
+        "unable to parse string as an integer (got 'abc')"
+    ]
     with pytest.raises(SpecError, match="unknown field `epoch`"):
         load_spec(path, ["training.epoch=3"])
     with pytest.raises(SpecError, match="expected PATH=VALUE"):
@@ -144,8 +167,9 @@ def test_file_level_problems(tmp_path):
 
 def test_csv_path_is_relative_to_the_experiment_file(tmp_path):
     (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "e.yaml").write_text("name: c\ndataset: {name: csv, path: data.csv, target: y}\n"
-                                             "model: {architecture: mlp}\n")
+    (tmp_path / "sub" / "e.yaml").write_text(
+        "name: c\ndataset: {name: csv, path: data.csv, target: y}\nmodel: {architecture: mlp}\n"
+    )
     spec = load_spec(tmp_path / "sub" / "e.yaml")
     assert spec.dataset.path == str((tmp_path / "sub" / "data.csv").resolve())
     assert spec.training.loss is None  # the task of a csv file is only known once it is read

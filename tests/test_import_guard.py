@@ -7,7 +7,7 @@ HEAVY = ("tensorflow", "keras", "sklearn", "optuna", "matplotlib")
 
 
 def test_importing_the_cli_leaves_heavy_modules_out():
-    code = "import sys, annctl.cli; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    code = f"import sys, annctl.cli; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
 
@@ -21,7 +21,7 @@ def test_validate_datasets_models_run_without_heavy_modules(tmp_path):
         "for args in (['--help'], ['datasets'], ['models'], ['validate', 'experiments/iris_mlp.yaml']):\n"
         "    result = runner.invoke(app, args)\n"
         "    assert result.exit_code == 0, (args, result.output)\n"
-        "print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""

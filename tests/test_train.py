@@ -30,8 +30,15 @@ def test_two_epoch_run_directory_contract(classification_experiment, isolated_ru
     assert run_dir.is_dir() and run_dir.parent == isolated_runs
     assert run_dir.name.startswith("tiny-") and len(run_dir.name.split("-")[-1]) == 6
     files = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
-    for expected in ("spec.yaml", "env.json", "metrics.csv", "summary.json", "model.keras",
-                     "checkpoints/best.keras", "checkpoints/last.keras"):
+    for expected in (
+        "spec.yaml",
+        "env.json",
+        "metrics.csv",
+        "summary.json",
+        "model.keras",
+        "checkpoints/best.keras",
+        "checkpoints/last.keras",
+    ):
         assert expected in files
     assert any(f.startswith("tensorboard/train/events.out.tfevents") for f in files)
     assert any(f.startswith("tensorboard/validation/events.out.tfevents") for f in files)
@@ -100,9 +107,14 @@ def test_nan_loss_is_diverged_with_exit_1(tmp_path, isolated_runs):
 
 def test_interrupt_marks_run_and_keeps_files_consistent(tmp_path, isolated_runs):
     class StopAfterFirstEpoch:
-        def run_start(self, *args): pass
-        def epoch_start(self, *args): pass
-        def batch_end(self, *args): pass
+        def run_start(self, *args):
+            pass
+
+        def epoch_start(self, *args):
+            pass
+
+        def batch_end(self, *args):
+            pass
 
         def epoch_end(self, epoch, epochs, logs):
             raise KeyboardInterrupt

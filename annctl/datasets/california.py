@@ -33,6 +33,9 @@ class CaliforniaHousing(TabularSpec):
         x, y = housing.data.astype("float32"), housing.target.astype("float32")
         parts = split_tabular(x, y, self, seed, stratify=False)
         return Dataset(
-            *parts, task="regression", feature_names=list(housing.feature_names),
-            target_name="MedHouseVal", normalize=self.normalize,
+            *parts,
+            task="regression",
+            feature_names=list(housing.feature_names),
+            target_name="MedHouseVal",
+            normalize=self.normalize,
         )

@@ -68,7 +68,9 @@ class CsvFile(TabularSpec):
         features = self.features or [name for name in header if name != self.target]
         missing = [name for name in features if name not in header]
         if missing:
-            raise DataError(f"{path}: dataset.features: no column(s) {', '.join(missing)}; columns: {', '.join(header)}")
+            raise DataError(
+                f"{path}: dataset.features: no column(s) {', '.join(missing)}; columns: {', '.join(header)}"
+            )
         index = {name: header.index(name) for name in header}
         x = np.empty((len(body), len(features)), dtype="float32")
         for row_number, row in enumerate(body, start=2):
@@ -80,7 +82,9 @@ class CsvFile(TabularSpec):
                     value = float(cell)
                 except ValueError:
                     what = "an empty cell" if not cell else f"non-numeric value {cell!r}"
-                    raise DataError(f"{path}:{row_number}: column {name!r}: {what} (features must be numbers)") from None
+                    raise DataError(
+                        f"{path}:{row_number}: column {name!r}: {what} (features must be numbers)"
+                    ) from None
                 if not math.isfinite(value):
                     raise DataError(f"{path}:{row_number}: column {name!r}: {cell!r} is not a finite number")
                 x[row_number - 2, j] = value
@@ -88,8 +92,12 @@ class CsvFile(TabularSpec):
         task, y, class_names = self._target(raw_target)
         parts = split_tabular(x, y, self, seed, stratify=task == "classification")
         return Dataset(
-            *parts, task=task, feature_names=features, target_name=self.target,
-            class_names=class_names, normalize=self.normalize,
+            *parts,
+            task=task,
+            feature_names=features,
+            target_name=self.target,
+            class_names=class_names,
+            normalize=self.normalize,
         )
 
     def _target(self, raw: list[str]):

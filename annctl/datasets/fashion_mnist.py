@@ -134,9 +134,15 @@ class FashionMnist(DatasetSpec):
         if self.max_train_samples:
             x_train, y_train = x_train[: self.max_train_samples], y_train[: self.max_train_samples]
         return Dataset(
-            x_train=x_train, y_train=np.asarray(y_train, dtype="int64"),
-            x_val=full_x[:n], y_val=np.asarray(full_y[:n], dtype="int64"),
-            x_test=arrays["x_test"], y_test=np.asarray(arrays["y_test"], dtype="int64"),
-            task="classification", feature_names=["image"], target_name="label",
-            class_names=CLASSES, input_kind="image",
+            x_train=x_train,
+            y_train=np.asarray(y_train, dtype="int64"),
+            x_val=full_x[:n],
+            y_val=np.asarray(full_y[:n], dtype="int64"),
+            x_test=arrays["x_test"],
+            y_test=np.asarray(arrays["y_test"], dtype="int64"),
+            task="classification",
+            feature_names=["image"],
+            target_name="label",
+            class_names=CLASSES,
+            input_kind="image",
         )

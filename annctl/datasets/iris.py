@@ -30,6 +30,10 @@ class Iris(TabularSpec):
         x, y = iris.data.astype("float32"), iris.target.astype("int64")
         parts = split_tabular(x, y, self, seed, stratify=True)
         return Dataset(
-            *parts, task="classification", feature_names=FEATURES, target_name="species",
-            class_names=CLASSES, normalize=self.normalize,
+            *parts,
+            task="classification",
+            feature_names=FEATURES,
+            target_name="species",
+            class_names=CLASSES,
+            normalize=self.normalize,
         )

@@ -14,7 +14,14 @@ if TYPE_CHECKING:
 
 Activation = Literal["relu", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "gelu", "softmax", "linear"]
 Initializer = Literal[
-    "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "random_normal", "zeros"
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "random_normal",
+    "zeros",
 ]
 
 REGRESSION_LOSSES = ("mse", "mae", "huber")
@@ -55,7 +62,10 @@ def preprocessing_layers(data: Dataset) -> list:
     import numpy as np
 
     if data.input_kind == "image":
-        return [keras.Input(shape=data.input_shape, dtype="uint8", name="image"), keras.layers.Rescaling(1 / 255, name="rescale")]
+        return [
+            keras.Input(shape=data.input_shape, dtype="uint8", name="image"),
+            keras.layers.Rescaling(1 / 255, name="rescale"),
+        ]
     layers = [keras.Input(shape=data.input_shape, name="features")]
     if data.normalize:
         x = np.asarray(data.x_train, dtype="float64")

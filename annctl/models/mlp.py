@@ -49,9 +49,12 @@ class MLP(ArchitectureSpec):
         if len(data.input_shape) > 1:
             layers.append(keras.layers.Flatten(name="flatten"))
         regularizer = keras.regularizers.L1L2(l1=self.l1, l2=self.l2) if (self.l1 or self.l2) else None
-        for i, (units, rate) in enumerate(zip(self.hidden_units, self.dropout_rates()), start=1):
+        for i, (units, rate) in enumerate(zip(self.hidden_units, self.dropout_rates(), strict=False), start=1):
             dense = keras.layers.Dense(
-                units, kernel_initializer=self.kernel_initializer, kernel_regularizer=regularizer, name=f"hidden_{i}",
+                units,
+                kernel_initializer=self.kernel_initializer,
+                kernel_regularizer=regularizer,
+                name=f"hidden_{i}",
                 activation=None if self.batch_norm else self.activation,
             )
             layers.append(dense)

@@ -14,7 +14,14 @@ from annctl.config import resolve_or_raise
 from annctl.errors import AnnctlError, Interrupted, TrainingDiverged
 from annctl.models.base import choose_head
 from annctl.rundir import (
-    MODEL_FILE, METRICS_FILE, create_run_dir, prepare_root, utc_now, write_env, write_spec, write_summary,
+    METRICS_FILE,
+    MODEL_FILE,
+    create_run_dir,
+    prepare_root,
+    utc_now,
+    write_env,
+    write_spec,
+    write_summary,
 )
 from annctl.spec import ExperimentSpec, monitor_mode
 
@@ -29,10 +36,17 @@ class Reporter(Protocol):
 
 
 class SilentReporter:
-    def run_start(self, run_dir, spec, train_samples): pass
-    def epoch_start(self, epoch, epochs, steps): pass
-    def batch_end(self, epoch, step): pass
-    def epoch_end(self, epoch, epochs, logs): pass
+    def run_start(self, run_dir, spec, train_samples):
+        pass
+
+    def epoch_start(self, epoch, epochs, steps):
+        pass
+
+    def batch_end(self, epoch, step):
+        pass
+
+    def epoch_end(self, epoch, epochs, logs):
+        pass
 
 
 class _Terminated(BaseException):
@@ -62,8 +76,13 @@ def train(
     write_spec(run_dir, spec)
     write_env(run_dir, spec.seed, argv)
     summary: dict[str, Any] = {
-        "run_dir": str(run_dir), "name": spec.name, "status": "running", "started_at": utc_now(),
-        "epochs_completed": 0, "best_epoch": None, "best": None,
+        "run_dir": str(run_dir),
+        "name": spec.name,
+        "status": "running",
+        "started_at": utc_now(),
+        "epochs_completed": 0,
+        "best_epoch": None,
+        "best": None,
     }
     write_summary(run_dir, summary)
     started = time.perf_counter()
@@ -82,8 +101,12 @@ def train(
             write_summary(run_dir, summary)
             raise
         except Exception as exc:
-            summary.update(status="failed", error=f"{type(exc).__name__}: {exc}",
-                           wall_seconds=time.perf_counter() - started, finished_at=utc_now())
+            summary.update(
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}",
+                wall_seconds=time.perf_counter() - started,
+                finished_at=utc_now(),
+            )
             write_summary(run_dir, summary)
             if isinstance(exc, AnnctlError):
                 raise
@@ -137,31 +160,52 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
     steps = math.ceil(len(data.x_train) / training.batch_size)
 
     def update_summary(epoch, logs):
-        summary.update(epochs_completed=epoch + 1, best_epoch=checkpoints.best_epoch,
-                       best={"monitor": monitor, "mode": mode, "value": checkpoints.best},
-                       final_metrics={k: float(v) for k, v in (logs or {}).items()})
+        summary.update(
+            epochs_completed=epoch + 1,
+            best_epoch=checkpoints.best_epoch,
+            best={"monitor": monitor, "mode": mode, "value": checkpoints.best},
+            final_metrics={k: float(v) for k, v in (logs or {}).items()},
+        )
         write_summary(run_dir, summary)
 
     callbacks = [EpochStats(), guard]
     if training.early_stopping:
         stopping = training.early_stopping
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta,
-            restore_best_weights=stopping.restore_best_weights, mode=monitor_mode(stopping.monitor),
-        ))
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=stopping.monitor,
+                patience=stopping.patience,
+                min_delta=stopping.min_delta,
+                restore_best_weights=stopping.restore_best_weights,
+                mode=monitor_mode(stopping.monitor),
+            )
+        )
     metrics_log = MetricsLog(run_dir / METRICS_FILE)
     callbacks += [checkpoints, metrics_log]
     if spec.output.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(
-            log_dir=str(run_dir / "tensorboard"), histogram_freq=spec.output.histogram_freq,
-            write_graph=False, profile_batch=0,
-        ))
+        callbacks.append(
+            keras.callbacks.TensorBoard(
+                log_dir=str(run_dir / "tensorboard"),
+                histogram_freq=spec.output.histogram_freq,
+                write_graph=False,
+                profile_batch=0,
+            )
+        )
     # The summary is updated after every file of the epoch is written; the display comes last.
-    callbacks += [keras.callbacks.LambdaCallback(on_epoch_end=update_summary), ReporterBridge(reporter, training.epochs, steps)]
+    callbacks += [
+        keras.callbacks.LambdaCallback(on_epoch_end=update_summary),
+        ReporterBridge(reporter, training.epochs, steps),
+    ]
     reporter.run_start(run_dir, spec, len(data.x_train))
     model.fit(
-        data.x_train, y_train, validation_data=(data.x_val, y_val), epochs=training.epochs,
-        batch_size=training.batch_size, shuffle=training.shuffle, callbacks=callbacks, verbose=0,
+        data.x_train,
+        y_train,
+        validation_data=(data.x_val, y_val),
+        epochs=training.epochs,
+        batch_size=training.batch_size,
+        shuffle=training.shuffle,
+        callbacks=callbacks,
+        verbose=0,
     )
     if guard.diverged_epoch is not None:
         summary["status"] = "diverged"
@@ -177,7 +221,9 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
     summary.update(
         status="completed",
         test_metrics=test_metrics(model, data, y_test, training.batch_size),
-        train_samples_per_second=len(data.x_train) * summary["epochs_completed"] / total_seconds if total_seconds else None,
+        train_samples_per_second=len(data.x_train) * summary["epochs_completed"] / total_seconds
+        if total_seconds
+        else None,
         model_sha256=sha256_file(model_path),
     )
 
