@@ -124,6 +124,42 @@ def validate(
     )
 
 
+@app.command()
+def backprop(
+    experiment: ExperimentArg,
+    set_: SetOption = None,
+    steps: Annotated[int, typer.Option("--steps", min=1, max=1_000_000, help="Gradient-descent steps to run.")] = 1,
+    every: Annotated[
+        Optional[int], typer.Option("--every", min=1, help="Show every K-th step in full (default: all when ≤ 5).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print every number as JSON on stdout.")] = False,
+) -> None:
+    """Step through the forward and backward passes by hand, checked against TensorFlow."""
+    from annctl.backprop import run_backprop
+    from annctl.backprop.render import check_line, final_table, step_tables
+    from annctl.config import load_spec
+
+    with user_errors():
+        spec = load_spec(experiment, list(set_ or []))
+        result = run_backprop(spec, steps=steps, every=every, source=str(experiment))
+    if json_output:
+        out.print_json(json.dumps(result))
+    else:
+        out.print(
+            f"[bold]{result['experiment']}[/bold]: {result['samples']} sample(s), loss {result['loss_function']}, "
+            f"learning rate {result['learning_rate']:g}, activations {' → '.join(result['activations'])}"
+        )
+        for record in result["shown_steps"]:
+            for table in step_tables(record, result["learning_rate"]):
+                out.print(table)
+            out.print(f"loss C = {record['loss']:.9g}")
+        out.print(final_table(result))
+        out.print(check_line(result["check"]))
+    if not result["check"]["agrees"]:
+        err.print("[bold red]error:[/bold red] the hand computation and TensorFlow disagree (see above)")
+        raise typer.Exit(1)
+
+
 def _registry_table(title: str, entries) -> Table:
     from annctl.specbase import first_line
 

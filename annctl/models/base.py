@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
+from pydantic import Field
+
+from annctl.errors import SpecError
 from annctl.specbase import StrictModel
 
 if TYPE_CHECKING:
@@ -24,7 +27,7 @@ Initializer = Literal[
     "zeros",
 ]
 
-REGRESSION_LOSSES = ("mse", "mae", "huber")
+REGRESSION_LOSSES = ("mse", "mae", "huber", "quadratic")
 CLASSIFICATION_LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
 
 
@@ -50,6 +53,71 @@ class ArchitectureSpec(StrictModel):
 
     def build(self, data: Dataset, head: Head) -> keras.Model:  # pragma: no cover - every entry overrides it
         raise NotImplementedError
+
+
+Weight = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
+
+
+class LayerWeights(StrictModel):
+    """Explicit starting weights of one Dense layer."""
+
+    kernel: list[list[Weight]] = Field(..., min_length=1, description="Weights as [inputs][units].")
+    bias: list[Weight] | None = Field(None, description="One bias per unit (default: keep the initializer's zeros).")
+
+
+def dense_layers(model) -> list:
+    import keras
+
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+def apply_initial_weights(model, weights, train_biases: bool = True) -> None:
+    """Set explicit weights (a list in layer order or a dict by name); a mismatch is a SpecError (exit 2)."""
+    import numpy as np
+
+    layers = dense_layers(model)
+    names = [layer.name for layer in layers]
+    if weights is not None:
+        if isinstance(weights, list):
+            if len(weights) != len(layers):
+                raise SpecError(
+                    [
+                        f"model.initial_weights: {len(weights)} layers given, the model has "
+                        f"{len(layers)} dense layers ({', '.join(names)})"
+                    ]
+                )
+            pairs = list(zip(layers, weights))
+        else:
+            unknown = [name for name in weights if name not in names]
+            if unknown:
+                raise SpecError(
+                    [f"model.initial_weights: no dense layer {', '.join(unknown)}; layers: {', '.join(names)}"]
+                )
+            pairs = [(layer, weights[layer.name]) for layer in layers if layer.name in weights]
+        for layer, given in pairs:
+            kernel = np.asarray(given.kernel, dtype=layer.kernel.dtype)
+            expected = tuple(layer.kernel.shape)
+            if kernel.shape != expected:
+                raise SpecError(
+                    [
+                        f"model.initial_weights.{layer.name}.kernel: shape {kernel.shape} does not match "
+                        f"the layer's {expected} ([inputs][units])"
+                    ]
+                )
+            layer.kernel.assign(kernel)
+            if given.bias is not None:
+                bias = np.asarray(given.bias, dtype=layer.bias.dtype)
+                if bias.shape != tuple(layer.bias.shape):
+                    raise SpecError(
+                        [
+                            f"model.initial_weights.{layer.name}.bias: shape {bias.shape} does not match "
+                            f"the layer's {tuple(layer.bias.shape)}"
+                        ]
+                    )
+                layer.bias.assign(bias)
+    if not train_biases:
+        for layer in layers:
+            layer.bias.trainable = False
 
 
 def preprocessing_layers(data: Dataset) -> list:

@@ -7,7 +7,16 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from annctl.models import register_architecture
-from annctl.models.base import Activation, ArchitectureSpec, Initializer, output_layer, preprocessing_layers
+from annctl.models.base import (
+    Activation,
+    ArchitectureSpec,
+    Initializer,
+    LayerWeights,
+    Head,
+    apply_initial_weights,
+    output_layer,
+    preprocessing_layers,
+)
 
 
 @register_architecture
@@ -26,6 +35,15 @@ class MLP(ArchitectureSpec):
     batch_norm: bool = Field(False, description="Batch normalization after each hidden layer (before its activation).")
     l1: float = Field(0.0, ge=0, le=10, description="L1 weight penalty on the hidden layers.")
     l2: float = Field(0.0, ge=0, le=10, description="L2 weight penalty on the hidden layers.")
+    output_activation: Activation | None = Field(
+        None, description="Activation of the output layer; default from the task (softmax, sigmoid or linear)."
+    )
+    initial_weights: list[LayerWeights] | dict[str, LayerWeights] | None = Field(
+        None,
+        description="Start from these weights instead of random ones: a list in layer order (hidden_1, ..., "
+        "output) or a mapping by layer name; `kernel` is [inputs][units], `bias` is [units].",
+    )
+    train_biases: bool = Field(True, description="Update the biases while training (false keeps them fixed).")
 
     @model_validator(mode="after")
     def _check(self) -> MLP:
@@ -63,5 +81,9 @@ class MLP(ArchitectureSpec):
                 layers.append(keras.layers.Activation(self.activation, name=f"activation_{i}"))
             if rate:
                 layers.append(keras.layers.Dropout(rate, name=f"dropout_{i}"))
+        if self.output_activation:
+            head = Head(head.units, self.output_activation)
         layers.append(output_layer(head))
-        return keras.Sequential(layers, name="mlp")
+        model = keras.Sequential(layers, name="mlp")
+        apply_initial_weights(model, self.initial_weights, self.train_biases)
+        return model

@@ -21,6 +21,15 @@ def build_optimizer(training: TrainingSpec):
     return keras.optimizers.Adam(learning_rate=rate)
 
 
+def build_loss(name: str):
+    """A Keras loss name, or annctl's own loss function (`quadratic`)."""
+    if name == "quadratic":
+        from annctl.losses import quadratic
+
+        return quadratic
+    return name
+
+
 def build_metrics(names: list[str], loss: str) -> list:
     """Metric objects whose logged names are exactly the spec's names (`accuracy`, `rmse`, ...)."""
     import keras

@@ -138,14 +138,14 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
 
     from annctl.fileio import atomic_path, sha256_file
     from annctl.training.callbacks import Checkpoints, DivergenceGuard, EpochStats, MetricsLog, ReporterBridge
-    from annctl.training.compile import build_metrics, build_optimizer, encode_targets
+    from annctl.training.compile import build_loss, build_metrics, build_optimizer, encode_targets
 
     training = spec.training
     head = choose_head(data.task, data.num_classes, data.n_targets, training.loss)
     model = spec.model.build(data, head)
     model.compile(
         optimizer=build_optimizer(training),
-        loss=training.loss,
+        loss=build_loss(training.loss),
         metrics=build_metrics(training.metrics, training.loss),
         steps_per_execution=training.steps_per_execution,
         jit_compile=training.jit_compile,
