@@ -112,7 +112,7 @@ def backward(layers: list[Layer], y: np.ndarray, loss: str, step: Step) -> None:
 
 
 def sgd_update(layers: list[Layer], step: Step, learning_rate: float) -> None:
-    for layer, grad_kernel, grad_bias in zip(layers, step.grad_kernel, step.grad_bias):
+    for layer, grad_kernel, grad_bias in zip(layers, step.grad_kernel, step.grad_bias, strict=False):
         layer.kernel = layer.kernel - learning_rate * grad_kernel
         if layer.train_bias:
             layer.bias = layer.bias - learning_rate * grad_bias

@@ -25,7 +25,7 @@ def step_tables(record: dict[str, Any], learning_rate: float) -> list[Table]:
     backward.add_column("neuron")
     for s in range(n_samples):
         backward.add_column(f"δ [{s + 1}]" if n_samples > 1 else "δ", justify="right")
-    for layer, deltas in zip(record["forward"], record["delta"]):
+    for layer, deltas in zip(record["forward"], record["delta"], strict=False):
         for j, neuron in enumerate(layer["neurons"][:MAX_NAMED]):
             cells = []
             for s in range(n_samples):
@@ -66,5 +66,5 @@ def final_table(result: dict[str, Any]) -> Table:
     names = result["neurons"][-1]
     for s, row in enumerate(final["outputs"][:8]):
         label = "outputs" if len(final["outputs"]) == 1 else f"outputs [{s + 1}]"
-        table.add_row(label, ", ".join(f"{n} = {_fmt(v)}" for n, v in zip(names, row)))
+        table.add_row(label, ", ".join(f"{n} = {_fmt(v)}" for n, v in zip(names, row, strict=False)))
     return table

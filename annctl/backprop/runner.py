@@ -144,7 +144,7 @@ def run_backprop(spec: ExperimentSpec, steps: int = 1, every: int | None = None,
             with tf.GradientTape() as tape:
                 loss = tf.reduce_mean(loss_fn(y_tf, model(x_tf, training=True)))
             gradients = tape.gradient(loss, variables)
-            optimizer.apply_gradients(zip(gradients, variables))
+            optimizer.apply_gradients(zip(gradients, variables, strict=False))
             return loss, gradients
 
         every = every or (1 if steps <= 5 else steps + 1)
@@ -224,10 +224,10 @@ def _compare(step: Step, layers: list[Layer], keras_layers, tf_loss: float, tf_g
         mine.append(step.grad_kernel[index])
         if layer.bias.trainable:
             mine.append(step.grad_bias[index])
-    gradient_diff = max(_scaled(a, np.asarray(b)) for a, b in zip(mine, tf_gradients))
+    gradient_diff = max(_scaled(a, np.asarray(b)) for a, b in zip(mine, tf_gradients, strict=False))
     weight_diff = max(
         max(_scaled(hand.kernel, np.asarray(k.kernel.numpy())), _scaled(hand.bias, np.asarray(k.bias.numpy())))
-        for hand, k in zip(layers, keras_layers)
+        for hand, k in zip(layers, keras_layers, strict=False)
     )
     return {
         "loss": _scaled(np.asarray(step.loss), np.asarray(tf_loss)),

@@ -86,7 +86,7 @@ def apply_initial_weights(model, weights, train_biases: bool = True) -> None:
                         f"{len(layers)} dense layers ({', '.join(names)})"
                     ]
                 )
-            pairs = list(zip(layers, weights))
+            pairs = list(zip(layers, weights, strict=False))
         else:
             unknown = [name for name in weights if name not in names]
             if unknown:

@@ -10,9 +10,9 @@ from annctl.models import register_architecture
 from annctl.models.base import (
     Activation,
     ArchitectureSpec,
+    Head,
     Initializer,
     LayerWeights,
-    Head,
     apply_initial_weights,
     output_layer,
     preprocessing_layers,
