@@ -160,6 +160,89 @@ def backprop(
         raise typer.Exit(1)
 
 
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run directory, `latest`, or a run-name prefix.")]
+CheckpointOption = Annotated[
+    str, typer.Option("--checkpoint", help="Which model: final (model.keras), best or last checkpoint.")
+]
+RunsDirOption = Annotated[
+    Optional[Path], typer.Option("--runs-dir", help="Runs root for `latest` and prefixes (default: ./runs).")
+]
+
+
+def _checkpoint(value: str) -> str:
+    if value not in ("final", "best", "last"):
+        raise typer.BadParameter(f"{value!r}: use final, best or last", param_hint="--checkpoint")
+    return value
+
+
+@app.command()
+def evaluate(
+    run: RunArg,
+    split: Annotated[str, typer.Option("--split", help="test, validation or train.")] = "test",
+    data: Annotated[
+        Optional[Path], typer.Option("--data", help="Labeled CSV (features + target) instead of a split.")
+    ] = None,
+    checkpoint: CheckpointOption = "final",
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    fail_under: Annotated[
+        Optional[list[str]], typer.Option("--fail-under", metavar="METRIC=VALUE", help="Exit 3 if METRIC < VALUE.")
+    ] = None,
+    fail_over: Annotated[
+        Optional[list[str]], typer.Option("--fail-over", metavar="METRIC=VALUE", help="Exit 3 if METRIC > VALUE.")
+    ] = None,
+    runs_dir: RunsDirOption = None,
+) -> None:
+    """Measure a run on a split of its data (or a labeled CSV), with quality gates for CI."""
+    from annctl.errors import GateFailed
+    from annctl.evaluation import evaluate_run
+    from annctl.progress import evaluation_tables
+    from annctl.rundir import resolve_run, runs_root
+
+    if split not in ("test", "validation", "train"):
+        raise typer.BadParameter(f"{split!r}: use test, validation or train", param_hint="--split")
+    with user_errors():
+        run_dir = resolve_run(run, runs_root(runs_dir))
+        try:
+            result = evaluate_run(run_dir, split, data, _checkpoint(checkpoint), fail_under, fail_over)
+            failure = None
+        except GateFailed as error:
+            result, failure = error.result, error
+        if json_output:
+            out.print_json(json.dumps(result))
+        else:
+            for table in evaluation_tables(result):
+                out.print(table)
+        if failure is not None:
+            raise failure
+
+
+@app.command()
+def predict(
+    run: RunArg,
+    input_: Annotated[str, typer.Option("--input", "-i", help="CSV, JSON lines, .npy/.npz, image(s), or - for stdin.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (default: stdout).")] = None,
+    fmt: Annotated[
+        Optional[str], typer.Option("--format", help="csv or jsonl (default: from --output, else csv).")
+    ] = None,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", min=1, help="Also list the K most likely classes.")] = None,
+    checkpoint: CheckpointOption = "final",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=1_000_000, help="Rows per model call.")] = 4096,
+    runs_dir: RunsDirOption = None,
+) -> None:
+    """Predict new rows with a run's model: one output row per input row, in order."""
+    from annctl.prediction import predict_run
+    from annctl.rundir import resolve_run, runs_root
+
+    def warn(message: str) -> None:
+        err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+
+    with user_errors():
+        run_dir = resolve_run(run, runs_root(runs_dir))
+        result = predict_run(run_dir, input_, output, fmt, top_k, _checkpoint(checkpoint), batch_size, warn)
+    if output is not None:
+        err.print(f"{result['rows']} predictions → {output} ({result['rows_per_second']:,.0f} rows/s)", highlight=False)
+
+
 def _registry_table(title: str, entries) -> Table:
     from annctl.specbase import first_line
 

@@ -47,6 +47,10 @@ class Interrupted(AnnctlError):
 
 
 class GateFailed(AnnctlError):
-    """A quality gate such as ``--fail-under accuracy=0.9`` was not met (exit 3)."""
+    """A quality gate such as ``--fail-under accuracy=0.9`` was not met (exit 3); carries the full result."""
 
     exit_code = 3
+
+    def __init__(self, message: str, result: dict | None = None):
+        super().__init__(message)
+        self.result = result or {}

@@ -75,3 +75,32 @@ def summary_table(summary: dict[str, Any]) -> Table:
     if summary.get("train_samples_per_second"):
         table.add_row("training speed", f"{summary['train_samples_per_second']:,.0f} samples/s")
     return table
+
+
+def evaluation_tables(result: dict[str, Any]) -> list[Table]:
+    """The evaluate command's tables: headline metrics, then per-class scores and the confusion matrix."""
+    metrics = result["metrics"]
+    headline = Table(title=f"{result['run_dir']} — {result['split']} ({result['checkpoint']} model)")
+    headline.add_column("metric", style="bold")
+    headline.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if isinstance(value, (int, float)):
+            headline.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    tables = [headline]
+    if "per_class" in metrics:
+        per_class = Table(title="per class")
+        for column in ("class", "precision", "recall", "f1", "support"):
+            per_class.add_column(column, justify="left" if column == "class" else "right")
+        for name, scores in metrics["per_class"].items():
+            per_class.add_row(
+                name, *(f"{scores[k]:.4f}" for k in ("precision", "recall", "f1")), str(scores["support"])
+            )
+        matrix = Table(title="confusion matrix (rows: true, columns: predicted)")
+        labels = metrics["confusion_matrix"]["labels"]
+        matrix.add_column("")
+        for label in labels:
+            matrix.add_column(label[:10], justify="right")
+        for label, row in zip(labels, metrics["confusion_matrix"]["rows_true_columns_predicted"]):
+            matrix.add_row(label, *map(str, row))
+        tables += [per_class, matrix]
+    return tables

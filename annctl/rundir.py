@@ -132,3 +132,67 @@ def read_summary(run_dir: Path) -> dict[str, Any] | None:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def is_run_dir(path: Path) -> bool:
+    return (path / SPEC_FILE).is_file()
+
+
+def list_run_dirs(root: Path) -> list[Path]:
+    """Run directories directly under ``root``, oldest first (names start with a UTC timestamp per name)."""
+    if not root.is_dir():
+        return []
+    runs = [path for path in root.iterdir() if path.is_dir() and not path.is_symlink() and is_run_dir(path)]
+    return sorted(runs, key=lambda path: (_stamp(path.name), path.name))
+
+
+def _stamp(name: str) -> str:
+    match = re.search(r"-(\d{8}T\d{6})-[0-9a-f]{6}$", name)
+    return match.group(1) if match else ""
+
+
+def resolve_run(reference: str, root: Path) -> Path:
+    """A run directory from a path, `latest` (newest run in the runs root), or an unambiguous name prefix."""
+    path = Path(reference)
+    if path.is_dir():
+        if not is_run_dir(path):
+            raise UsageError(f"{path}: not an annctl run directory (no {SPEC_FILE})")
+        return path
+    runs = list_run_dirs(root)
+    if reference == "latest":
+        if not runs:
+            raise UsageError(f"no runs in {root}; train one first or pass --runs-dir")
+        return runs[-1]
+    matches = [run for run in runs if run.name.startswith(reference)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(f"{reference}: no such run directory, and no run in {root} starts with that name")
+    newest = ", ".join(run.name for run in matches[-5:])
+    raise UsageError(f"{reference}: {len(matches)} runs in {root} start with that name ({newest}); be more specific")
+
+
+DATA_FILE = "dataset.json"
+
+
+def write_data_info(run_dir: Path, data) -> None:
+    """What predict and evaluate need to know about the data without loading it again."""
+    atomic_write_json(
+        run_dir / DATA_FILE,
+        {
+            "task": data.task,
+            "feature_names": data.feature_names,
+            "target_name": data.target_name,
+            "class_names": data.class_names,
+            "input_kind": data.input_kind,
+            "input_shape": list(data.input_shape),
+            "n_targets": data.n_targets,
+        },
+    )
+
+
+def read_data_info(run_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((run_dir / DATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise UsageError(f"{run_dir}: no readable {DATA_FILE}; was this run made by an older annctl?") from None

@@ -96,9 +96,13 @@ def load_arrays() -> dict:
                 pass
         return arrays
     try:
+        import contextlib
+        import sys
+
         import keras
 
-        (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+        with contextlib.redirect_stdout(sys.stderr):  # Keras prints "Downloading data from ..." on stdout
+            (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
         return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
     except Exception:  # noqa: BLE001 - any download failure ends in the same advice
         looked = ", ".join(str(d) for d in search_dirs())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import keras
 
-from annctl.fileio import atomic_path, atomic_write_text
+from annctl.fileio import atomic_path, atomic_write_json, atomic_write_text, sha256_file
 
 
 def _finite(value) -> bool:
@@ -66,6 +66,7 @@ class Checkpoints(keras.callbacks.Callback):
         self.monitor, self.mode = monitor, mode
         self.best: float | None = None
         self.best_epoch: int | None = None
+        self.manifest: dict = {}
 
     def improved(self, value: float) -> bool:
         if self.best is None:
@@ -79,11 +80,15 @@ class Checkpoints(keras.callbacks.Callback):
         last = self.directory / "last.keras"
         with atomic_path(last, suffix=".keras") as tmp:
             self.model.save(tmp)
+        self.manifest["last"] = {"epoch": epoch + 1, "sha256": sha256_file(last)}
         value = logs.get(self.monitor)
         if _finite(value) and self.improved(float(value)):
             self.best, self.best_epoch = float(value), epoch + 1
             with atomic_path(self.directory / "best.keras", suffix=".keras") as tmp:
                 shutil.copyfile(last, tmp)
+            self.manifest["best"] = {**self.manifest["last"], "monitor": self.monitor, "value": self.best}
+        # written last: it names the files that are complete, with the hashes a loader checks
+        atomic_write_json(self.directory / "manifest.json", self.manifest)
 
 
 class MetricsLog(keras.callbacks.Callback):

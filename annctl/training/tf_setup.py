@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 import os
+import sys
 
 
 def import_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ chatter (set it to 0 to debug)
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import tensorflow as tf
+    """Import TensorFlow (and initialise its devices) with its C++ start-up chatter kept off the terminal.
 
+    TensorFlow 2.21 logs through absl before any log level applies, so the environment variables alone do not
+    silence it; file descriptor 2 is pointed at /dev/null for the import only. Python errors still raise.
+    Set ANNCTL_TF_LOGS=1 to see everything.
+    """
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if os.environ.get("ANNCTL_TF_LOGS"):
+        import tensorflow as tf
+
+        return tf
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # device initialisation logs too (e.g. "failed call to cuInit")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
     return tf
 
 
@@ -19,7 +41,4 @@ def seed_everything(seed: int) -> None:
     import keras
 
     keras.utils.set_random_seed(seed)
-    try:
-        tf.config.experimental.enable_op_determinism()
-    except AttributeError:  # pragma: no cover - very old TensorFlow
-        pass
+    tf.config.experimental.enable_op_determinism()

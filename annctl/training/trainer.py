@@ -19,6 +19,7 @@ from annctl.rundir import (
     create_run_dir,
     prepare_root,
     utc_now,
+    write_data_info,
     write_env,
     write_spec,
     write_summary,
@@ -75,6 +76,7 @@ def train(
     run_dir = create_run_dir(runs_root, spec.name)
     write_spec(run_dir, spec)
     write_env(run_dir, spec.seed, argv)
+    write_data_info(run_dir, data)
     summary: dict[str, Any] = {
         "run_dir": str(run_dir),
         "name": spec.name,
