@@ -243,6 +243,76 @@ def predict(
         err.print(f"{result['rows']} predictions → {output} ({result['rows_per_second']:,.0f} rows/s)", highlight=False)
 
 
+runs_app = typer.Typer(help="List and inspect run directories (reads only their small files).", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list")
+def runs_list(
+    runs_dir: RunsDirOption = None,
+    name: Annotated[
+        Optional[str], typer.Option("--name", help="Only runs whose name matches (substring or glob).")
+    ] = None,
+    status: Annotated[
+        Optional[str], typer.Option("--status", help="Only runs with this status (completed, stale, ...).")
+    ] = None,
+    sort: Annotated[
+        Optional[str], typer.Option("--sort", help="Sort by a test metric, best, epochs or wall_seconds.")
+    ] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Show at most N runs.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table on stdout.")] = False,
+) -> None:
+    """List runs, newest first: status, epochs, best and test metrics, duration, age."""
+    from annctl.rundir import runs_root
+    from annctl.runs import describe_age, headline_test_metric, markdown_table, run_rows, sort_rows
+
+    root = runs_root(runs_dir)
+    with user_errors():
+        rows = sort_rows(list(reversed(run_rows(root, name, status))), sort)
+    rows = rows[:limit] if limit else rows
+    if json_output:
+        out.print_json(json.dumps(rows))
+        return
+    if markdown:
+        out.print(markdown_table(rows), highlight=False, end="")
+        return
+    table = Table(title=f"{len(rows)} run(s) in {root}")
+    table.add_column("run", overflow="fold")
+    for column in ("status", "epochs", "best", "test", "duration", "age"):
+        table.add_column(column)
+    for row in rows:
+        best = f"{row['best_monitor']} {row['best']:.4g}" if row["best"] is not None else ""
+        duration = f"{row['wall_seconds']:.0f} s" if row["wall_seconds"] is not None else ""
+        table.add_row(
+            row["run"],
+            row["status"],
+            str(row["epochs"] or ""),
+            best,
+            headline_test_metric(row["test"]),
+            duration,
+            describe_age(row["age_seconds"]),
+        )
+    out.print(table)
+
+
+@runs_app.command("show")
+def runs_show(run: RunArg, runs_dir: RunsDirOption = None) -> None:
+    """Show a run's resolved spec, summary and files."""
+    from annctl.rundir import SPEC_FILE, read_summary, resolve_run, runs_root
+
+    with user_errors():
+        run_dir = resolve_run(run, runs_root(runs_dir))
+    out.print(f"[bold]{run_dir}[/bold]")
+    out.print("[bold]spec.yaml[/bold]")
+    out.print((run_dir / SPEC_FILE).read_text(encoding="utf-8"), highlight=False, end="")
+    out.print("[bold]summary.json[/bold]")
+    out.print_json(json.dumps(read_summary(run_dir) or {}))
+    out.print("[bold]files[/bold]")
+    for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
+        out.print(f"  {path.relative_to(run_dir)}  ({path.stat().st_size:,} bytes)", highlight=False)
+
+
 def _registry_table(title: str, entries) -> Table:
     from annctl.specbase import first_line
 

@@ -52,16 +52,22 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 timer = EpochTimer()
-history = model.fit(X_train, y_train, epochs=args.epochs, validation_data=(X_valid, y_valid), callbacks=[timer], verbose=0)
+history = model.fit(
+    X_train, y_train, epochs=args.epochs, validation_data=(X_valid, y_valid), callbacks=[timer], verbose=0
+)
 test_loss, test_accuracy = model.evaluate(X_test, y_test, verbose=0)
-print(json.dumps({
-    "tool": "plain keras (course script)",
-    "tensorflow": tf.__version__,
-    "epochs": args.epochs,
-    "epoch_seconds": sorted(timer.seconds)[len(timer.seconds) // 2],
-    "train_samples_per_second": len(X_train) / (sorted(timer.seconds)[len(timer.seconds) // 2]),
-    "test_accuracy": test_accuracy,
-    "test_loss": test_loss,
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    "import_seconds": import_seconds,
-}))
+print(
+    json.dumps(
+        {
+            "tool": "plain keras (course script)",
+            "tensorflow": tf.__version__,
+            "epochs": args.epochs,
+            "epoch_seconds": sorted(timer.seconds)[len(timer.seconds) // 2],
+            "train_samples_per_second": len(X_train) / (sorted(timer.seconds)[len(timer.seconds) // 2]),
+            "test_accuracy": test_accuracy,
+            "test_loss": test_loss,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "import_seconds": import_seconds,
+        }
+    )
+)

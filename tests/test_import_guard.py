@@ -18,7 +18,7 @@ def test_validate_datasets_models_run_without_heavy_modules(tmp_path):
         "from typer.testing import CliRunner\n"
         "from annctl.cli import app\n"
         "runner = CliRunner()\n"
-        "for args in (['--help'], ['datasets'], ['models'], ['validate', 'experiments/iris_mlp.yaml']):\n"
+        "for args in (['--help'], ['datasets'], ['models'], ['validate', 'experiments/iris_mlp.yaml'], ['runs', 'list']):\n"
         "    result = runner.invoke(app, args)\n"
         "    assert result.exit_code == 0, (args, result.output)\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
