@@ -66,7 +66,7 @@ def test_unknown_dataset_and_architecture_list_registered_names(tmp_path):
     found = problems(tmp_path, "name: t\ndataset: {name: irsi}\nmodel: {architecture: transformer}\n")
     assert any(
         "dataset.name: unknown dataset 'irsi' (did you mean `iris`?); registered: california_housing, csv, "
-        "fashion_mnist, iris" in p
+        "fashion_mnist, inline, iris" in p
         for p in found
     )
     assert any("model.architecture: unknown architecture 'transformer'" in p and "mlp" in p for p in found)
@@ -100,7 +100,7 @@ def test_missing_required_sections(tmp_path):
 
 def test_missing_discriminator_lists_names(tmp_path):
     found = problems(tmp_path, "name: t\ndataset: {validation_split: 0.1}\nmodel: {architecture: mlp}\n")
-    assert "dataset.name: missing; registered datasets: california_housing, csv, fashion_mnist, iris" in found[0]
+    assert "dataset.name: missing; registered datasets: california_housing, csv, fashion_mnist, inline, iris" in found[0]
 
 
 def test_model_validator_errors_name_their_field(tmp_path):
