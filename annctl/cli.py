@@ -227,6 +227,9 @@ def predict(
     top_k: Annotated[Optional[int], typer.Option("--top-k", min=1, help="Also list the K most likely classes.")] = None,
     checkpoint: CheckpointOption = "final",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=1_000_000, help="Rows per model call.")] = 4096,
+    all_outputs: Annotated[
+        bool, typer.Option("--all-outputs", help="Multi-output models: add columns for each extra output (aux_...).")
+    ] = False,
     runs_dir: RunsDirOption = None,
 ) -> None:
     """Predict new rows with a run's model: one output row per input row, in order."""
@@ -238,7 +241,9 @@ def predict(
 
     with user_errors():
         run_dir = resolve_run(run, runs_root(runs_dir))
-        result = predict_run(run_dir, input_, output, fmt, top_k, _checkpoint(checkpoint), batch_size, warn)
+        result = predict_run(
+            run_dir, input_, output, fmt, top_k, _checkpoint(checkpoint), batch_size, warn, all_outputs
+        )
     if output is not None:
         err.print(f"{result['rows']} predictions → {output} ({result['rows_per_second']:,.0f} rows/s)", highlight=False)
 

@@ -45,13 +45,12 @@ def check_gates(metrics: dict[str, Any], gates: list[tuple[str, str, float]], re
         raise GateFailed("\n".join(failures), result)
 
 
-def classification_metrics(y: Any, probabilities: Any, class_names: list[str]) -> dict[str, Any]:
+def classification_metrics(y: Any, outputs: Any, class_names: list[str], decision: str = "probability") -> dict:
     import numpy as np
 
-    if probabilities.shape[-1] == 1:
-        predicted = (probabilities[:, 0] >= 0.5).astype("int64")
-    else:
-        predicted = probabilities.argmax(axis=-1)
+    from annctl.models.base import predicted_classes
+
+    predicted = predicted_classes(outputs, decision)
     k = len(class_names)
     matrix = np.zeros((k, k), dtype="int64")
     np.add.at(matrix, (np.asarray(y, dtype="int64"), predicted), 1)
@@ -125,14 +124,23 @@ def evaluate_run(
     from annctl.training.compile import build_loss, encode_targets
     from annctl.training.trainer import predict_batches
 
-    predictions = predict_batches(model, x)
+    outputs = predict_batches(model, spec.model.feed(x, info["feature_names"]), all_outputs=True)
     loss_fn = keras.losses.get(build_loss(spec.training.loss))
     encoded = encode_targets(y, spec.training.loss, len(info.get("class_names") or []))
-    metrics: dict[str, Any] = {"loss": float(keras.ops.convert_to_numpy(keras.ops.mean(loss_fn(encoded, predictions))))}
-    if info["task"] == "classification":
-        metrics.update(classification_metrics(y, predictions, info["class_names"]))
-    else:
-        metrics.update(regression_metrics(y, predictions))
+    weights = spec.model.loss_weights() or {name: 1.0 for name in outputs}
+    per_output: dict[str, dict[str, Any]] = {}
+    for name, predictions in outputs.items():
+        loss = float(keras.ops.convert_to_numpy(keras.ops.mean(loss_fn(encoded, predictions))))
+        if info["task"] == "classification":
+            scores = classification_metrics(y, predictions, info["class_names"], info.get("decision", "probability"))
+        else:
+            scores = regression_metrics(y, predictions)
+        per_output[name] = {"loss": loss, **scores}
+    main = next(iter(per_output))
+    metrics: dict[str, Any] = dict(per_output[main])
+    if len(per_output) > 1:  # the total loss as training weighs it; each output's own metrics beside it
+        metrics["loss"] = sum(weights[name] * values["loss"] for name, values in per_output.items())
+        metrics["outputs"] = per_output
     metrics["samples"] = len(x)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     result = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint, "metrics": metrics}

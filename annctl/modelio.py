@@ -43,7 +43,8 @@ def load_run_model(run_dir: Path, checkpoint: Checkpoint = "final"):
     import_tensorflow()
     import keras
 
-    import annctl.losses  # noqa: F401  (registers annctl's custom loss for deserialisation)
+    import annctl.losses  # noqa: F401  (registers annctl's custom losses for deserialisation)
+    import annctl.models.keras_wide_deep  # noqa: F401  (registers the subclassed Wide & Deep model)
 
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)

@@ -36,42 +36,60 @@ def output_format(output: Path | None, requested: str | None) -> Format:
 class PredictionWriter:
     """Turns model outputs into rows: class name + probability (+ top k) for classifiers, values for regressors."""
 
-    def __init__(self, handle: TextIO, fmt: Format, info: dict[str, Any], top_k: int | None):
-        self.handle, self.fmt, self.info, self.top_k = handle, fmt, info, top_k
+    def __init__(self, handle: TextIO, fmt: Format, info: dict[str, Any], top_k: int | None, extra: list[str]):
+        self.handle, self.fmt, self.info, self.top_k, self.extra = handle, fmt, info, top_k, extra
         self.classes = info.get("class_names")
+        # a perceptron's output is a score (the Heaviside step decides at 0), not a probability
+        self.confidence = "score" if info.get("decision") == "score" else "probability"
         targets = info["target_name"].split(",") if info.get("n_targets", 1) > 1 else []
         self.value_columns = [f"prediction_{name}" for name in targets] or ["prediction"]
         self.writer: csv.DictWriter | None = None
 
     def columns(self, with_file: bool) -> list[str]:
         columns = ["file"] if with_file else []
-        if self.classes:
-            columns += ["prediction", "probability"] + (["top_k"] if self.top_k else [])
-        else:
-            columns += self.value_columns
+        for prefix in ["", *(f"{name}_" for name in self.extra)]:
+            if self.classes:
+                columns += [f"{prefix}prediction", f"{prefix}{self.confidence}"]
+                columns += [f"{prefix}top_k"] if self.top_k else []
+            else:
+                columns += [f"{prefix}{column}" for column in self.value_columns]
         return columns
 
-    def write(self, outputs: Any, files: list[str] | None) -> None:
+    def _cells(self, output: Any, prefix: str, row: dict[str, Any]) -> None:
         import numpy as np
 
+        if not self.classes:
+            for column, value in zip(self.value_columns, np.atleast_1d(output)):
+                row[prefix + column] = float(value)
+            return
+        if output.shape[-1] == 1:
+            threshold = 0.0 if self.confidence == "score" else 0.5
+            positive = output[0] >= threshold
+            order = [1, 0] if positive else [0, 1]
+            values = [output[0], output[0]] if self.confidence == "score" else [1 - output[0], output[0]]
+        else:
+            order, values = list(np.argsort(-output, kind="stable")), output
+        row[prefix + "prediction"] = self.classes[order[0]]
+        row[prefix + self.confidence] = round(float(values[order[0]]), 6)
+        if self.top_k:
+            top = [(self.classes[j], round(float(values[j]), 6)) for j in order[: self.top_k]]
+            row[prefix + "top_k"] = (
+                [{"class": c, self.confidence: p} for c, p in top]
+                if self.fmt == "jsonl"
+                else "|".join(f"{c}:{p:g}" for c, p in top)
+            )
+
+    def write(self, outputs: dict[str, Any], files: list[str] | None) -> None:
+        import numpy as np
+
+        names = list(outputs)
+        arrays = {name: np.asarray(outputs[name], dtype="float64") for name in [names[0], *self.extra]}
         rows = []
-        for i, output in enumerate(np.asarray(outputs, dtype="float64")):
+        for i in range(len(arrays[names[0]])):
             row: dict[str, Any] = {"file": files[i]} if files else {}
-            if self.classes:
-                probabilities = np.array([1 - output[0], output[0]]) if output.shape[-1] == 1 else output
-                order = np.argsort(-probabilities, kind="stable")
-                row["prediction"] = self.classes[order[0]]
-                row["probability"] = round(float(probabilities[order[0]]), 6)
-                if self.top_k:
-                    top = [(self.classes[j], round(float(probabilities[j]), 6)) for j in order[: self.top_k]]
-                    row["top_k"] = (
-                        [{"class": c, "probability": p} for c, p in top]
-                        if self.fmt == "jsonl"
-                        else "|".join(f"{c}:{p:g}" for c, p in top)
-                    )
-            else:
-                for column, value in zip(self.value_columns, np.atleast_1d(output)):
-                    row[column] = float(value)
+            self._cells(arrays[names[0]][i], "", row)
+            for name in self.extra:
+                self._cells(arrays[name][i], f"{name}_", row)
             rows.append(row)
         if self.fmt == "jsonl":
             self.handle.writelines(json.dumps(row) + "\n" for row in rows)
@@ -91,11 +109,18 @@ def predict_run(
     checkpoint: Checkpoint = "final",
     batch_size: int = 4096,
     warn: Warn | None = None,
+    all_outputs: bool = False,
 ) -> dict[str, Any]:
-    """Predict every row of ``source``; return counts and throughput. Writes to ``output`` or stdout."""
-    from annctl.rundir import read_data_info
+    """Predict every row of ``source``; return counts and throughput. Writes to ``output`` or stdout.
+
+    ``all_outputs`` adds one set of columns per extra output of a multi-output model (e.g. `aux_prediction`).
+    """
+    from annctl.config import load_spec
+    from annctl.rundir import SPEC_FILE, read_data_info
 
     info = read_data_info(run_dir)
+    spec = load_spec(run_dir / SPEC_FILE)
+    extra = list(info.get("outputs", ["output"])[1:]) if all_outputs else []
     chosen = output_format(output, fmt)
     if top_k is not None and not info.get("class_names"):
         raise UsageError("--top-k applies to classifiers only")
@@ -113,9 +138,10 @@ def predict_run(
         context = atomic_path(target)
     try:
         with context as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
-            writer = PredictionWriter(handle, chosen, info, top_k)
+            writer = PredictionWriter(handle, chosen, info, top_k, extra)
             for chunk, files in inputs.chunks():
-                writer.write(predict_batches(model, chunk, batch_size), files)
+                fed = spec.model.feed(chunk, info["feature_names"])
+                writer.write(predict_batches(model, fed, batch_size, all_outputs=True), files)
                 rows += len(chunk)
         if output is None:
             with open(target, encoding="utf-8") as handle:

@@ -151,8 +151,9 @@ def _stamp(name: str) -> str:
     return match.group(1) if match else ""
 
 
-def resolve_run(reference: str, root: Path) -> Path:
-    """A run directory from a path, `latest` (newest run in the runs root), or an unambiguous name prefix."""
+def resolve_run(reference: str, root: Path, newest: bool = False) -> Path:
+    """A run directory from a path, `latest` (newest run in the runs root), or an unambiguous name prefix
+    (with ``newest``: the newest run whose name starts with the prefix)."""
     path = Path(reference)
     if path.is_dir():
         if not is_run_dir(path):
@@ -164,8 +165,8 @@ def resolve_run(reference: str, root: Path) -> Path:
             raise UsageError(f"no runs in {root}; train one first or pass --runs-dir")
         return runs[-1]
     matches = [run for run in runs if run.name.startswith(reference)]
-    if len(matches) == 1:
-        return matches[0]
+    if len(matches) == 1 or (matches and newest):
+        return matches[-1]
     if not matches:
         raise UsageError(f"{reference}: no such run directory, and no run in {root} starts with that name")
     newest = ", ".join(run.name for run in matches[-5:])
@@ -175,11 +176,13 @@ def resolve_run(reference: str, root: Path) -> Path:
 DATA_FILE = "dataset.json"
 
 
-def write_data_info(run_dir: Path, data) -> None:
-    """What predict and evaluate need to know about the data without loading it again."""
+def write_data_info(run_dir: Path, data, spec) -> None:
+    """What predict and evaluate need to know about the data and the model's outputs without loading the data."""
     atomic_write_json(
         run_dir / DATA_FILE,
         {
+            "outputs": spec.model.output_names(),
+            "decision": type(spec.model).decision,
             "task": data.task,
             "feature_names": data.feature_names,
             "target_name": data.target_name,

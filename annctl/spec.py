@@ -46,6 +46,37 @@ class EarlyStoppingSpec(StrictModel):
     restore_best_weights: bool = Field(True, description="End with the weights of the best epoch.")
 
 
+class ExponentialDecay(StrictModel):
+    """learning_rate · decay_rate^(step / decay_steps) (Keras ExponentialDecay)."""
+
+    type: Literal["exponential"] = "exponential"
+    decay_steps: int = Field(
+        ..., ge=1, le=10**9, description="Steps (batches) over which the rate decays by decay_rate."
+    )
+    decay_rate: float = Field(0.1, gt=0, le=1, description="Factor applied every decay_steps.")
+
+
+class CosineDecay(StrictModel):
+    """Cosine decay from learning_rate to alpha·learning_rate over decay_steps (Keras CosineDecay)."""
+
+    type: Literal["cosine"] = "cosine"
+    decay_steps: int = Field(..., ge=1, le=10**9, description="Steps (batches) of the decay.")
+    alpha: float = Field(0.0, ge=0, le=1, description="Final rate as a fraction of the initial one.")
+
+
+class ReduceOnPlateau(StrictModel):
+    """Multiply the rate by `factor` when `monitor` stops improving (Keras ReduceLROnPlateau)."""
+
+    type: Literal["reduce_on_plateau"] = "reduce_on_plateau"
+    monitor: str = Field("val_loss", description="Metric to watch.")
+    factor: float = Field(0.5, gt=0, lt=1, description="Multiplier applied to the rate.")
+    patience: int = Field(5, ge=0, le=100_000, description="Epochs without improvement before reducing.")
+    min_lr: float = Field(0.0, ge=0, le=10, description="Lower bound of the rate.")
+
+
+LrSchedule = Annotated[Union[ExponentialDecay, CosineDecay, ReduceOnPlateau], Field(discriminator="type")]  # noqa: UP007
+
+
 class TrainingSpec(StrictModel):
     """How the model is compiled and fitted."""
 
@@ -76,6 +107,9 @@ class TrainingSpec(StrictModel):
         "(same results, progress updates less often).",
     )
     jit_compile: bool = Field(False, description="Compile the training step with XLA.")
+    lr_schedule: LrSchedule | None = Field(
+        None, description="Learning-rate schedule: exponential, cosine or reduce_on_plateau (`type` picks it)."
+    )
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> TrainingSpec:
@@ -127,11 +161,19 @@ def resolve(spec: ExperimentSpec, task: Task, num_classes: int) -> ExperimentSpe
     """
     training = spec.training
     loss = training.loss
+    architecture = type(spec.model)
     if loss is None:
-        if task == "regression":
+        if architecture.default_loss:
+            loss = architecture.default_loss
+        elif task == "regression":
             loss = "mse"
         else:
             loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+    if (loss == "perceptron") != (architecture.default_loss == "perceptron"):
+        raise ValueError(
+            "training.loss: the perceptron architecture trains with the perceptron loss, "
+            "and only it does; leave training.loss out"
+        )
     if task == "regression" and loss not in REGRESSION_LOSSES:
         raise ValueError(
             f"training.loss: {loss} is a classification loss; this dataset is regression "
@@ -140,7 +182,7 @@ def resolve(spec: ExperimentSpec, task: Task, num_classes: int) -> ExperimentSpe
     if task == "classification" and loss not in CLASSIFICATION_LOSSES:
         raise ValueError(
             f"training.loss: {loss} is a regression loss; this dataset is classification "
-            f"(use one of {', '.join(CLASSIFICATION_LOSSES)})"
+            f"(use one of {', '.join(CLASSIFICATION_LOSSES[:3])})"
         )
     if loss == "binary_crossentropy" and num_classes != 2:
         raise ValueError(
@@ -164,6 +206,11 @@ def resolve(spec: ExperimentSpec, task: Task, num_classes: int) -> ExperimentSpe
     watched = {"output.checkpoint_monitor": spec.output.checkpoint_monitor}
     if spec.training.early_stopping:
         watched["training.early_stopping.monitor"] = spec.training.early_stopping.monitor
+    if isinstance(spec.training.lr_schedule, ReduceOnPlateau):
+        watched["training.lr_schedule.monitor"] = spec.training.lr_schedule.monitor
+    outputs = spec.model.output_names()
+    if len(outputs) > 1:  # Keras logs each output's loss and metrics too: main_loss, aux_mae, ...
+        names = names + [f"{out}_{name}" for out in outputs for name in names]
     for field, monitor in watched.items():
         if monitor is not None and monitor not in valid:
             raise ValueError(f"{field}: unknown metric {monitor!r}; this run logs {', '.join(valid)}")

@@ -100,7 +100,9 @@ def test_missing_required_sections(tmp_path):
 
 def test_missing_discriminator_lists_names(tmp_path):
     found = problems(tmp_path, "name: t\ndataset: {validation_split: 0.1}\nmodel: {architecture: mlp}\n")
-    assert "dataset.name: missing; registered datasets: california_housing, csv, fashion_mnist, inline, iris" in found[0]
+    assert (
+        "dataset.name: missing; registered datasets: california_housing, csv, fashion_mnist, inline, iris" in found[0]
+    )
 
 
 def test_model_validator_errors_name_their_field(tmp_path):

@@ -34,13 +34,9 @@ def runs(tmp_path_factory):
         "name: tiny_images\ndataset: {name: fashion_mnist, validation_size: 10}\n"
         "model: {architecture: mlp, hidden_units: [8]}\ntraining: {epochs: 1}\n"
     )
-    import os
-
-    os.environ["ANNCTL_DATA_DIR"] = str(base / "data")
-    try:
+    with pytest.MonkeyPatch.context() as patch:  # restores the caller's ANNCTL_DATA_DIR afterwards
+        patch.setenv("ANNCTL_DATA_DIR", str(base / "data"))
         made["image"] = Path(train(load_spec(image_experiment), root)["run_dir"])
-    finally:
-        del os.environ["ANNCTL_DATA_DIR"]
     made["root"] = root
     made["data"] = base
     return made

@@ -20,6 +20,6 @@ def describe(cls: type) -> str:
     return first_line(cls.__doc__)
 
 
-from annctl.datasets import california, csv_file, fashion_mnist, inline, iris  # noqa: E402,F401  (registration)
+from annctl.datasets import california, csv_file, fashion_mnist, inline, iris, xor  # noqa: E402,F401  (registration)
 
 __all__ = ["DATASETS", "Dataset", "DatasetSpec", "TabularSpec", "register_dataset", "describe"]

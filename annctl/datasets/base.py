@@ -83,6 +83,54 @@ class TabularSpec(DatasetSpec):
     normalize: bool = Field(
         True, description="Standardise features with a Normalization layer adapted on the training split."
     )
+    features: list[str] | None = Field(
+        None, min_length=1, description="Feature columns to use, by name (default: all of them)."
+    )
+    positive_class: str | None = Field(
+        None, description="Turn a multi-class target into one-vs-rest: this class against all others."
+    )
+
+    def finish(
+        self,
+        x,
+        y,
+        seed: int,
+        *,
+        task: Task,
+        feature_names: list[str],
+        target_name: str,
+        class_names: list[str] | None = None,
+    ) -> Dataset:
+        """Apply `features` and `positive_class`, split, and wrap the arrays in a Dataset."""
+        import numpy as np
+
+        if self.features is not None and self.features != feature_names:
+            unknown = [name for name in self.features if name not in feature_names]
+            if unknown:
+                raise DataError(
+                    f"dataset.features: no feature {', '.join(map(repr, unknown))}; "
+                    f"features: {', '.join(feature_names)}"
+                )
+            x = x[:, [feature_names.index(name) for name in self.features]]
+            feature_names = list(self.features)
+        if self.positive_class is not None:
+            if task != "classification" or not class_names:
+                raise DataError("dataset.positive_class: applies to classification datasets only")
+            if self.positive_class not in class_names:
+                raise DataError(
+                    f"dataset.positive_class: no class {self.positive_class!r}; classes: {', '.join(class_names)}"
+                )
+            y = (y == class_names.index(self.positive_class)).astype("int64")
+            class_names = [f"not_{self.positive_class}", self.positive_class]
+        parts = split_tabular(np.asarray(x), np.asarray(y), self, seed, stratify=task == "classification")
+        return Dataset(
+            *parts,
+            task=task,
+            feature_names=feature_names,
+            target_name=target_name,
+            class_names=class_names,
+            normalize=self.normalize,
+        )
 
 
 def split_tabular(x: np.ndarray, y: np.ndarray, spec: TabularSpec, seed: int, stratify: bool) -> tuple:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from annctl.datasets import register_dataset
-from annctl.datasets.base import Dataset, TabularSpec, split_tabular
+from annctl.datasets.base import Dataset, TabularSpec
 from annctl.errors import DataError
 
 
@@ -31,11 +31,6 @@ class CaliforniaHousing(TabularSpec):
                 "once on a machine with internet access."
             ) from None
         x, y = housing.data.astype("float32"), housing.target.astype("float32")
-        parts = split_tabular(x, y, self, seed, stratify=False)
-        return Dataset(
-            *parts,
-            task="regression",
-            feature_names=list(housing.feature_names),
-            target_name="MedHouseVal",
-            normalize=self.normalize,
+        return self.finish(
+            x, y, seed, task="regression", feature_names=list(housing.feature_names), target_name="MedHouseVal"
         )

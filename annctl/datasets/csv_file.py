@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from annctl.datasets import register_dataset
-from annctl.datasets.base import Dataset, TabularSpec, split_tabular
+from annctl.datasets.base import Dataset, TabularSpec
 from annctl.errors import DataError
 
 MAX_CLASSES_FOR_INTEGER_TARGET = 20  # an integer target with at most this many values is taken as class labels
@@ -23,9 +23,6 @@ class CsvFile(TabularSpec):
     name: Literal["csv"] = "csv"
     path: str = Field(..., min_length=1, description="CSV file; a relative path is relative to the experiment file.")
     target: str = Field(..., min_length=1, description="Name of the column to predict.")
-    features: list[str] | None = Field(
-        None, min_length=1, description="Feature columns to use (default: every column but the target)."
-    )
     task: Literal["auto", "classification", "regression"] = Field(
         "auto",
         description="`auto`: classification when the target is text or has at most "
@@ -36,6 +33,9 @@ class CsvFile(TabularSpec):
 
     def known_task(self):
         return None if self.task == "auto" else self.task
+
+    def known_num_classes(self):
+        return 2 if self.positive_class else None
 
     def resolve_paths(self, base_dir: Path) -> CsvFile:
         path = Path(self.path).expanduser()
@@ -90,14 +90,8 @@ class CsvFile(TabularSpec):
                 x[row_number - 2, j] = value
         raw_target = [row[index[self.target]].strip() for row in body]
         task, y, class_names = self._target(raw_target)
-        parts = split_tabular(x, y, self, seed, stratify=task == "classification")
-        return Dataset(
-            *parts,
-            task=task,
-            feature_names=features,
-            target_name=self.target,
-            class_names=class_names,
-            normalize=self.normalize,
+        return self.finish(
+            x, y, seed, task=task, feature_names=features, target_name=self.target, class_names=class_names
         )
 
     def _target(self, raw: list[str]):

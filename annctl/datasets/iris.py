@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from annctl.datasets import register_dataset
-from annctl.datasets.base import Dataset, TabularSpec, split_tabular
+from annctl.datasets.base import Dataset, TabularSpec
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 CLASSES = ["setosa", "versicolor", "virginica"]
@@ -21,19 +21,13 @@ class Iris(TabularSpec):
         return "classification"
 
     def known_num_classes(self):
-        return len(CLASSES)
+        return 2 if self.positive_class else len(CLASSES)
 
     def load(self, seed: int) -> Dataset:
         from sklearn.datasets import load_iris
 
         iris = load_iris()
         x, y = iris.data.astype("float32"), iris.target.astype("int64")
-        parts = split_tabular(x, y, self, seed, stratify=True)
-        return Dataset(
-            *parts,
-            task="classification",
-            feature_names=FEATURES,
-            target_name="species",
-            class_names=CLASSES,
-            normalize=self.normalize,
+        return self.finish(
+            x, y, seed, task="classification", feature_names=FEATURES, target_name="species", class_names=CLASSES
         )

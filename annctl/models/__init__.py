@@ -15,6 +15,6 @@ def register_architecture(cls: type[ArchitectureSpec]) -> type[ArchitectureSpec]
     return ARCHITECTURES.add(cls.model_fields["architecture"].default, cls)
 
 
-from annctl.models import mlp  # noqa: E402,F401  (registration)
+from annctl.models import cnn, mlp, perceptron, wide_deep, wide_deep_subclassed  # noqa: E402,F401  (registration)
 
 __all__ = ["ARCHITECTURES", "ArchitectureSpec", "register_architecture"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -28,7 +28,12 @@ Initializer = Literal[
 ]
 
 REGRESSION_LOSSES = ("mse", "mae", "huber", "quadratic")
-CLASSIFICATION_LOSSES = ("binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy")
+CLASSIFICATION_LOSSES = (
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "perceptron",
+)
 
 
 @dataclass(frozen=True)
@@ -49,10 +54,46 @@ def choose_head(task: str, num_classes: int, n_targets: int, loss: str) -> Head:
 
 
 class ArchitectureSpec(StrictModel):
-    """Subclasses add ``architecture: Literal[...]``, their own fields, and ``build``."""
+    """Subclasses add ``architecture: Literal[...]``, their own fields, and ``build``.
+
+    The class attributes below say how the rest of annctl treats an architecture's outputs.
+    """
+
+    # The loss this architecture trains with when the spec names none (None: chosen from the task).
+    default_loss: ClassVar[str | None] = None
+    # How a classifier's output becomes a class: "probability" (0.5 / argmax) or "score" (0 / argmax).
+    decision: ClassVar[str] = "probability"
+
+    init_from: str | None = Field(
+        None,
+        description="Transfer: copy the weights of layers with the same name and shape from this run "
+        "(a run directory, or a run-name prefix in the runs root: the newest match).",
+    )
+    freeze: list[str] | None = Field(None, description="Layer names to keep fixed while training (transfer).")
+
+    def output_names(self) -> list[str]:
+        """Names of the model's outputs; the first is the main one."""
+        return ["output"]
+
+    def loss_weights(self) -> dict[str, float] | None:
+        return None
+
+    def feed(self, x, feature_names: list[str]):
+        """The model's input for feature rows ``x`` (a dict of named inputs for multi-input models)."""
+        return x
 
     def build(self, data: Dataset, head: Head) -> keras.Model:  # pragma: no cover - every entry overrides it
         raise NotImplementedError
+
+
+def predicted_classes(outputs, decision: str = "probability"):
+    """Class indices from a classifier's main output."""
+    import numpy as np
+
+    outputs = np.asarray(outputs)
+    if outputs.shape[-1] == 1:
+        return (outputs[:, 0] >= (0.0 if decision == "score" else 0.5)).astype("int64")
+    return outputs.argmax(axis=-1)
 
 
 Weight = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from annctl.spec import TrainingSpec
 
 
-def build_optimizer(training: TrainingSpec):
+def build_optimizer(training: TrainingSpec, schedule=None):
+    """The optimizer; ``schedule`` (a Keras LearningRateSchedule) replaces the constant rate when given."""
     import keras
 
-    rate = training.learning_rate
+    rate = schedule if schedule is not None else training.learning_rate
     if training.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate=rate, momentum=training.momentum, nesterov=training.nesterov)
     if training.optimizer == "rmsprop":
@@ -22,22 +23,28 @@ def build_optimizer(training: TrainingSpec):
 
 
 def build_loss(name: str):
-    """A Keras loss name, or annctl's own loss function (`quadratic`)."""
-    if name == "quadratic":
-        from annctl.losses import quadratic
+    """A Keras loss name, or annctl's own loss function (`quadratic`, `perceptron`)."""
+    if name in ("quadratic", "perceptron"):
+        from annctl import losses
 
-        return quadratic
+        return getattr(losses, name)
     return name
 
 
-def build_metrics(names: list[str], loss: str) -> list:
+def build_metrics(names: list[str], loss: str, num_classes: int = 0) -> list:
     """Metric objects whose logged names are exactly the spec's names (`accuracy`, `rmse`, ...)."""
     import keras
 
     metrics = []
     for name in names:
         if name == "accuracy":
-            if loss == "binary_crossentropy":
+            if loss == "perceptron":  # scores: the Heaviside step decides at 0
+                metrics.append(
+                    keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
+                    if num_classes == 2
+                    else keras.metrics.CategoricalAccuracy(name="accuracy")
+                )
+            elif loss == "binary_crossentropy":
                 metrics.append(keras.metrics.BinaryAccuracy(name="accuracy"))
             elif loss == "categorical_crossentropy":
                 metrics.append(keras.metrics.CategoricalAccuracy(name="accuracy"))
@@ -58,8 +65,8 @@ def encode_targets(y, loss: str, num_classes: int):
     """Labels in the form the loss expects: one-hot for categorical, a float column for binary."""
     import numpy as np
 
-    if loss == "categorical_crossentropy":
+    if loss == "categorical_crossentropy" or (loss == "perceptron" and num_classes > 2):
         return np.eye(num_classes, dtype="float32")[y]
-    if loss == "binary_crossentropy":
+    if loss in ("binary_crossentropy", "perceptron"):
         return np.asarray(y, dtype="float32").reshape(-1, 1)
     return y

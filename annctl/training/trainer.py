@@ -12,7 +12,6 @@ from typing import Any, Protocol
 
 from annctl.config import resolve_or_raise
 from annctl.errors import AnnctlError, Interrupted, TrainingDiverged
-from annctl.models.base import choose_head
 from annctl.rundir import (
     METRICS_FILE,
     MODEL_FILE,
@@ -76,7 +75,7 @@ def train(
     run_dir = create_run_dir(runs_root, spec.name)
     write_spec(run_dir, spec)
     write_env(run_dir, spec.seed, argv)
-    write_data_info(run_dir, data)
+    write_data_info(run_dir, data, spec)
     summary: dict[str, Any] = {
         "run_dir": str(run_dir),
         "name": spec.name,
@@ -90,7 +89,7 @@ def train(
     started = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr), _sigterm_as_exception():
         try:
-            _fit(spec, data, run_dir, summary, reporter)
+            _fit(spec, data, run_dir, summary, reporter, runs_root)
         except (KeyboardInterrupt, _Terminated) as stop:
             summary.update(status="interrupted", wall_seconds=time.perf_counter() - started, finished_at=utc_now())
             write_summary(run_dir, summary)
@@ -135,26 +134,19 @@ def _sigterm_as_exception():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Reporter) -> None:
+def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root: Path) -> None:
     import keras
 
     from annctl.fileio import atomic_path, sha256_file
+    from annctl.training.assemble import make_model, model_inputs, model_targets, schedule_callbacks
     from annctl.training.callbacks import Checkpoints, DivergenceGuard, EpochStats, MetricsLog, ReporterBridge
-    from annctl.training.compile import build_loss, build_metrics, build_optimizer, encode_targets
 
     training = spec.training
-    head = choose_head(data.task, data.num_classes, data.n_targets, training.loss)
-    model = spec.model.build(data, head)
-    model.compile(
-        optimizer=build_optimizer(training),
-        loss=build_loss(training.loss),
-        metrics=build_metrics(training.metrics, training.loss),
-        steps_per_execution=training.steps_per_execution,
-        jit_compile=training.jit_compile,
-    )
-    y_train = encode_targets(data.y_train, training.loss, data.num_classes)
-    y_val = encode_targets(data.y_val, training.loss, data.num_classes)
-    y_test = encode_targets(data.y_test, training.loss, data.num_classes)
+    model = make_model(spec, data, runs_root)
+    if getattr(model, "transferred_layers", None):
+        summary["transferred_layers"] = model.transferred_layers
+    x_train, x_val = model_inputs(spec, data, data.x_train), model_inputs(spec, data, data.x_val)
+    y_train, y_val = model_targets(spec, data, data.y_train), model_targets(spec, data, data.y_val)
     monitor = spec.monitor()
     mode = monitor_mode(monitor)
     checkpoints = Checkpoints(run_dir / "checkpoints", monitor, mode)
@@ -170,7 +162,7 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
         )
         write_summary(run_dir, summary)
 
-    callbacks = [EpochStats(), guard]
+    callbacks = [EpochStats(), guard, *schedule_callbacks(spec)]
     if training.early_stopping:
         stopping = training.early_stopping
         callbacks.append(
@@ -200,9 +192,9 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
     ]
     reporter.run_start(run_dir, spec, len(data.x_train))
     model.fit(
-        data.x_train,
+        x_train,
         y_train,
-        validation_data=(data.x_val, y_val),
+        validation_data=(x_val, y_val),
         epochs=training.epochs,
         batch_size=training.batch_size,
         shuffle=training.shuffle,
@@ -222,7 +214,7 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
     total_seconds = sum(row["epoch_seconds"] for row in metrics_log.rows)
     summary.update(
         status="completed",
-        test_metrics=test_metrics(model, data, y_test, training.batch_size),
+        test_metrics=test_metrics(spec, model, data),
         train_samples_per_second=len(data.x_train) * summary["epochs_completed"] / total_seconds
         if total_seconds
         else None,
@@ -230,18 +222,23 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
     )
 
 
-def test_metrics(model, data, y_test, batch_size: int) -> dict[str, float]:
-    """Loss and compiled metrics on the held-out test split, plus accuracy or MSE/RMSE/MAE from predictions."""
+def test_metrics(spec: ExperimentSpec, model, data) -> dict[str, float]:
+    """Loss and compiled metrics on the held-out test split (per output too), plus accuracy or MSE/RMSE/MAE of
+    the main output computed from its predictions."""
     import numpy as np
 
-    results = model.evaluate(data.x_test, y_test, batch_size=max(batch_size, 256), verbose=0, return_dict=True)
+    from annctl.models.base import predicted_classes
+    from annctl.training.assemble import model_inputs, model_targets
+
+    x_test = model_inputs(spec, data, data.x_test)
+    batch = max(spec.training.batch_size, 256)
+    results = model.evaluate(
+        x_test, model_targets(spec, data, data.y_test), batch_size=batch, verbose=0, return_dict=True
+    )
     metrics = {"loss": float(results["loss"])}
-    predictions = predict_batches(model, data.x_test)
+    predictions = predict_batches(model, x_test)
     if data.task == "classification":
-        if predictions.shape[-1] == 1:
-            labels = (predictions[:, 0] >= 0.5).astype("int64")
-        else:
-            labels = predictions.argmax(axis=-1)
+        labels = predicted_classes(predictions, type(spec.model).decision)
         metrics["accuracy"] = float(np.mean(labels == data.y_test))
     else:
         errors = predictions.reshape(data.y_test.shape) - data.y_test
@@ -253,9 +250,29 @@ def test_metrics(model, data, y_test, batch_size: int) -> dict[str, float]:
     return metrics
 
 
-def predict_batches(model, x, batch_size: int = 4096):
-    """Call the model on large batches: several times faster than ``model.predict`` for in-memory arrays."""
+def predict_batches(model, x, batch_size: int = 4096, all_outputs: bool = False):
+    """Call the model on large batches: several times faster than ``model.predict`` for in-memory arrays.
+
+    ``x`` is an array or a dict of named inputs. Returns the main output's array, or with ``all_outputs``
+    a dict of every output (the main one first).
+    """
     import numpy as np
 
-    outputs = [np.asarray(model.predict_on_batch(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
-    return np.concatenate(outputs) if outputs else np.empty((0,))
+    count = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    pieces: dict[str, list] = {}
+    for start in range(0, count, batch_size):
+        batch = (
+            {k: v[start : start + batch_size] for k, v in x.items()}
+            if isinstance(x, dict)
+            else x[start : start + batch_size]
+        )
+        out = model.predict_on_batch(batch)
+        named = out if isinstance(out, dict) else {"output": out}
+        if isinstance(out, dict) and "main" in out:
+            named = {"main": out["main"], **{k: v for k, v in out.items() if k != "main"}}
+        for name, value in named.items():
+            pieces.setdefault(name, []).append(np.asarray(value))
+    outputs = {name: np.concatenate(parts) for name, parts in pieces.items()}
+    if all_outputs:
+        return outputs
+    return next(iter(outputs.values())) if outputs else np.empty((0,))

@@ -1,0 +1,130 @@
+"""From a resolved spec and its data to a compiled Keras model and the arrays `fit` takes.
+
+Handles what every architecture shares: the output head, transfer (`init_from`, `freeze`), several
+outputs (per-output losses, weights and metrics), learning-rate schedules, and named inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from annctl.errors import SpecError
+from annctl.models.base import choose_head
+from annctl.spec import CosineDecay, ExperimentSpec, ExponentialDecay, ReduceOnPlateau, monitor_mode
+from annctl.training.compile import build_loss, build_metrics, build_optimizer, encode_targets
+
+
+def make_model(spec: ExperimentSpec, data, runs_root: Path | None = None):
+    """Build, transfer weights, freeze layers and compile."""
+    training = spec.training
+    head = choose_head(data.task, data.num_classes, data.n_targets, training.loss)
+    model = spec.model.build(data, head)
+    if spec.model.init_from:
+        transfer_weights(model, spec.model.init_from, runs_root)
+    if spec.model.freeze:
+        names = [layer.name for layer in model.layers]
+        unknown = [name for name in spec.model.freeze if name not in names]
+        if unknown:
+            raise SpecError([f"model.freeze: no layer {', '.join(unknown)}; layers: {', '.join(names)}"])
+        for layer in model.layers:
+            if layer.name in spec.model.freeze:
+                layer.trainable = False
+    outputs = spec.model.output_names()
+    loss = build_loss(training.loss)
+    if len(outputs) == 1:
+        losses, metrics = loss, build_metrics(training.metrics, training.loss, data.num_classes)
+    else:
+        losses = {name: loss for name in outputs}
+        metrics = {name: build_metrics(training.metrics, training.loss, data.num_classes) for name in outputs}
+    model.compile(
+        optimizer=build_optimizer(training, learning_rate_schedule(spec)),
+        loss=losses,
+        loss_weights=spec.model.loss_weights(),
+        metrics=metrics,
+        steps_per_execution=training.steps_per_execution,
+        jit_compile=training.jit_compile,
+    )
+    return model
+
+
+def learning_rate_schedule(spec: ExperimentSpec):
+    """A Keras schedule object for exponential/cosine decay, else None (a constant rate)."""
+    import keras
+
+    schedule, rate = spec.training.lr_schedule, spec.training.learning_rate
+    if isinstance(schedule, ExponentialDecay):
+        return keras.optimizers.schedules.ExponentialDecay(rate, schedule.decay_steps, schedule.decay_rate)
+    if isinstance(schedule, CosineDecay):
+        return keras.optimizers.schedules.CosineDecay(rate, schedule.decay_steps, alpha=schedule.alpha)
+    return None
+
+
+def schedule_callbacks(spec: ExperimentSpec) -> list:
+    import keras
+
+    schedule = spec.training.lr_schedule
+    if isinstance(schedule, ReduceOnPlateau):
+        return [
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=schedule.monitor,
+                factor=schedule.factor,
+                patience=schedule.patience,
+                min_lr=schedule.min_lr,
+                mode=monitor_mode(schedule.monitor),
+                verbose=0,
+            )
+        ]
+    return []
+
+
+def model_inputs(spec: ExperimentSpec, data, x):
+    return spec.model.feed(x, data.feature_names)
+
+
+def model_targets(spec: ExperimentSpec, data, y):
+    encoded = encode_targets(y, spec.training.loss, data.num_classes)
+    outputs = spec.model.output_names()
+    return encoded if len(outputs) == 1 else {name: encoded for name in outputs}
+
+
+def transfer_weights(model, source: str, runs_root: Path | None) -> None:
+    """Copy the weights of layers whose name and weight shapes match; a name with other shapes is an error."""
+    from annctl.errors import UsageError
+    from annctl.modelio import load_run_model
+    from annctl.rundir import resolve_run
+    from annctl.rundir import runs_root as default_root
+
+    try:
+        run_dir = resolve_run(source, runs_root or default_root(), newest=True)
+        source_model = load_run_model(run_dir, "final")
+    except UsageError as error:
+        raise SpecError([f"model.init_from: {error}"]) from None
+    source_layers = {layer.name: layer for layer in source_model.layers if layer.weights}
+    target_layers = [layer for layer in model.layers if layer.weights]
+    copied, mismatched = [], []
+    for layer in target_layers:
+        donor = source_layers.get(layer.name)
+        if donor is None:
+            continue
+        shapes = [tuple(w.shape) for w in layer.weights]
+        donor_shapes = [tuple(w.shape) for w in donor.weights]
+        if shapes != donor_shapes:
+            mismatched.append(f"{layer.name} {shapes} vs {donor_shapes}")
+            continue
+        layer.set_weights(donor.get_weights())
+        copied.append(layer.name)
+    describe = lambda layers: ", ".join(f"{l.name} {[tuple(w.shape) for w in l.weights]}" for l in layers)  # noqa: E731,E741
+    if mismatched or not copied:
+        problem = (
+            ("layers with the same name but other shapes: " + "; ".join(mismatched))
+            if mismatched
+            else ("no layer of the same name and shape")
+        )
+        raise SpecError(
+            [
+                f"model.init_from: {run_dir.name}: {problem}. This model: {describe(target_layers)}. "
+                f"That run's model: {describe(list(source_layers.values()))}. Rename or resize layers, or use "
+                "model.freeze only with matching layers."
+            ]
+        )
+    model.transferred_layers = copied  # reported in the summary
