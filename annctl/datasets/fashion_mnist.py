@@ -122,11 +122,15 @@ class FashionMnist(DatasetSpec):
         5000, ge=1, le=59_000, description="The first N training images form the validation set (course: 5,000)."
     )
 
+    classes: list[str] | None = Field(
+        None, min_length=2, description="Keep only these classes, by name (e.g. [Sandal, Shirt]), relabelled in order."
+    )
+
     def known_task(self):
         return "classification"
 
     def known_num_classes(self):
-        return len(CLASSES)
+        return len(self.classes or CLASSES)
 
     def load(self, seed: int) -> Dataset:
         import numpy as np
@@ -134,19 +138,38 @@ class FashionMnist(DatasetSpec):
         arrays = load_arrays()
         full_x, full_y = arrays["x_train"], arrays["y_train"]
         n = self.validation_size
-        x_train, y_train = full_x[n:], full_y[n:]
+        parts = {
+            "train": (full_x[n:], full_y[n:]),
+            "val": (full_x[:n], full_y[:n]),
+            "test": (arrays["x_test"], arrays["y_test"]),
+        }
+        names = CLASSES
+        if self.classes:
+            unknown = [name for name in self.classes if name not in CLASSES]
+            if unknown:
+                raise DataError(
+                    f"dataset.classes: no class {', '.join(map(repr, unknown))}; classes: {', '.join(CLASSES)}"
+                )
+            keep = [CLASSES.index(name) for name in self.classes]
+            relabel = np.full(len(CLASSES), -1, dtype="int64")
+            relabel[keep] = np.arange(len(keep))
+            for key, (x, y) in parts.items():
+                mask = np.isin(y, keep)
+                parts[key] = (x[mask], relabel[y[mask]])
+            names = list(self.classes)
+        x_train, y_train = parts["train"]
         if self.max_train_samples:
             x_train, y_train = x_train[: self.max_train_samples], y_train[: self.max_train_samples]
         return Dataset(
             x_train=x_train,
             y_train=np.asarray(y_train, dtype="int64"),
-            x_val=full_x[:n],
-            y_val=np.asarray(full_y[:n], dtype="int64"),
-            x_test=arrays["x_test"],
-            y_test=np.asarray(arrays["y_test"], dtype="int64"),
+            x_val=parts["val"][0],
+            y_val=np.asarray(parts["val"][1], dtype="int64"),
+            x_test=parts["test"][0],
+            y_test=np.asarray(parts["test"][1], dtype="int64"),
             task="classification",
             feature_names=["image"],
             target_name="label",
-            class_names=CLASSES,
+            class_names=names,
             input_kind="image",
         )

@@ -69,6 +69,9 @@ class ArchitectureSpec(StrictModel):
         description="Transfer: copy the weights of layers with the same name and shape from this run "
         "(a run directory, or a run-name prefix in the runs root: the newest match).",
     )
+    init_layers: list[str] | None = Field(
+        None, description="Transfer only these layers from init_from (default: every layer with the same name)."
+    )
     freeze: list[str] | None = Field(None, description="Layer names to keep fixed while training (transfer).")
 
     def output_names(self) -> list[str]:

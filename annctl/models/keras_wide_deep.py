@@ -19,6 +19,8 @@ class WideAndDeepModel(keras.Model):
             name: keras.layers.Normalization(mean=mean, variance=variance, name=f"normalize_{name}")
             for name, (mean, variance) in self.input_stats.items()
         }
+        for name, layer in self.normalizers.items():  # built now: their constants must not live in a scratch graph
+            layer.build((None, len(self.input_stats[name][0])))
         self.hidden = [
             keras.layers.Dense(u, activation=activation, name=f"hidden_{i}")
             for i, u in enumerate(self.hidden_units, start=1)

@@ -20,7 +20,7 @@ def make_model(spec: ExperimentSpec, data, runs_root: Path | None = None):
     head = choose_head(data.task, data.num_classes, data.n_targets, training.loss)
     model = spec.model.build(data, head)
     if spec.model.init_from:
-        transfer_weights(model, spec.model.init_from, runs_root)
+        transfer_weights(model, spec.model.init_from, runs_root, spec.model.init_layers)
     if spec.model.freeze:
         names = [layer.name for layer in model.layers]
         unknown = [name for name in spec.model.freeze if name not in names]
@@ -87,8 +87,9 @@ def model_targets(spec: ExperimentSpec, data, y):
     return encoded if len(outputs) == 1 else {name: encoded for name in outputs}
 
 
-def transfer_weights(model, source: str, runs_root: Path | None) -> None:
-    """Copy the weights of layers whose name and weight shapes match; a name with other shapes is an error."""
+def transfer_weights(model, source: str, runs_root: Path | None, only: list[str] | None = None) -> None:
+    """Copy the weights of layers with the same name (or just the layers in ``only``) from another run's model;
+    the same name with other weight shapes, or a layer in ``only`` that either model lacks, is an error."""
     from annctl.errors import UsageError
     from annctl.modelio import load_run_model
     from annctl.rundir import resolve_run
@@ -102,9 +103,12 @@ def transfer_weights(model, source: str, runs_root: Path | None) -> None:
     source_layers = {layer.name: layer for layer in source_model.layers if layer.weights}
     target_layers = [layer for layer in model.layers if layer.weights]
     copied, mismatched = [], []
+    if only:
+        missing = [name for name in only if name not in source_layers or name not in {l.name for l in target_layers}]  # noqa: E741
+        mismatched += [f"{name} (not in both models)" for name in missing]
     for layer in target_layers:
         donor = source_layers.get(layer.name)
-        if donor is None:
+        if donor is None or (only and layer.name not in only):
             continue
         shapes = [tuple(w.shape) for w in layer.weights]
         donor_shapes = [tuple(w.shape) for w in donor.weights]

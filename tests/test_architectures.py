@@ -1,0 +1,203 @@
+"""One smoke test over every registered architecture, and the behaviours the catalogue promises."""
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from annctl.cli import app
+from annctl.config import load_spec, spec_from_text
+from annctl.errors import SpecError
+from annctl.models import ARCHITECTURES
+from annctl.training import train
+
+from .conftest import write_csv
+from .test_datasets import fake_fashion
+
+runner = CliRunner()
+
+# Architecture-specific fields for the smoke test (all others keep their defaults).
+SMOKE_FIELDS = {
+    "mlp": "hidden_units: [4], dropout: 0.1, batch_norm: true",
+    "perceptron": "",
+    "cnn": "filters: [2], dense_units: [4], dropout: 0.2",
+    "wide_deep": "hidden_units: [4], wide_features: [a, b], deep_features: [1, 2], aux_output: {loss_weight: 0.2}",
+    "wide_deep_subclassed": "hidden_units: [4], wide_features: [a], deep_features: [b, c], aux_output: {loss_weight: 0.1}",
+}
+
+
+def test_every_architecture_has_a_smoke_case():
+    assert set(SMOKE_FIELDS) == set(ARCHITECTURES.names())
+
+
+@pytest.mark.parametrize("architecture", sorted(SMOKE_FIELDS))
+def test_build_train_save_reload_predict_identically(architecture, tmp_path, monkeypatch):
+    import keras
+
+    from annctl.modelio import load_run_model
+    from annctl.training.trainer import predict_batches
+
+    if architecture == "cnn":
+        fake_fashion(tmp_path / "data", n_train=30, n_test=6)
+        monkeypatch.setenv("ANNCTL_DATA_DIR", str(tmp_path / "data"))
+        dataset = "{name: fashion_mnist, validation_size: 6}"
+    else:
+        write_csv(tmp_path / "data.csv", "classification")
+        dataset = f"{{name: csv, path: {tmp_path / 'data.csv'}, target: target}}"
+    fields = SMOKE_FIELDS[architecture]
+    text = (f"name: smoke\ndataset: {dataset}\nmodel: {{architecture: {architecture}{', ' + fields if fields else ''}}}\n"
+            "training: {epochs: 1, batch_size: 8}\n")
+    spec = spec_from_text(text, "<smoke>")
+    summary = train(spec, tmp_path / "runs")
+    run_dir = Path(summary["run_dir"])
+    assert summary["status"] == "completed"
+    in_memory = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    reloaded = load_run_model(run_dir)
+    data = load_spec(run_dir / "spec.yaml").dataset.load(spec.seed)
+    fed = spec.model.feed(data.x_test, data.feature_names)
+    first = predict_batches(in_memory, fed, all_outputs=True)
+    second = predict_batches(reloaded, fed, all_outputs=True)
+    assert list(first) == list(second)
+    for name in first:
+        np.testing.assert_allclose(first[name], second[name], rtol=0, atol=0)
+
+
+def test_perceptron_rule_matches_a_hand_computed_update(tmp_path):
+    """One misclassified sample, batch size 1, SGD: w ← w + η·s·x and b ← b + η·s."""
+    import keras
+
+    from annctl.training.assemble import make_model, model_targets
+
+    text = """
+name: rule
+dataset: {name: inline, task: classification, x: [[2.0, -1.0], [0.5, 0.5]], y: [1, 0]}
+model: {architecture: perceptron}
+training: {optimizer: sgd, learning_rate: 0.1, batch_size: 1, epochs: 1, shuffle: false}
+"""
+    spec = spec_from_text(text, "<rule>")
+    data = spec.dataset.load(0)
+    model = make_model(spec, data)
+    layer = model.get_layer("output")
+    layer.set_weights([np.array([[-1.0], [0.5]], dtype="float32"), np.array([0.0], dtype="float32")])
+    x, y = data.x_train[:1], model_targets(spec, data, data.y_train[:1])
+    # z = 2·(−1) + (−1)·0.5 = −2.5 < 0 for a positive sample (s = +1): misclassified, so it updates.
+    model.fit(x, y, epochs=1, batch_size=1, shuffle=False, verbose=0)
+    kernel, bias = layer.get_weights()
+    np.testing.assert_allclose(kernel[:, 0], [-1.0 + 0.1 * 2.0, 0.5 + 0.1 * -1.0], atol=1e-6)
+    np.testing.assert_allclose(bias, [0.1], atol=1e-6)
+    # a correctly classified sample (s·z > 0) leaves the weights alone
+    model.fit(data.x_train[1:], model_targets(spec, data, data.y_train[1:]), epochs=1, batch_size=1, verbose=0)
+    z = data.x_train[1] @ kernel[:, 0] + bias[0]
+    if z < 0:  # negative sample (s = −1) already on the right side
+        np.testing.assert_allclose(layer.get_weights()[0], kernel, atol=1e-7)
+    keras.backend.clear_session()
+
+
+def test_wide_deep_predict_with_named_columns_and_aux_output(tmp_path):
+    write_csv(tmp_path / "r.csv", "regression")
+    text = f"""
+name: wd
+dataset: {{name: csv, path: {tmp_path / 'r.csv'}, target: target}}
+model: {{architecture: wide_deep, hidden_units: [4], wide_features: [a, b], deep_features: [b, c],
+        aux_output: {{loss_weight: 0.1}}}}
+training: {{epochs: 2}}
+"""
+    summary = train(spec_from_text(text, "<wd>"), tmp_path / "runs")
+    run_dir = summary["run_dir"]
+    assert {"main_loss", "aux_loss", "val_main_loss", "val_aux_loss"} <= set(summary["final_metrics"])
+    assert {"loss", "mse", "main_loss", "aux_loss"} <= set(summary["test_metrics"])
+    header = (Path(run_dir) / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "main_mae" in header and "val_aux_mae" in header
+    rows = "c,b,a\n0.3,0.2,0.1\n-1,1,2\n"
+    result = runner.invoke(app, ["predict", run_dir, "--input", "-", "--all-outputs"], input=rows)
+    assert result.exit_code == 0, result.output
+    out = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(out[0]) == ["prediction", "aux_prediction"] and len(out) == 2
+    import keras
+
+    import annctl.losses  # noqa: F401
+
+    model = keras.saving.load_model(Path(run_dir) / "model.keras", safe_mode=True)
+    x = np.array([[0.1, 0.2, 0.3], [2, 1, -1]], dtype="float32")  # a, b, c
+    expected = model.predict({"wide": x[:, [0, 1]], "deep": x[:, [1, 2]]}, verbose=0)
+    assert [float(r["prediction"]) for r in out] == pytest.approx(expected["main"][:, 0].tolist(), abs=1e-5)
+    assert [float(r["aux_prediction"]) for r in out] == pytest.approx(expected["aux"][:, 0].tolist(), abs=1e-5)
+    result = runner.invoke(app, ["evaluate", run_dir, "--json"])
+    metrics = json.loads(result.stdout)["metrics"]
+    assert set(metrics["outputs"]) == {"main", "aux"}
+    total = 0.9 * metrics["outputs"]["main"]["loss"] + 0.1 * metrics["outputs"]["aux"]["loss"]
+    assert metrics["loss"] == pytest.approx(total)
+
+
+def test_features_positive_class_and_xor():
+    spec = load_spec_text("dataset: {name: iris, features: [petal_length, petal_width], positive_class: setosa}")
+    data = spec.dataset.load(0)
+    assert data.feature_names == ["petal_length", "petal_width"] and data.class_names == ["not_setosa", "setosa"]
+    assert set(np.unique(data.y_train)) == {0, 1} and spec.training.loss == "binary_crossentropy"
+    with pytest.raises(Exception, match="no feature 'petal_size'"):
+        load_spec_text("dataset: {name: iris, features: [petal_size]}").dataset.load(0)
+    xor = load_spec_text("dataset: {name: xor}").dataset.load(0)
+    assert xor.x_train.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]] and xor.y_train.tolist() == [0, 1, 1, 0]
+
+
+def load_spec_text(dataset_line: str, model: str = "{architecture: mlp}"):
+    return spec_from_text(f"name: t\n{dataset_line}\nmodel: {model}\n", "<t>")
+
+
+def test_perceptron_and_its_loss_go_together():
+    with pytest.raises(SpecError, match="perceptron loss, and only it"):
+        load_spec_text("dataset: {name: xor}", "{architecture: perceptron}\ntraining: {loss: binary_crossentropy}")
+    with pytest.raises(SpecError, match="perceptron loss, and only it"):
+        load_spec_text("dataset: {name: xor}", "{architecture: mlp}\ntraining: {loss: perceptron}")
+
+
+def test_learning_rate_schedules_are_logged(tmp_path):
+    write_csv(tmp_path / "r.csv", "regression")
+    text = f"""
+name: sched
+dataset: {{name: csv, path: {tmp_path / 'r.csv'}, target: target}}
+model: {{architecture: mlp, hidden_units: [4]}}
+training: {{epochs: 3, batch_size: 8, learning_rate: 0.1, lr_schedule: {{type: exponential, decay_steps: 5, decay_rate: 0.5}}}}
+"""
+    summary = train(spec_from_text(text, "<s>"), tmp_path / "runs")
+    rates = [float(r["learning_rate"]) for r in csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv"))]
+    assert rates[0] < 0.1 and rates[2] < rates[1] < rates[0]
+    text = text.replace("{type: exponential, decay_steps: 5, decay_rate: 0.5}",
+                        "{type: reduce_on_plateau, patience: 0, factor: 0.5, monitor: loss}")
+    summary = train(spec_from_text(text, "<s>"), tmp_path / "runs")
+    assert summary["status"] == "completed"
+    with pytest.raises(SpecError, match="training.lr_schedule.monitor: unknown metric 'val_acc'"):
+        load_spec_text("dataset: {name: iris}", "{architecture: mlp}\ntraining: {lr_schedule: {type: "
+                       "reduce_on_plateau, monitor: val_acc}}")
+
+
+def test_transfer_copies_matching_layers_and_freezes(tmp_path):
+    write_csv(tmp_path / "r.csv", "regression")
+    base = f"name: {{name}}\ndataset: {{{{name: csv, path: {tmp_path / 'r.csv'}, target: target}}}}\n"
+    source = spec_from_text(base.format(name="source") + "model: {architecture: mlp, hidden_units: [6, 4]}\n"
+                            "training: {epochs: 2}\n", "<src>")
+    source_run = Path(train(source, tmp_path / "runs")["run_dir"])
+    target_text = base.format(name="target") + (
+        f"model: {{architecture: mlp, hidden_units: [6, 4], init_from: {source_run}, freeze: [hidden_1]}}\n"
+        "training: {epochs: 2}\n")
+    summary = train(spec_from_text(target_text, "<t>"), tmp_path / "runs")
+    assert set(summary["transferred_layers"]) >= {"hidden_1", "hidden_2", "output"}
+    import keras
+
+    source_model = keras.saving.load_model(source_run / "model.keras")
+    target_model = keras.saving.load_model(Path(summary["run_dir"]) / "model.keras")
+    np.testing.assert_array_equal(source_model.get_layer("hidden_1").get_weights()[0],
+                                  target_model.get_layer("hidden_1").get_weights()[0])  # frozen: unchanged
+    assert not np.array_equal(source_model.get_layer("hidden_2").get_weights()[0],
+                              target_model.get_layer("hidden_2").get_weights()[0])  # trained further
+    by_prefix = target_text.replace(str(source_run), "source")  # newest run named source-...
+    assert train(spec_from_text(by_prefix, "<t>"), tmp_path / "runs")["status"] == "completed"
+    mismatch = target_text.replace("hidden_units: [6, 4]", "hidden_units: [5, 4]")
+    with pytest.raises(SpecError, match=r"hidden_1 \[\(3, 5\), \(5,\)\] vs \[\(3, 6\), \(6,\)\]"):
+        train(spec_from_text(mismatch, "<t>"), tmp_path / "runs")
+    with pytest.raises(SpecError, match="model.freeze: no layer nope"):
+        train(spec_from_text(target_text.replace("freeze: [hidden_1]", "freeze: [nope]"), "<t>"), tmp_path / "runs")
