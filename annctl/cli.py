@@ -318,6 +318,16 @@ def runs_show(run: RunArg, runs_dir: RunsDirOption = None) -> None:
         out.print(f"  {path.relative_to(run_dir)}  ({path.stat().st_size:,} bytes)", highlight=False)
 
 
+@app.command()
+def schema(
+    markdown: Annotated[bool, typer.Option("--markdown", help="The YAML reference as Markdown instead.")] = False,
+) -> None:
+    """Print the experiment file's JSON Schema (or its Markdown reference), generated from the spec models."""
+    from annctl.reference import json_schema_text, markdown_reference
+
+    out.print(markdown_reference() if markdown else json_schema_text(), highlight=False, end="", markup=False)
+
+
 def _registry_table(title: str, entries) -> Table:
     from annctl.specbase import first_line
 

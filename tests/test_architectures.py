@@ -49,8 +49,10 @@ def test_build_train_save_reload_predict_identically(architecture, tmp_path, mon
         write_csv(tmp_path / "data.csv", "classification")
         dataset = f"{{name: csv, path: {tmp_path / 'data.csv'}, target: target}}"
     fields = SMOKE_FIELDS[architecture]
-    text = (f"name: smoke\ndataset: {dataset}\nmodel: {{architecture: {architecture}{', ' + fields if fields else ''}}}\n"
-            "training: {epochs: 1, batch_size: 8}\n")
+    text = (
+        f"name: smoke\ndataset: {dataset}\nmodel: {{architecture: {architecture}{', ' + fields if fields else ''}}}\n"
+        "training: {epochs: 1, batch_size: 8}\n"
+    )
     spec = spec_from_text(text, "<smoke>")
     summary = train(spec, tmp_path / "runs")
     run_dir = Path(summary["run_dir"])
@@ -101,7 +103,7 @@ def test_wide_deep_predict_with_named_columns_and_aux_output(tmp_path):
     write_csv(tmp_path / "r.csv", "regression")
     text = f"""
 name: wd
-dataset: {{name: csv, path: {tmp_path / 'r.csv'}, target: target}}
+dataset: {{name: csv, path: {tmp_path / "r.csv"}, target: target}}
 model: {{architecture: wide_deep, hidden_units: [4], wide_features: [a, b], deep_features: [b, c],
         aux_output: {{loss_weight: 0.1}}}}
 training: {{epochs: 2}}
@@ -159,41 +161,50 @@ def test_learning_rate_schedules_are_logged(tmp_path):
     write_csv(tmp_path / "r.csv", "regression")
     text = f"""
 name: sched
-dataset: {{name: csv, path: {tmp_path / 'r.csv'}, target: target}}
+dataset: {{name: csv, path: {tmp_path / "r.csv"}, target: target}}
 model: {{architecture: mlp, hidden_units: [4]}}
 training: {{epochs: 3, batch_size: 8, learning_rate: 0.1, lr_schedule: {{type: exponential, decay_steps: 5, decay_rate: 0.5}}}}
 """
     summary = train(spec_from_text(text, "<s>"), tmp_path / "runs")
     rates = [float(r["learning_rate"]) for r in csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv"))]
     assert rates[0] < 0.1 and rates[2] < rates[1] < rates[0]
-    text = text.replace("{type: exponential, decay_steps: 5, decay_rate: 0.5}",
-                        "{type: reduce_on_plateau, patience: 0, factor: 0.5, monitor: loss}")
+    text = text.replace(
+        "{type: exponential, decay_steps: 5, decay_rate: 0.5}",
+        "{type: reduce_on_plateau, patience: 0, factor: 0.5, monitor: loss}",
+    )
     summary = train(spec_from_text(text, "<s>"), tmp_path / "runs")
     assert summary["status"] == "completed"
     with pytest.raises(SpecError, match="training.lr_schedule.monitor: unknown metric 'val_acc'"):
-        load_spec_text("dataset: {name: iris}", "{architecture: mlp}\ntraining: {lr_schedule: {type: "
-                       "reduce_on_plateau, monitor: val_acc}}")
+        load_spec_text(
+            "dataset: {name: iris}",
+            "{architecture: mlp}\ntraining: {lr_schedule: {type: reduce_on_plateau, monitor: val_acc}}",
+        )
 
 
 def test_transfer_copies_matching_layers_and_freezes(tmp_path):
     write_csv(tmp_path / "r.csv", "regression")
     base = f"name: {{name}}\ndataset: {{{{name: csv, path: {tmp_path / 'r.csv'}, target: target}}}}\n"
-    source = spec_from_text(base.format(name="source") + "model: {architecture: mlp, hidden_units: [6, 4]}\n"
-                            "training: {epochs: 2}\n", "<src>")
+    source = spec_from_text(
+        base.format(name="source") + "model: {architecture: mlp, hidden_units: [6, 4]}\ntraining: {epochs: 2}\n",
+        "<src>",
+    )
     source_run = Path(train(source, tmp_path / "runs")["run_dir"])
     target_text = base.format(name="target") + (
         f"model: {{architecture: mlp, hidden_units: [6, 4], init_from: {source_run}, freeze: [hidden_1]}}\n"
-        "training: {epochs: 2}\n")
+        "training: {epochs: 2}\n"
+    )
     summary = train(spec_from_text(target_text, "<t>"), tmp_path / "runs")
     assert set(summary["transferred_layers"]) >= {"hidden_1", "hidden_2", "output"}
     import keras
 
     source_model = keras.saving.load_model(source_run / "model.keras")
     target_model = keras.saving.load_model(Path(summary["run_dir"]) / "model.keras")
-    np.testing.assert_array_equal(source_model.get_layer("hidden_1").get_weights()[0],
-                                  target_model.get_layer("hidden_1").get_weights()[0])  # frozen: unchanged
-    assert not np.array_equal(source_model.get_layer("hidden_2").get_weights()[0],
-                              target_model.get_layer("hidden_2").get_weights()[0])  # trained further
+    np.testing.assert_array_equal(
+        source_model.get_layer("hidden_1").get_weights()[0], target_model.get_layer("hidden_1").get_weights()[0]
+    )  # frozen: unchanged
+    assert not np.array_equal(
+        source_model.get_layer("hidden_2").get_weights()[0], target_model.get_layer("hidden_2").get_weights()[0]
+    )  # trained further
     by_prefix = target_text.replace(str(source_run), "source")  # newest run named source-...
     assert train(spec_from_text(by_prefix, "<t>"), tmp_path / "runs")["status"] == "completed"
     mismatch = target_text.replace("hidden_units: [6, 4]", "hidden_units: [5, 4]")

@@ -1,0 +1,110 @@
+"""The experiment file's JSON Schema and Markdown reference, both generated from the pydantic field
+descriptions, so the docs cannot drift from the code (tests compare them with the committed files)."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from annctl.datasets import DATASETS
+from annctl.models import ARCHITECTURES
+from annctl.spec import (
+    CosineDecay,
+    EarlyStoppingSpec,
+    ExperimentSpec,
+    ExponentialDecay,
+    OutputSpec,
+    ReduceOnPlateau,
+    TrainingSpec,
+)
+from annctl.specbase import first_line
+
+SCHEMA_ID = "https://annctl.example/experiment.schema.json"
+
+
+def json_schema() -> dict[str, Any]:
+    schema = ExperimentSpec.model_json_schema()
+    schema.pop("title", None)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "annctl experiment",
+        **schema,
+    }
+
+
+def json_schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=False) + "\n"
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if annotation is type(None):
+        return "null"
+    if origin is typing.Literal:
+        return " \\| ".join(f"`{value}`" for value in typing.get_args(annotation))
+    if origin is typing.Annotated:
+        return _type_name(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return " \\| ".join(_type_name(arg) for arg in typing.get_args(annotation))
+    if origin is list:
+        return f"list of {_type_name(typing.get_args(annotation)[0])}"
+    if origin is dict:
+        return f"mapping to {_type_name(typing.get_args(annotation)[1])}"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation.__name__
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _default(info) -> str:
+    if info.is_required():
+        return "**required**"
+    if info.default_factory is not None:
+        return "(section defaults)"
+    if info.default is PydanticUndefined or info.default is None:
+        return "none"
+    return f"`{json.dumps(info.default)}`"
+
+
+def _table(model: type[BaseModel], skip: tuple[str, ...] = ()) -> list[str]:
+    lines = ["| field | type | default | description |", "|---|---|---|---|"]
+    for name, info in model.model_fields.items():
+        if name in skip:
+            continue
+        description = (info.description or "").replace("|", "\\|")
+        lines.append(f"| `{name}` | {_type_name(info.annotation)} | {_default(info)} | {description} |")
+    return lines
+
+
+def markdown_reference() -> str:
+    out = [
+        "# Experiment file reference",
+        "",
+        "Generated from annctl's pydantic models by `annctl schema --markdown`; do not edit by hand.",
+        "Editors that speak JSON Schema validate and complete experiment files against "
+        "`experiment.schema.json` (`annctl schema`).",
+        "",
+        "## Top level",
+        "",
+    ]
+    out += _table(ExperimentSpec)
+    out += ["", "## `dataset`", "", "`name` picks the dataset; the other fields depend on it.", ""]
+    for key, cls in DATASETS.items():
+        out += [f"### `name: {key}`", "", first_line(cls.__doc__), ""] + _table(cls, skip=("name",)) + [""]
+    out += ["## `model`", "", "`architecture` picks the network; the other fields depend on it.", ""]
+    for key, cls in ARCHITECTURES.items():
+        out += [f"### `architecture: {key}`", "", first_line(cls.__doc__), ""] + _table(cls, skip=("architecture",))
+        out += [""]
+    out += ["## `training`", ""] + _table(TrainingSpec)
+    out += ["", "### `training.early_stopping`", ""] + _table(EarlyStoppingSpec)
+    for cls in (ExponentialDecay, CosineDecay, ReduceOnPlateau):
+        kind = cls.model_fields["type"].default
+        out += ["", f"### `training.lr_schedule` with `type: {kind}`", "", first_line(cls.__doc__), ""]
+        out += _table(cls, skip=("type",))
+    out += ["", "## `output`", ""] + _table(OutputSpec)
+    return "\n".join(out) + "\n"
