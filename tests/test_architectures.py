@@ -26,7 +26,8 @@ SMOKE_FIELDS = {
     "perceptron": "",
     "cnn": "filters: [2], dense_units: [4], dropout: 0.2",
     "wide_deep": "hidden_units: [4], wide_features: [a, b], deep_features: [1, 2], aux_output: {loss_weight: 0.2}",
-    "wide_deep_subclassed": "hidden_units: [4], wide_features: [a], deep_features: [b, c], aux_output: {loss_weight: 0.1}",
+    "wide_deep_subclassed": "hidden_units: [4], wide_features: [a], deep_features: [b, c], "
+    "aux_output: {loss_weight: 0.1}",
 }
 
 
@@ -163,7 +164,8 @@ def test_learning_rate_schedules_are_logged(tmp_path):
 name: sched
 dataset: {{name: csv, path: {tmp_path / "r.csv"}, target: target}}
 model: {{architecture: mlp, hidden_units: [4]}}
-training: {{epochs: 3, batch_size: 8, learning_rate: 0.1, lr_schedule: {{type: exponential, decay_steps: 5, decay_rate: 0.5}}}}
+training: {{epochs: 3, batch_size: 8, learning_rate: 0.1,
+           lr_schedule: {{type: exponential, decay_steps: 5, decay_rate: 0.5}}}}
 """
     summary = train(spec_from_text(text, "<s>"), tmp_path / "runs")
     rates = [float(r["learning_rate"]) for r in csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv"))]
