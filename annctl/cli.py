@@ -328,6 +328,77 @@ def schema(
     out.print(markdown_reference() if markdown else json_schema_text(), highlight=False, end="", markup=False)
 
 
+@runs_app.command("compare")
+def runs_compare(
+    runs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Two or more runs.")],
+    runs_dir: RunsDirOption = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="A Markdown table (for a pull-request comment).")
+    ] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """Compare runs: the spec fields that differ, side by side, and the test metrics with the best marked."""
+    from annctl.rundir import resolve_run, runs_root
+    from annctl.runs import compare_markdown, compare_runs, json_key
+
+    with user_errors():
+        if len(runs) < 2:
+            raise typer.BadParameter("give at least two runs")
+        run_dirs = [resolve_run(run, runs_root(runs_dir)) for run in runs]
+        comparison = compare_runs(run_dirs)
+    if json_output:
+        out.print_json(json.dumps(comparison))
+        return
+    if markdown:
+        out.print(compare_markdown(comparison), highlight=False, end="", markup=False)
+        return
+    table = Table(title="differing spec fields and test metrics (best in green)")
+    table.add_column("")
+    for name in comparison["runs"]:
+        table.add_column(name, overflow="fold")
+    for key, values in comparison["differing_fields"].items():
+        table.add_row(key, *(json_key(v) for v in values))
+    for name, entry in comparison["metrics"].items():
+        cells = [
+            ("" if v is None else f"[bold green]{v:.4g}[/bold green]" if i == entry["best_index"] else f"{v:.4g}")
+            for i, v in enumerate(entry["values"])
+        ]
+        table.add_row(name, *cells)
+    table.add_row("epochs", *(str(e) for e in comparison["epochs"]))
+    out.print(table)
+
+
+@app.command()
+def plot(
+    runs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Runs, or a folder of runs (e.g. a runs root).")],
+    metric: Annotated[str, typer.Option("--metric", help="The metrics.csv column to draw.")] = "val_loss",
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="PNG file (default: plot-METRIC.png).")
+    ] = None,
+    runs_dir: RunsDirOption = None,
+) -> None:
+    """Overlay one metric of several runs per epoch (learning curves side by side)."""
+    from annctl.plots import overlay, read_metrics
+    from annctl.rundir import is_run_dir, list_run_dirs, resolve_run, runs_root
+
+    with user_errors():
+        run_dirs = []
+        for run in runs:
+            folder = Path(run)
+            if folder.is_dir() and not is_run_dir(folder):
+                run_dirs += list_run_dirs(folder)
+            else:
+                run_dirs.append(resolve_run(run, runs_root(runs_dir)))
+        series = [(run_dir.name, read_metrics(run_dir)) for run_dir in run_dirs]
+        available = sorted({key for _, rows in series for row in rows for key in row} - {"epoch"})
+        if metric not in available:
+            from annctl.errors import UsageError
+
+            raise UsageError(f"--metric {metric}: not in these runs' metrics.csv; available: {', '.join(available)}")
+        path = overlay(series, metric, output or Path(f"plot-{metric}.png"))
+    out.print(str(path), highlight=False)
+
+
 def _registry_table(title: str, entries) -> Table:
     from annctl.specbase import first_line
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from annctl.errors import GateFailed, UsageError
-from annctl.fileio import atomic_path, atomic_write_json
+from annctl.fileio import atomic_write_json
 from annctl.modelio import Checkpoint, load_run_model
 
 CLASSIFICATION_GATES = ("loss", "accuracy", "macro_precision", "macro_recall", "macro_f1")
@@ -155,28 +155,7 @@ def evaluate_run(
 
 
 def save_confusion_matrix(metrics: dict[str, Any], path: Path) -> Path:
-    import matplotlib
+    from annctl.plots import confusion_matrix
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = metrics["confusion_matrix"]["labels"]
-    matrix = metrics["confusion_matrix"]["rows_true_columns_predicted"]
-    size = max(4.0, 0.6 * len(labels) + 2)
-    figure, axes = plt.subplots(figsize=(size, size))
-    image = axes.imshow(matrix, cmap="Blues")
-    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    axes.set_yticks(range(len(labels)), labels)
-    axes.set_xlabel("predicted")
-    axes.set_ylabel("true")
-    axes.set_title(f"accuracy {metrics['accuracy']:.4f}")
-    peak = max(max(row) for row in matrix) or 1
-    for i, row in enumerate(matrix):
-        for j, count in enumerate(row):
-            axes.text(j, i, str(count), ha="center", va="center", color="white" if count > peak / 2 else "black")
-    figure.colorbar(image)
-    figure.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    return path
+    matrix = metrics["confusion_matrix"]
+    return confusion_matrix(matrix["labels"], matrix["rows_true_columns_predicted"], metrics["accuracy"], path)

@@ -96,3 +96,70 @@ def describe_age(seconds: float | None) -> str:
         if seconds >= size:
             return f"{seconds / size:.0f}{unit} ago"
     return f"{seconds:.0f}s ago"
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested spec dicts as dotted paths: {"training.epochs": 30, ...}."""
+    if isinstance(data, dict):
+        items: dict[str, Any] = {}
+        for key, value in data.items():
+            items.update(flatten(value, f"{prefix}{key}."))
+        return items
+    return {prefix.rstrip("."): data}
+
+
+LOWER_IS_BETTER = ("loss", "mse", "rmse", "mae")
+
+
+def compare_runs(run_dirs: list[Path]) -> dict[str, Any]:
+    """The spec fields that differ between runs, and their metrics with the best value of each marked."""
+    import yaml
+
+    specs = []
+    for run_dir in run_dirs:
+        try:
+            specs.append(flatten(yaml.safe_load((run_dir / "spec.yaml").read_text(encoding="utf-8"))))
+        except (OSError, yaml.YAMLError) as error:
+            raise UsageError(f"{run_dir}: cannot read spec.yaml: {error}") from None
+    keys = sorted({key for spec in specs for key in spec})
+    differing = {
+        key: [spec.get(key) for spec in specs] for key in keys if len({json_key(spec.get(key)) for spec in specs}) > 1
+    }
+    summaries = [read_summary(run_dir) or {} for run_dir in run_dirs]
+    metric_names = sorted({name for s in summaries for name in (s.get("test_metrics") or {})})
+    metrics: dict[str, dict[str, Any]] = {}
+    for name in metric_names:
+        values = [(s.get("test_metrics") or {}).get(name) for s in summaries]
+        present = [v for v in values if v is not None]
+        lower = name.split("_")[-1] in LOWER_IS_BETTER
+        best = (min(present) if lower else max(present)) if present else None
+        metrics[f"test_{name}"] = {"values": values, "best_index": values.index(best) if best is not None else None}
+    epochs = [s.get("epochs_completed") for s in summaries]
+    return {
+        "runs": [run_dir.name for run_dir in run_dirs],
+        "differing_fields": differing,
+        "metrics": metrics,
+        "epochs": epochs,
+        "status": [s.get("status") for s in summaries],
+    }
+
+
+def json_key(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+def compare_markdown(comparison: dict[str, Any]) -> str:
+    runs = comparison["runs"]
+    lines = ["| | " + " | ".join(runs) + " |", "|---|" + "---|" * len(runs)]
+    for key, values in comparison["differing_fields"].items():
+        lines.append(f"| `{key}` | " + " | ".join(json_key(v) for v in values) + " |")
+    for name, entry in comparison["metrics"].items():
+        cells = [
+            ("**" + f"{v:.4g}" + "** ✓" if i == entry["best_index"] else f"{v:.4g}") if v is not None else ""
+            for i, v in enumerate(entry["values"])
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("| epochs | " + " | ".join(str(e) for e in comparison["epochs"]) + " |")
+    return "\n".join(lines) + "\n"

@@ -38,6 +38,9 @@ def test_two_epoch_run_directory_contract(classification_experiment, isolated_ru
         "model.keras",
         "checkpoints/best.keras",
         "checkpoints/last.keras",
+        "checkpoints/manifest.json",
+        "dataset.json",
+        "plots/learning_curves.png",
     ):
         assert expected in files
     assert any(f.startswith("tensorboard/train/events.out.tfevents") for f in files)

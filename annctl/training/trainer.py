@@ -115,7 +115,18 @@ def train(
     summary["wall_seconds"] = time.perf_counter() - started
     summary["finished_at"] = utc_now()
     write_summary(run_dir, summary)
+    plot_learning_curves(run_dir, spec.name)
     return summary
+
+
+def plot_learning_curves(run_dir: Path, title: str) -> None:
+    """`plots/learning_curves.png`; a plotting failure never fails a finished training."""
+    from annctl.plots import learning_curves, read_metrics
+
+    try:
+        learning_curves(read_metrics(run_dir), run_dir / "plots" / "learning_curves.png", title)
+    except Exception as error:  # noqa: BLE001 - e.g. a broken matplotlib install: warn, keep the run
+        print(f"warning: could not draw learning curves: {error}", file=sys.stderr)
 
 
 @contextlib.contextmanager

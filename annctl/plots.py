@@ -1,0 +1,108 @@
+"""Pictures of runs: learning curves like the course's `pd.DataFrame(history.history).plot()`, overlays of
+several runs, and the evaluation figures. matplotlib is imported inside each function (Agg backend)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from annctl.fileio import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, float]]:
+    try:
+        with open(run_dir / "metrics.csv", newline="", encoding="utf-8") as handle:
+            return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]
+    except OSError:
+        return []
+
+
+def learning_curves(rows: list[dict[str, float]], path: Path, title: str = "") -> Path | None:
+    """One panel per metric (loss first): train and validation against the epoch."""
+    if not rows:
+        return None
+    plt = _pyplot()
+    names = [k for k in rows[0] if k not in ("epoch", "learning_rate", "epoch_seconds") and not k.startswith("val_")]
+    names.sort(key=lambda k: (k != "loss", k))
+    figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False)
+    epochs = [row["epoch"] for row in rows]
+    for axis, name in zip(axes[0], names):
+        axis.plot(epochs, [row.get(name) for row in rows], marker=".", label=f"train {name}")
+        if f"val_{name}" in rows[0]:
+            axis.plot(epochs, [row.get(f"val_{name}") for row in rows], marker=".", label=f"validation {name}")
+        axis.set_xlabel("epoch")
+        axis.set_title(name)
+        axis.grid(True, alpha=0.3)
+        axis.legend()
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return _save(figure, plt, path)
+
+
+def overlay(runs: list[tuple[str, list[dict[str, float]]]], metric: str, path: Path) -> Path:
+    """One metric of several runs on one chart."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for label, rows in runs:
+        points = [(row["epoch"], row[metric]) for row in rows if metric in row]
+        if points:
+            axis.plot(*zip(*points), marker=".", label=label)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(metric)
+    axis.grid(True, alpha=0.3)
+    axis.legend(fontsize="small")
+    figure.tight_layout()
+    return _save(figure, plt, path)
+
+
+def residuals(y_true, y_pred, path: Path) -> Path:
+    """Predicted against true values, for regression runs."""
+    import numpy as np
+
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(5, 5))
+    y_true, y_pred = np.ravel(y_true), np.ravel(y_pred)
+    axis.scatter(y_true, y_pred, s=4, alpha=0.4)
+    low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+    axis.plot([low, high], [low, high], color="gray", linewidth=1)
+    axis.set_xlabel("true")
+    axis.set_ylabel("predicted")
+    axis.set_title("predicted vs true")
+    figure.tight_layout()
+    return _save(figure, plt, path)
+
+
+def confusion_matrix(labels: list[str], matrix: list[list[int]], accuracy: float, path: Path) -> Path:
+    plt = _pyplot()
+    size = max(4.0, 0.6 * len(labels) + 2)
+    figure, axes = plt.subplots(figsize=(size, size))
+    image = axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(f"accuracy {accuracy:.4f}")
+    peak = max(max(row) for row in matrix) or 1
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            axes.text(j, i, str(count), ha="center", va="center", color="white" if count > peak / 2 else "black")
+    figure.colorbar(image)
+    figure.tight_layout()
+    return _save(figure, plt, path)
+
+
+def _save(figure, plt, path: Path) -> Path:
+    with atomic_path(path, suffix=".png") as tmp:
+        figure.savefig(tmp, dpi=100)
+    plt.close(figure)
+    return path
