@@ -399,6 +399,26 @@ def plot(
     out.print(str(path), highlight=False)
 
 
+@app.command()
+def report(
+    target: Annotated[str, typer.Argument(metavar="RUN|DIR", help="A run, or a folder of runs (a tune, a runs root).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
+    metric: Annotated[
+        Optional[str], typer.Option("--metric", help="Folder reports: rank by this test metric (e.g. test_mse).")
+    ] = None,
+    runs_dir: RunsDirOption = None,
+) -> None:
+    """Write one self-contained HTML report (images embedded, no network): summary, curves, evaluation, spec."""
+    from annctl.report import write_report
+    from annctl.rundir import is_run_dir, resolve_run, runs_root
+
+    with user_errors():
+        folder = Path(target)
+        path = folder if folder.is_dir() and not is_run_dir(folder) else resolve_run(target, runs_root(runs_dir))
+        written = write_report(path, output, metric)
+    out.print(str(written), highlight=False)
+
+
 def _registry_table(title: str, entries) -> Table:
     from annctl.specbase import first_line
 

@@ -150,6 +150,10 @@ def evaluate_run(
     atomic_write_json(eval_dir / f"{split}-{stamp}.json", result)
     if info["task"] == "classification":
         result["confusion_matrix_png"] = str(save_confusion_matrix(metrics, eval_dir / f"confusion_matrix-{split}.png"))
+    else:
+        from annctl.plots import residuals
+
+        result["residuals_png"] = str(residuals(y, outputs[main], eval_dir / f"residuals-{split}.png"))
     check_gates(metrics, gates, result)
     return result
 

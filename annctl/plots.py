@@ -106,3 +106,33 @@ def _save(figure, plt, path: Path) -> Path:
         figure.savefig(tmp, dpi=100)
     plt.close(figure)
     return path
+
+
+def parallel_coordinates(params: dict[str, list], values: list, metric: str, path: Path) -> Path:
+    """Each run a line across its parameters (scaled to [0, 1]; text values as categories), coloured by metric."""
+    plt = _pyplot()
+    names = list(params)
+    columns = []
+    for name in names:
+        raw = params[name]
+        numeric = [v for v in raw if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(numeric) == len(raw):
+            low, high = min(numeric), max(numeric)
+            columns.append([(v - low) / (high - low) if high > low else 0.5 for v in raw])
+        else:
+            categories = sorted({str(v) for v in raw})
+            step = 1 / max(1, len(categories) - 1)
+            columns.append([categories.index(str(v)) * step if len(categories) > 1 else 0.5 for v in raw])
+    figure, axis = plt.subplots(figsize=(min(16, max(6, 1.2 * len(names))), 4.5))
+    present = [v for v in values if v is not None]
+    low, high = (min(present), max(present)) if present else (0, 1)
+    colormap = plt.get_cmap("viridis")
+    for i, value in enumerate(values):
+        color = "lightgray" if value is None else colormap((value - low) / (high - low) if high > low else 0.5)
+        axis.plot(range(len(names)), [column[i] for column in columns], color=color, alpha=0.8, marker="o")
+    axis.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    axis.set_yticks([])
+    mappable = plt.cm.ScalarMappable(cmap=colormap, norm=plt.Normalize(low, high))
+    figure.colorbar(mappable, ax=axis, label=metric)
+    figure.tight_layout()
+    return _save(figure, plt, path)

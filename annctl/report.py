@@ -1,0 +1,156 @@
+"""`annctl report`: one self-contained HTML file (images embedded, no network) for a run or a folder of runs."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from annctl.errors import AnnctlError
+from annctl.fileio import atomic_write_text
+from annctl.rundir import SPEC_FILE, is_run_dir, list_run_dirs, read_summary
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: 0.5rem 0; } td, th { border: 1px solid #ccc; padding: 0.25rem 0.6rem; }
+th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; } img { max-width: 100%; }
+.best { font-weight: bold; color: #0a7d2c; }
+"""
+
+
+def _image(path: Path | None) -> str:
+    if path is None or not Path(path).is_file():
+        return "<p><em>(no image)</em></p>"
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(Path(path).stem)}" src="data:image/png;base64,{data}">'
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f'<td class="num">{value:.5g}</td>'
+    if isinstance(value, int):
+        return f'<td class="num">{value}</td>'
+    return f"<td>{html.escape('' if value is None else str(value))}</td>"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in rows)
+    return f'<div style="overflow-x: auto"><table><tr>{head}</tr>{body}</table></div>'
+
+
+def run_section(run_dir: Path) -> str:
+    from annctl.plots import learning_curves, read_metrics
+
+    summary = read_summary(run_dir) or {}
+    parts = [f"<h1>{html.escape(run_dir.name)}</h1>"]
+    rows = [
+        [key, summary.get(key)]
+        for key in ("status", "epochs_completed", "best_epoch", "wall_seconds", "train_samples_per_second")
+    ]
+    best = summary.get("best") or {}
+    if best.get("value") is not None:
+        rows.append([f"best {best['monitor']}", best["value"]])
+    rows += [[f"test {k}", v] for k, v in (summary.get("test_metrics") or {}).items()]
+    parts += ["<h2>Summary</h2>", _table(["field", "value"], rows)]
+    with tempfile.TemporaryDirectory() as scratch:
+        curves = learning_curves(read_metrics(run_dir), Path(scratch) / "curves.png", run_dir.name)
+        parts += ["<h2>Learning curves</h2>", _image(curves)]
+    parts += evaluation_section(run_dir)
+    spec_text = (run_dir / SPEC_FILE).read_text(encoding="utf-8")
+    parts += ["<h2>Spec</h2>", f"<pre>{html.escape(spec_text)}</pre>"]
+    return "\n".join(parts)
+
+
+def evaluation_section(run_dir: Path) -> list[str]:
+    """A fresh evaluation on the test split (tables and figure); if the data is not at hand, say so."""
+    from annctl.evaluation import evaluate_run
+
+    try:
+        result = evaluate_run(run_dir, "test")
+    except AnnctlError as error:
+        return ["<h2>Evaluation</h2>", f"<p><em>Not evaluated: {html.escape(str(error))}</em></p>"]
+    metrics = result["metrics"]
+    parts = [
+        "<h2>Evaluation (test split)</h2>",
+        _table(["metric", "value"], [[k, v] for k, v in metrics.items() if isinstance(v, (int, float))]),
+    ]
+    if "per_class" in metrics:
+        parts.append(
+            _table(
+                ["class", "precision", "recall", "f1", "support"],
+                [
+                    [name, s["precision"], s["recall"], s["f1"], s["support"]]
+                    for name, s in metrics["per_class"].items()
+                ],
+            )
+        )
+        parts.append(_image(Path(result["confusion_matrix_png"])))
+    else:
+        parts.append(_image(Path(result.get("residuals_png", ""))))
+    return parts
+
+
+def collection_section(root: Path, run_dirs: list[Path], metric: str | None) -> str:
+    from annctl.plots import overlay, parallel_coordinates, read_metrics
+    from annctl.runs import compare_runs, headline_test_metric, run_rows
+
+    rows = list(reversed(run_rows(root)))
+    comparison = compare_runs(run_dirs)
+    metric = metric or next(iter(comparison["metrics"]), None)
+    parts = [f"<h1>{html.escape(root.name)}: {len(run_dirs)} runs</h1>", "<h2>Leaderboard</h2>"]
+    if metric:
+        values = comparison["metrics"][metric]["values"]
+        lower = metric.split("_")[-1] in ("loss", "mse", "rmse", "mae")
+        order = sorted(
+            range(len(run_dirs)), key=lambda i: (values[i] is None, values[i] if lower else -(values[i] or 0))
+        )
+    else:
+        order = list(range(len(run_dirs)))
+    by_name = {row["run"]: row for row in rows}
+    table_rows = []
+    for i in order:
+        row = by_name.get(run_dirs[i].name, {})
+        params = [comparison["differing_fields"][k][i] for k in comparison["differing_fields"]]
+        table_rows.append(
+            [
+                run_dirs[i].name,
+                row.get("status"),
+                headline_test_metric(row.get("test") or {}),
+                *(json.dumps(p) for p in params),
+            ]
+        )
+    parts.append(_table(["run", "status", "test", *comparison["differing_fields"]], table_rows))
+    with tempfile.TemporaryDirectory() as scratch:
+        series = [(d.name, read_metrics(d)) for d in run_dirs]
+        parts += ["<h2>Validation loss per epoch</h2>", _image(overlay(series, "val_loss", Path(scratch) / "o.png"))]
+        params = {k: v for k, v in comparison["differing_fields"].items() if k != "name"}
+        if metric and params:
+            values = comparison["metrics"][metric]["values"]
+            picture = parallel_coordinates(params, values, metric, Path(scratch) / "p.png")
+            parts += [f"<h2>Parameters against {html.escape(metric)}</h2>", _image(picture)]
+    return "\n".join(parts)
+
+
+def write_report(target: Path, output: Path, metric: str | None = None) -> Path:
+    if is_run_dir(target):
+        body = run_section(target)
+        title = target.name
+    else:
+        run_dirs = list_run_dirs(target)
+        if not run_dirs:
+            raise AnnctlError(f"{target}: neither a run directory nor a folder of runs")
+        body = collection_section(target, run_dirs, metric)
+        title = target.name
+    page = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} — '
+        f"annctl report</title><style>{STYLE}</style></head><body>\n{body}\n"
+        "<p><small>Generated by annctl report.</small></p></body></html>\n"
+    )
+    atomic_write_text(output, page)
+    return output
