@@ -141,7 +141,7 @@ def evaluate_run(
     if len(per_output) > 1:  # the total loss as training weighs it; each output's own metrics beside it
         metrics["loss"] = sum(weights[name] * values["loss"] for name, values in per_output.items())
         metrics["outputs"] = per_output
-    metrics["samples"] = len(x)
+    metrics["samples"] = len(y)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     result = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint, "metrics": metrics}
     if data_file is not None:

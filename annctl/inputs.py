@@ -41,6 +41,34 @@ class InputSource:
         self.source, self.info, self.chunk_rows = source, info, chunk_rows
         self.warn = warn or (lambda message: None)
         self.features: list[str] = info["feature_names"]
+        self.types: dict[str, str] = info.get("feature_types") or {}
+        self.fill_values: dict[str, Any] = info.get("fill_values") or {}
+
+    def _value(self, cell: Any, where: str, column: str) -> float | str:
+        """One cell as the model takes it: a number, text for text columns, NaN where the run imputes."""
+        from annctl.datasets.csv_file import is_missing
+
+        text = cell if isinstance(cell, str) else ("" if cell is None else None)
+        if text is not None and is_missing(text):
+            if column in self.fill_values:
+                return "" if self.types.get(column) == "text" else float("nan")
+            raise DataError(
+                f"{where}: column {column!r}: missing value, and this run was trained without "
+                "imputation (dataset.missing: error or drop)"
+            )
+        if self.types.get(column) == "text":
+            return str(cell).strip()
+        return _number(cell, where, column)
+
+    def _chunk(self, rows: list[list[Any]]):
+        import numpy as np
+
+        if "text" not in self.types.values():
+            return np.asarray(rows, dtype="float32")
+        return {
+            name: np.asarray([row[j] for row in rows], dtype=object if self.types[name] == "text" else "float32")
+            for j, name in enumerate(self.features)
+        }
 
     def chunks(self) -> Iterator[tuple[Any, list[str] | None]]:
         if self.source == "-":
@@ -77,7 +105,6 @@ class InputSource:
             raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
 
     def _csv(self, handle: TextIO, name: str) -> Iterator[tuple[Any, None]]:
-        import numpy as np
 
         reader = csv.reader(handle)
         try:
@@ -103,20 +130,19 @@ class InputSource:
                     continue
                 if len(row) != len(header):
                     raise DataError(f"{name}:{line_number}: expected {len(header)} fields, found {len(row)}")
-                rows.append([_number(row[i], f"{name}:{line_number}", header[i]) for i in index])
+                rows.append([self._value(row[i], f"{name}:{line_number}", header[i]) for i in index])
                 count += 1
                 if len(rows) == self.chunk_rows:
-                    yield np.asarray(rows, dtype="float32"), None
+                    yield self._chunk(rows), None
                     rows = []
         except csv.Error as error:
             raise DataError(f"{name}:{reader.line_num}: unreadable CSV: {error}") from None
         if rows:
-            yield np.asarray(rows, dtype="float32"), None
+            yield self._chunk(rows), None
         if count == 0:
             raise DataError(f"{name}: no data rows after the header")
 
     def _jsonl(self, handle: TextIO, name: str) -> Iterator[tuple[Any, None]]:
-        import numpy as np
 
         rows: list[list[float]] = []
         count, warned = 0, False
@@ -136,13 +162,13 @@ class InputSource:
             if extra and not warned:
                 self.warn(f"{name}: ignoring key(s) the model does not use: {', '.join(extra)}")
                 warned = True
-            rows.append([_number(item[f], f"{name}:{line_number}", f) for f in self.features])
+            rows.append([self._value(item[f], f"{name}:{line_number}", f) for f in self.features])
             count += 1
             if len(rows) == self.chunk_rows:
-                yield np.asarray(rows, dtype="float32"), None
+                yield self._chunk(rows), None
                 rows = []
         if rows:
-            yield np.asarray(rows, dtype="float32"), None
+            yield self._chunk(rows), None
         if count == 0:
             raise DataError(f"{name}: no input rows")
 
@@ -228,7 +254,11 @@ def read_labeled_csv(path: Path, info: dict[str, Any]):
     if not header or target not in [c.strip() for c in header]:
         raise DataError(f"{path}: no target column {target!r}; --data needs the features and the target")
     source = InputSource(str(path), info)
-    x = np.concatenate([chunk for chunk, _ in source.chunks()])
+    chunks = [chunk for chunk, _ in source.chunks()]
+    if isinstance(chunks[0], dict):
+        x = {name: np.concatenate([chunk[name] for chunk in chunks]) for name in chunks[0]}
+    else:
+        x = np.concatenate(chunks)
     labels = []
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)

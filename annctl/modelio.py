@@ -44,6 +44,7 @@ def load_run_model(run_dir: Path, checkpoint: Checkpoint = "final"):
     import keras
 
     import annctl.losses  # noqa: F401  (registers annctl's custom losses for deserialisation)
+    import annctl.models.keras_layers  # noqa: F401  (registers FillMissing)
     import annctl.models.keras_wide_deep  # noqa: F401  (registers the subclassed Wide & Deep model)
 
     try:

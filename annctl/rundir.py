@@ -182,6 +182,8 @@ def write_data_info(run_dir: Path, data, spec) -> None:
         run_dir / DATA_FILE,
         {
             "outputs": spec.model.output_names(),
+            "feature_types": data.feature_types,
+            "fill_values": data.fill_values,
             "decision": type(spec.model).decision,
             "task": data.task,
             "feature_names": data.feature_names,

@@ -55,9 +55,8 @@ def test_csv_integer_target_with_few_values_is_classification(tmp_path):
         ("", "the file is empty"),
         ("a,target\n", "no data rows"),
         ("a,b\n1,2\n", "no column 'target'; columns: a, b"),
-        ("a,target\n1,2\nx,3\n", "c.csv:3: column 'a': non-numeric value 'x'"),
-        ("a,target\n1,2\n,3\n", "c.csv:3: column 'a': an empty cell"),
-        ("a,target\n1,2\nnan,3\n", "c.csv:3: column 'a': 'nan' is not a finite number"),
+        ("a,target\n1,2\n,3\nNA,4\n", "missing values in a (2); set dataset.missing to drop"),
+        ("a,target\n1,2\ninf,3\n", "c.csv:3: column 'a': 'inf' is not a finite number"),
         ("a,target\n1,2\n3\n", "c.csv:3: expected 2 fields, found 1"),
     ],
 )

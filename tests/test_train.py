@@ -134,12 +134,12 @@ def test_interrupt_marks_run_and_keeps_files_consistent(tmp_path, isolated_runs)
 
 
 def test_data_error_leaves_no_run_directory(tmp_path, isolated_runs):
-    (tmp_path / "bad.csv").write_text("a,target\n1,2\nx,3\n")
+    (tmp_path / "bad.csv").write_text("a,target\n1,2\n,3\n")
     experiment = tmp_path / "e.yaml"
     experiment.write_text("name: e\ndataset: {name: csv, path: bad.csv, target: target}\nmodel: {architecture: mlp}\n")
     result = runner.invoke(app, ["train", str(experiment)])
     assert result.exit_code == 2
-    assert "bad.csv:3: column 'a': non-numeric value 'x'" in result.stderr
+    assert "bad.csv: missing values in a (1)" in result.stderr
     assert not any(isolated_runs.iterdir())
 
 

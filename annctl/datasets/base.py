@@ -36,10 +36,24 @@ class Dataset:
     # "image" inputs are uint8 and rescaled to [0, 1] by a Rescaling layer in the model.
     input_kind: Literal["tabular", "image"] = "tabular"
     normalize: bool = True
+    # CSV files only: "numeric" or "text" per feature (text columns make x a dict of named columns), and the
+    # values that fill missing cells, computed on the training split and saved inside the model.
+    feature_types: dict[str, str] | None = None
+    fill_values: dict[str, float | str] | None = None
     extra: dict = field(default_factory=dict)
 
     @property
+    def train_size(self) -> int:
+        return len(self.y_train)
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.feature_types) and "text" in self.feature_types.values()
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
+        if isinstance(self.x_train, dict):
+            return (len(self.x_train),)
         return tuple(self.x_train.shape[1:])
 
     @property
@@ -104,7 +118,7 @@ class TabularSpec(DatasetSpec):
         """Apply `features` and `positive_class`, split, and wrap the arrays in a Dataset."""
         import numpy as np
 
-        if self.features is not None and self.features != feature_names:
+        if self.features is not None and self.features != feature_names and not isinstance(x, dict):
             unknown = [name for name in self.features if name not in feature_names]
             if unknown:
                 raise DataError(
@@ -122,7 +136,9 @@ class TabularSpec(DatasetSpec):
                 )
             y = (y == class_names.index(self.positive_class)).astype("int64")
             class_names = [f"not_{self.positive_class}", self.positive_class]
-        parts = split_tabular(np.asarray(x), np.asarray(y), self, seed, stratify=task == "classification")
+        parts = split_tabular(
+            x if isinstance(x, dict) else np.asarray(x), np.asarray(y), self, seed, stratify=task == "classification"
+        )
         return Dataset(
             *parts,
             task=task,
@@ -133,9 +149,18 @@ class TabularSpec(DatasetSpec):
         )
 
 
-def split_tabular(x: np.ndarray, y: np.ndarray, spec: TabularSpec, seed: int, stratify: bool) -> tuple:
-    """Test split first, then validation from the rest (as the course does); deterministic in ``seed``."""
+def split_tabular(x, y: np.ndarray, spec: TabularSpec, seed: int, stratify: bool) -> tuple:
+    """Test split first, then validation from the rest (as the course does); deterministic in ``seed``.
+
+    ``x`` is an array, or a dict of named columns (CSV files with text columns).
+    """
+    import numpy as np
     from sklearn.model_selection import train_test_split
+
+    if isinstance(x, dict):
+        parts = split_tabular(np.arange(len(y)), y, spec, seed, stratify)
+        take = lambda rows: {name: column[rows] for name, column in x.items()}  # noqa: E731
+        return take(parts[0]), parts[1], take(parts[2]), parts[3], take(parts[4]), parts[5]
 
     def split(a, b, fraction):
         try:

@@ -14,11 +14,57 @@ from annctl.datasets.base import Dataset, TabularSpec
 from annctl.errors import DataError
 
 MAX_CLASSES_FOR_INTEGER_TARGET = 20  # an integer target with at most this many values is taken as class labels
+MISSING_TOKENS = {"", "na", "n/a", "nan", "null", "none", "?"}  # compared lower-cased
+
+
+def is_missing(cell: str) -> bool:
+    return cell.strip().lower() in MISSING_TOKENS
+
+
+def column_type(cells: list[str]) -> str:
+    """`numeric` when every present cell is a number, else `text`."""
+    for cell in cells:
+        if not is_missing(cell) and not _is_number(cell):
+            return "text"
+    return "numeric"
+
+
+def numeric_array(cells: list[str]):
+    import numpy as np
+
+    return np.asarray([float("nan") if is_missing(c) else float(c) for c in cells], dtype="float32")
+
+
+def fill_values(x_train, features: list[str], types: dict[str, str], strategy: str) -> dict[str, float | str]:
+    """Per-feature fill values from the training split (text columns: the most frequent value)."""
+    from collections import Counter
+
+    import numpy as np
+
+    values: dict[str, float | str] = {}
+    for j, name in enumerate(features):
+        column = x_train[name] if isinstance(x_train, dict) else x_train[:, j]
+        if types[name] == "text":
+            present = [v for v in column if not is_missing(str(v))]
+            values[name] = Counter(present).most_common(1)[0][0] if present else ""
+            continue
+        present = np.asarray(column, dtype="float64")
+        present = present[~np.isnan(present)]
+        if not len(present):
+            values[name] = 0.0
+        elif strategy == "mean":
+            values[name] = float(present.mean())
+        elif strategy == "median":
+            values[name] = float(np.median(present))
+        else:
+            uniques, counts = np.unique(present, return_counts=True)
+            values[name] = float(uniques[counts.argmax()])
+    return values
 
 
 @register_dataset
 class CsvFile(TabularSpec):
-    """Your own CSV file with a header row: numeric features and a `target` column."""
+    """Your own CSV file: numeric and text feature columns, a `target` column, missing values handled."""
 
     name: Literal["csv"] = "csv"
     path: str = Field(..., min_length=1, description="CSV file; a relative path is relative to the experiment file.")
@@ -30,6 +76,13 @@ class CsvFile(TabularSpec):
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="Field separator.")
     encoding: str = Field("utf-8", description="Text encoding of the file.")
+    header: bool = Field(True, description="The first row names the columns (false: columns are column_1, ...).")
+    missing: Literal["error", "drop", "mean", "median", "most_frequent"] = Field(
+        "error",
+        description="Empty or NA cells: `error` stops naming each column and its count; `drop` drops those rows; "
+        "`mean`/`median`/`most_frequent` fill them with a value from the training split (text columns: the most "
+        "frequent value), saved inside the model. Rows without a target are always dropped.",
+    )
 
     def known_task(self):
         return None if self.task == "auto" else self.task
@@ -52,8 +105,11 @@ class CsvFile(TabularSpec):
             raise DataError(f"{path}: cannot read CSV: {error}") from None
         if not rows:
             raise DataError(f"{path}: the file is empty; expected a header row and data rows")
-        header = [name.strip() for name in rows[0]]
-        body = [row for row in rows[1:] if any(cell.strip() for cell in row)]
+        if self.header:
+            header, rows = [name.strip() for name in rows[0]], rows[1:]
+        else:
+            header = [f"column_{i + 1}" for i in range(len(rows[0]))]
+        body = [row for row in rows if any(cell.strip() for cell in row)]
         if not body:
             raise DataError(f"{path}: no data rows after the header")
         return header, body
@@ -66,33 +122,55 @@ class CsvFile(TabularSpec):
         if self.target not in header:
             raise DataError(f"{path}: dataset.target: no column {self.target!r}; columns: {', '.join(header)}")
         features = self.features or [name for name in header if name != self.target]
-        missing = [name for name in features if name not in header]
-        if missing:
+        unknown = [name for name in features if name not in header]
+        if unknown:
             raise DataError(
-                f"{path}: dataset.features: no column(s) {', '.join(missing)}; columns: {', '.join(header)}"
+                f"{path}: dataset.features: no column(s) {', '.join(unknown)}; columns: {', '.join(header)}"
             )
-        index = {name: header.index(name) for name in header}
-        x = np.empty((len(body), len(features)), dtype="float32")
-        for row_number, row in enumerate(body, start=2):
+        for row_number, row in enumerate(body, start=2 if self.header else 1):
             if len(row) != len(header):
                 raise DataError(f"{path}:{row_number}: expected {len(header)} fields, found {len(row)}")
-            for j, name in enumerate(features):
-                cell = row[index[name]].strip()
-                try:
-                    value = float(cell)
-                except ValueError:
-                    what = "an empty cell" if not cell else f"non-numeric value {cell!r}"
-                    raise DataError(
-                        f"{path}:{row_number}: column {name!r}: {what} (features must be numbers)"
-                    ) from None
-                if not math.isfinite(value):
-                    raise DataError(f"{path}:{row_number}: column {name!r}: {cell!r} is not a finite number")
-                x[row_number - 2, j] = value
-        raw_target = [row[index[self.target]].strip() for row in body]
-        task, y, class_names = self._target(raw_target)
-        return self.finish(
+        first_row = 2 if self.header else 1
+        columns = {name: [row[header.index(name)].strip() for row in body] for name in [*features, self.target]}
+        missing = {name: sum(is_missing(cell) for cell in cells) for name, cells in columns.items()}
+        missing = {name: count for name, count in missing.items() if count}
+        if missing and self.missing == "error":
+            listed = ", ".join(f"{name} ({count})" for name, count in missing.items())
+            raise DataError(
+                f"{path}: missing values in {listed}; set dataset.missing to drop, mean, median or "
+                "most_frequent (imputation values come from the training split and are saved in the model)"
+            )
+        keep = [i for i in range(len(body)) if not is_missing(columns[self.target][i])]
+        if self.missing == "drop":
+            keep = [i for i in keep if not any(is_missing(columns[name][i]) for name in features)]
+        if not keep:
+            raise DataError(f"{path}: no rows left after dropping rows with missing values")
+        columns = {name: [cells[i] for i in keep] for name, cells in columns.items()}
+        types = {name: column_type(columns[name]) for name in features}
+        for name in features:
+            if types[name] == "numeric":
+                for i, cell in enumerate(columns[name]):
+                    if not is_missing(cell) and not math.isfinite(float(cell)):
+                        raise DataError(
+                            f"{path}:{keep[i] + first_row}: column {name!r}: {cell!r} is not a finite number"
+                        )
+        task, y, class_names = self._target(columns[self.target])
+        if "text" in types.values():
+            x = {
+                name: numeric_array(columns[name])
+                if types[name] == "numeric"
+                else np.asarray(columns[name], dtype=object)
+                for name in features
+            }
+        else:
+            x = np.stack([numeric_array(columns[name]) for name in features], axis=1)
+        data = self.finish(
             x, y, seed, task=task, feature_names=features, target_name=self.target, class_names=class_names
         )
+        data.feature_types = types
+        if self.missing in ("mean", "median", "most_frequent") and any(name in missing for name in features):
+            data.fill_values = fill_values(data.x_train, features, types, self.missing)
+        return data
 
     def _target(self, raw: list[str]):
         import numpy as np

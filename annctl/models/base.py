@@ -82,7 +82,24 @@ class ArchitectureSpec(StrictModel):
         return None
 
     def feed(self, x, feature_names: list[str]):
-        """The model's input for feature rows ``x`` (a dict of named inputs for multi-input models)."""
+        """The model's input for feature rows ``x`` (a dict of named inputs for multi-input models).
+
+        A dict of CSV columns (files with text columns) becomes one (rows, 1) input per name; text becomes a
+        TensorFlow string tensor, which Keras' array handling (numeric only) cannot make itself.
+        """
+        if isinstance(x, dict):
+            import numpy as np
+
+            fed = {}
+            for name, column in x.items():
+                column = np.asarray(column)
+                if column.dtype.kind in "OUS":
+                    import tensorflow as tf
+
+                    fed[name] = tf.constant(column.astype(str).reshape(-1, 1))
+                else:
+                    fed[name] = column.reshape(-1, 1)
+            return fed
         return x
 
     def build(self, data: Dataset, head: Head) -> keras.Model:  # pragma: no cover - every entry overrides it
@@ -178,11 +195,64 @@ def preprocessing_layers(data: Dataset) -> list:
             keras.Input(shape=data.input_shape, dtype="uint8", name="image"),
             keras.layers.Rescaling(1 / 255, name="rescale"),
         ]
+    if data.has_text:
+        raise SpecError(
+            [
+                "model.architecture: text (categorical) CSV columns need the `mlp` architecture; "
+                "choose numeric columns with dataset.features for this one"
+            ]
+        )
     layers = [keras.Input(shape=data.input_shape, name="features")]
+    x = np.asarray(data.x_train, dtype="float64")
+    if data.fill_values:
+        from annctl.models.keras_layers import FillMissing
+
+        fill = [float(data.fill_values.get(name, 0.0)) for name in data.feature_names]
+        layers.append(FillMissing(fill, name="fill_missing"))
+        x = np.where(np.isnan(x), np.asarray(fill), x)
     if data.normalize:
-        x = np.asarray(data.x_train, dtype="float64")
         layers.append(keras.layers.Normalization(mean=x.mean(axis=0), variance=x.var(axis=0), name="normalize"))
     return layers
+
+
+def mixed_inputs(data: Dataset):
+    """Functional input block for CSV files with text columns: one named input per column; numbers are filled
+    and standardised, text is filled and one-hot encoded with a vocabulary from the training split (unseen
+    values fall into an out-of-vocabulary slot). Returns (inputs by name, the joined feature tensor)."""
+    import keras
+    import numpy as np
+
+    from annctl.models.keras_layers import FillMissing
+
+    fills = data.fill_values or {}
+    inputs, encoded = {}, []
+    for name in data.feature_names:
+        column = data.x_train[name]
+        if data.feature_types[name] == "text":
+            inputs[name] = keras.Input(shape=(1,), dtype="string", name=name)
+            tensor = (
+                FillMissing(str(fills.get(name, "")), name=f"fill_{name}")(inputs[name])
+                if name in fills
+                else inputs[name]
+            )
+            vocabulary = sorted({str(v) for v in column if str(v).strip()})
+            encoded.append(
+                keras.layers.StringLookup(vocabulary=vocabulary, output_mode="one_hot", name=f"lookup_{name}")(tensor)
+            )
+        else:
+            inputs[name] = keras.Input(shape=(1,), name=name)
+            values = np.asarray(column, dtype="float64")
+            tensor = inputs[name]
+            if name in fills:
+                tensor = FillMissing(float(fills[name]), name=f"fill_{name}")(tensor)
+                values = np.where(np.isnan(values), float(fills[name]), values)
+            if data.normalize:
+                tensor = keras.layers.Normalization(
+                    mean=[values.mean()], variance=[values.var()], name=f"normalize_{name}"
+                )(tensor)
+            encoded.append(tensor)
+    joined = keras.layers.Concatenate(name="features")(encoded) if len(encoded) > 1 else encoded[0]
+    return inputs, joined
 
 
 def output_layer(head: Head, name: str = "output"):

@@ -14,6 +14,7 @@ from annctl.models.base import (
     Initializer,
     LayerWeights,
     apply_initial_weights,
+    mixed_inputs,
     output_layer,
     preprocessing_layers,
 )
@@ -63,7 +64,22 @@ class MLP(ArchitectureSpec):
     def build(self, data, head):
         import keras
 
-        layers = preprocessing_layers(data)
+        if data.has_text:  # named inputs of mixed types: the same layers, wired with the Functional API
+            inputs, tensor = mixed_inputs(data)
+            for layer in self.body_layers(data, head):
+                tensor = layer(tensor)
+            model = keras.Model(inputs, tensor, name="mlp")
+            apply_initial_weights(model, self.initial_weights, self.train_biases)
+            return model
+        model = keras.Sequential(preprocessing_layers(data) + self.body_layers(data, head), name="mlp")
+        apply_initial_weights(model, self.initial_weights, self.train_biases)
+        return model
+
+    def body_layers(self, data, head) -> list:
+        """Flatten (for images), the hidden layers and the output layer."""
+        import keras
+
+        layers = []
         if len(data.input_shape) > 1:
             layers.append(keras.layers.Flatten(name="flatten"))
         regularizer = keras.regularizers.L1L2(l1=self.l1, l2=self.l2) if (self.l1 or self.l2) else None
@@ -84,6 +100,4 @@ class MLP(ArchitectureSpec):
         if self.output_activation:
             head = Head(head.units, self.output_activation)
         layers.append(output_layer(head))
-        model = keras.Sequential(layers, name="mlp")
-        apply_initial_weights(model, self.initial_weights, self.train_biases)
-        return model
+        return layers

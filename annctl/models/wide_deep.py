@@ -94,6 +94,13 @@ class WideDeepBase(ArchitectureSpec):
         """Mean and variance of each input's columns on the training split (for the Normalization layers)."""
         import numpy as np
 
+        if data.has_text or data.fill_values:
+            raise SpecError(
+                [
+                    f"model.architecture: {self.architecture} takes complete numeric features; for text "
+                    "columns or missing values use mlp, or pick numeric columns with dataset.features"
+                ]
+            )
         x = np.asarray(data.x_train, dtype="float64")
         if len(data.input_shape) != 1:
             raise SpecError(

@@ -162,7 +162,7 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
     mode = monitor_mode(monitor)
     checkpoints = Checkpoints(run_dir / "checkpoints", monitor, mode)
     guard = DivergenceGuard()
-    steps = math.ceil(len(data.x_train) / training.batch_size)
+    steps = math.ceil(data.train_size / training.batch_size)
 
     def update_summary(epoch, logs):
         summary.update(
@@ -201,7 +201,7 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
         keras.callbacks.LambdaCallback(on_epoch_end=update_summary),
         ReporterBridge(reporter, training.epochs, steps),
     ]
-    reporter.run_start(run_dir, spec, len(data.x_train))
+    reporter.run_start(run_dir, spec, data.train_size)
     model.fit(
         x_train,
         y_train,
@@ -226,7 +226,7 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
     summary.update(
         status="completed",
         test_metrics=test_metrics(spec, model, data),
-        train_samples_per_second=len(data.x_train) * summary["epochs_completed"] / total_seconds
+        train_samples_per_second=data.train_size * summary["epochs_completed"] / total_seconds
         if total_seconds
         else None,
         model_sha256=sha256_file(model_path),
