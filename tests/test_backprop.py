@@ -124,3 +124,14 @@ def test_cli_tables_and_json():
     data = json.loads(result.stdout)
     assert [s["step"] for s in data["shown_steps"]] == [1, 2, 3]
     assert data["shown_steps"][0]["gradients"]["w1"] == pytest.approx(132)
+
+
+def test_backprop_after_a_training_in_the_same_process(tmp_path):
+    """Regression: Keras fixes its global dtype policy at the first training, so backprop's float64 was ignored
+    and its check failed by ~1e-7 after any earlier training in the process."""
+    from annctl.training import train
+
+    train(load_spec(EXPERIMENTS / "iris_mlp.yaml", ["training.epochs=1"]), tmp_path / "runs")
+    result = run_backprop(load_spec(EXPERIMENTS / "backprop_linear.yaml"))
+    assert result["check"]["agrees"], result["check"]
+    assert result["check"]["max_difference"]["weights"] == 0.0

@@ -196,12 +196,13 @@ def test_predict_images_and_arrays_for_an_image_model(runs, tmp_path):
     [
         ("missing.csv", "a,b\n1,2\n", "missing feature column(s) c"),
         ("text.csv", "a,b,c\n1,2,3\n1,x,3\n", "text.csv:3: column 'b': non-numeric value 'x'"),
-        ("nan.csv", "a,b,c\n1,nan,3\n", "nan.csv:2: column 'b': 'nan' is not a finite number"),
+        ("nan.csv", "a,b,c\n1,nan,3\n", "nan.csv:2: column 'b': missing value, and this run was trained without"),
+        ("inf.csv", "a,b,c\n1,inf,3\n", "inf.csv:2: column 'b': 'inf' is not a finite number"),
         ("empty.csv", "", "the file is empty"),
         ("header.csv", "a,b,c\n", "no data rows"),
         ("bad.jsonl", '{"a": 1, "b": 2, "c": 3}\n{"a": 1, "b": "x", "c": 3}\n', "bad.jsonl:2: column 'b'"),
         ("shape.npy", None, "array shape (2, 5) does not fit the model's input (N, 3)"),
-        ("late.csv", "a,b,c\n" + "1,2,3\n" * 5000 + "1,2,\n", "late.csv:5002: column 'c': an empty cell"),
+        ("late.csv", "a,b,c\n" + "1,2,3\n" * 5000 + "1,2,\n", "late.csv:5002: column 'c': missing value"),
     ],
 )
 def test_bad_input_exit_2_and_no_output_file(runs, tmp_path, name, content, message):

@@ -50,7 +50,7 @@ def check_line(check: dict[str, Any]) -> str:
     worst = check["max_difference"]
     detail = ", ".join(f"{key} {value:.1e}" for key, value in worst.items())
     if check["agrees"]:
-        return f"[green]✓ agrees with TensorFlow's GradientTape and Keras' SGD[/green] (largest difference: {detail})"
+        return f"[green]✓ agrees with TensorFlow's GradientTape[/green] (largest difference: {detail})"
     return (
         f"[bold red]✗ DISAGREES with TensorFlow beyond {check['tolerance']:.0e}[/bold red] "
         f"(largest difference: {detail})"

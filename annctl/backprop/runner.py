@@ -2,7 +2,7 @@
 
 Plain full-batch gradient descent on the experiment's data, in float64 on both sides, so the numbers are the
 course's exact arithmetic. Each step: numpy forward/backward/update (``formulas``), TensorFlow's
-``GradientTape`` gradients and Keras' SGD update on the same weights, and the largest difference.
+``GradientTape`` gradients and a float64 gradient-descent update of the same Keras weights, and the largest difference.
 """
 
 from __future__ import annotations
@@ -98,7 +98,11 @@ def run_backprop(spec: ExperimentSpec, steps: int = 1, every: int | None = None,
     from annctl.models.base import choose_head, dense_layers
     from annctl.training.compile import build_loss, encode_targets
 
-    keras.config.set_floatx("float64")  # the course's exact arithmetic, on both sides
+    # The course's exact arithmetic, on both sides. Layers take their dtype from the global dtype policy, which
+    # Keras fixes the first time it is asked (an earlier training in this process), so set both.
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     try:
         seed_everything(spec.seed)
         data = spec.dataset.load(spec.seed)
@@ -136,7 +140,6 @@ def run_backprop(spec: ExperimentSpec, steps: int = 1, every: int | None = None,
         rate = float(spec.training.learning_rate)
         loss_fn = keras.losses.get(build_loss(loss_name))
         variables = [v for k in keras_layers for v in (k.kernel, k.bias) if v.trainable]
-        optimizer = keras.optimizers.SGD(learning_rate=rate)
         x_tf, y_tf = tf.constant(x_raw), tf.constant(y_model)
 
         @tf.function(reduce_retracing=True)
@@ -144,7 +147,8 @@ def run_backprop(spec: ExperimentSpec, steps: int = 1, every: int | None = None,
             with tf.GradientTape() as tape:
                 loss = tf.reduce_mean(loss_fn(y_tf, model(x_tf, training=True)))
             gradients = tape.gradient(loss, variables)
-            optimizer.apply_gradients(zip(gradients, variables, strict=False))
+            for variable, gradient in zip(variables, gradients):  # plain gradient descent, in float64
+                variable.assign_sub(rate * gradient)
             return loss, gradients
 
         every = every or (1 if steps <= 5 else steps + 1)
@@ -168,6 +172,7 @@ def run_backprop(spec: ExperimentSpec, steps: int = 1, every: int | None = None,
         backward(layers, y, loss_name, final)
     finally:
         keras.config.set_floatx("float32")
+        keras.config.set_dtype_policy(previous_policy)
     return {
         "experiment": spec.name,
         "loss_function": loss_name,
