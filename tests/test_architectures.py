@@ -22,7 +22,7 @@ runner = CliRunner()
 
 # Architecture-specific fields for the smoke test (all others keep their defaults).
 SMOKE_FIELDS = {
-    "mlp": "hidden_units: [4], dropout: 0.1, batch_norm: true",
+    "mlp": "hidden_units: [4, 3], dropout: [0.1, 0.0], batch_norm: [true, false]",
     "perceptron": "",
     "cnn": "filters: [2], dense_units: [4], dropout: 0.2",
     "wide_deep": "hidden_units: [4], wide_features: [a, b], deep_features: [1, 2], aux_output: {loss_weight: 0.2}",

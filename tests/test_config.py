@@ -175,3 +175,11 @@ def test_csv_path_is_relative_to_the_experiment_file(tmp_path):
     spec = load_spec(tmp_path / "sub" / "e.yaml")
     assert spec.dataset.path == str((tmp_path / "sub" / "data.csv").resolve())
     assert spec.training.loss is None  # the task of a csv file is only known once it is read
+
+
+def test_per_layer_batch_norm_must_match_the_layers(tmp_path):
+    found = problems(
+        tmp_path,
+        "name: t\ndataset: {name: iris}\nmodel: {architecture: mlp, hidden_units: [4, 4], batch_norm: [true]}\n",
+    )
+    assert "model.batch_norm: 1 flags given for 2 hidden layers" in found[0]

@@ -27,7 +27,7 @@ def check_supported(spec: ExperimentSpec) -> None:
     if model.architecture != "mlp":
         problems.append(f"model.architecture: backprop steps through `mlp` networks, not {model.architecture}")
     else:
-        if model.batch_norm or any(model.dropout_rates()) or model.l1 or model.l2:
+        if any(model.batch_norm_flags()) or any(model.dropout_rates()) or model.l1 or model.l2:
             problems.append("model: backprop covers plain dense layers; remove dropout, batch_norm, l1 and l2")
         for field, name in (("activation", model.activation), ("output_activation", model.output_activation)):
             if name is not None and name not in SUPPORTED_ACTIVATIONS:

@@ -33,7 +33,11 @@ class MLP(ArchitectureSpec):
     dropout: float | list[float] = Field(
         0.0, description="Dropout rate after each hidden layer: one number for all, or one per layer (0 to 0.95)."
     )
-    batch_norm: bool = Field(False, description="Batch normalization after each hidden layer (before its activation).")
+    batch_norm: bool | list[bool] = Field(
+        False,
+        description="Batch normalization after each hidden layer (before its activation): one flag for all, "
+        "or one per layer.",
+    )
     l1: float = Field(0.0, ge=0, le=10, description="L1 weight penalty on the hidden layers.")
     l2: float = Field(0.0, ge=0, le=10, description="L2 weight penalty on the hidden layers.")
     output_activation: Activation | None = Field(
@@ -56,10 +60,20 @@ class MLP(ArchitectureSpec):
             )
         if any(not 0 <= rate <= 0.95 for rate in rates):
             raise ValueError(f"dropout: rates must be between 0 and 0.95, got {self.dropout}")
+        if isinstance(self.batch_norm, list) and len(self.batch_norm) != len(self.hidden_units):
+            raise ValueError(
+                f"batch_norm: {len(self.batch_norm)} flags given for {len(self.hidden_units)} hidden layers; "
+                "give one flag or one per layer"
+            )
         return self
 
     def dropout_rates(self) -> list[float]:
         return list(self.dropout) if isinstance(self.dropout, list) else [self.dropout] * len(self.hidden_units)
+
+    def batch_norm_flags(self) -> list[bool]:
+        if isinstance(self.batch_norm, list):
+            return list(self.batch_norm)
+        return [self.batch_norm] * len(self.hidden_units)
 
     def build(self, data, head):
         import keras
@@ -83,16 +97,17 @@ class MLP(ArchitectureSpec):
         if len(data.input_shape) > 1:
             layers.append(keras.layers.Flatten(name="flatten"))
         regularizer = keras.regularizers.L1L2(l1=self.l1, l2=self.l2) if (self.l1 or self.l2) else None
-        for i, (units, rate) in enumerate(zip(self.hidden_units, self.dropout_rates(), strict=False), start=1):
+        layer_settings = zip(self.hidden_units, self.dropout_rates(), self.batch_norm_flags())
+        for i, (units, rate, normalize) in enumerate(layer_settings, start=1):
             dense = keras.layers.Dense(
                 units,
                 kernel_initializer=self.kernel_initializer,
                 kernel_regularizer=regularizer,
                 name=f"hidden_{i}",
-                activation=None if self.batch_norm else self.activation,
+                activation=None if normalize else self.activation,
             )
             layers.append(dense)
-            if self.batch_norm:
+            if normalize:
                 layers.append(keras.layers.BatchNormalization(name=f"batch_norm_{i}"))
                 layers.append(keras.layers.Activation(self.activation, name=f"activation_{i}"))
             if rate:
