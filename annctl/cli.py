@@ -37,6 +37,12 @@ SetOption = Annotated[
 ExperimentArg = Annotated[Path, typer.Argument(metavar="EXP.yaml", help="Experiment file.")]
 
 
+def print_json(data) -> None:
+    """JSON for scripts on stdout: plain (rich's highlighting is slow on large documents and adds nothing)."""
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    sys.stdout.flush()
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Turn annctl's own exceptions into a message on stderr and the documented exit code."""
@@ -94,7 +100,7 @@ def train(
         reporter = None if quiet else RichReporter(err)
         summary = run_training(spec, runs_root(runs_dir), source=str(experiment), reporter=reporter, argv=sys.argv)
     if json_output:
-        out.print_json(json.dumps(summary))
+        print_json(summary)
         return
     if not quiet:
         err.print(summary_table(summary))
@@ -143,7 +149,7 @@ def backprop(
         spec = load_spec(experiment, list(set_ or []))
         result = run_backprop(spec, steps=steps, every=every, source=str(experiment))
     if json_output:
-        out.print_json(json.dumps(result))
+        print_json(result)
     else:
         out.print(
             f"[bold]{result['experiment']}[/bold]: {result['samples']} sample(s), loss {result['loss_function']}, "
@@ -208,7 +214,7 @@ def evaluate(
         except GateFailed as error:
             result, failure = error.result, error
         if json_output:
-            out.print_json(json.dumps(result))
+            print_json(result)
         else:
             for table in evaluation_tables(result):
                 out.print(table)
@@ -277,7 +283,7 @@ def runs_list(
         rows = sort_rows(list(reversed(run_rows(root, name, status))), sort)
     rows = rows[:limit] if limit else rows
     if json_output:
-        out.print_json(json.dumps(rows))
+        print_json(rows)
         return
     if markdown:
         out.print(markdown_table(rows), highlight=False, end="")
@@ -312,7 +318,7 @@ def runs_show(run: RunArg, runs_dir: RunsDirOption = None) -> None:
     out.print("[bold]spec.yaml[/bold]")
     out.print((run_dir / SPEC_FILE).read_text(encoding="utf-8"), highlight=False, end="")
     out.print("[bold]summary.json[/bold]")
-    out.print_json(json.dumps(read_summary(run_dir) or {}))
+    print_json(read_summary(run_dir) or {})
     out.print("[bold]files[/bold]")
     for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
         out.print(f"  {path.relative_to(run_dir)}  ({path.stat().st_size:,} bytes)", highlight=False)
@@ -347,7 +353,7 @@ def runs_compare(
         run_dirs = [resolve_run(run, runs_root(runs_dir)) for run in runs]
         comparison = compare_runs(run_dirs)
     if json_output:
-        out.print_json(json.dumps(comparison))
+        print_json(comparison)
         return
     if markdown:
         out.print(compare_markdown(comparison), highlight=False, end="", markup=False)
