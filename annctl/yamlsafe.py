@@ -98,7 +98,11 @@ def parse(text: str) -> Document:
     """Parse one YAML document. Raises YamlProblem."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise YamlProblem(f"file larger than {MAX_BYTES // 1024} KiB; an experiment file is a few hundred bytes")
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader already rejects control characters here
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        raise YamlProblem(f"not YAML text: {error.reason} (character {error.character!r})", line) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as error:

@@ -56,3 +56,10 @@ def test_syntax_error_has_position():
     with pytest.raises(YamlProblem, match="YAML syntax") as info:
         parse("a: [1, 2\nb: 3\n")
     assert info.value.line >= 1
+
+
+def test_control_characters_are_a_yaml_problem_not_a_crash():
+    """Regression (found by the fuzz test): PyYAML's reader raised ReaderError before parsing started."""
+    with pytest.raises(YamlProblem, match="not YAML text") as info:
+        parse("name: t\nseed: 1\x01\n")
+    assert info.value.line == 2
