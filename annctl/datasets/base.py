@@ -42,6 +42,11 @@ class Dataset:
     fill_values: dict[str, float | str] | None = None
     extra: dict = field(default_factory=dict)
 
+    @classmethod
+    def same_rows(cls, x, y, **fields) -> Dataset:
+        """A dataset whose few rows serve as training, validation and test set at once (by-hand examples)."""
+        return cls(x_train=x, y_train=y, x_val=x, y_val=y, x_test=x, y_test=y, **fields)
+
     @property
     def train_size(self) -> int:
         return len(self.y_train)

@@ -62,13 +62,9 @@ class Inline(DatasetSpec):
             y = np.asarray(self.y, dtype="float64")
             names = None
         width = 1 if y.ndim == 1 else y.shape[1]
-        return Dataset(
-            x_train=x,
-            y_train=y,
-            x_val=x,
-            y_val=y,
-            x_test=x,
-            y_test=y,
+        return Dataset.same_rows(
+            x,
+            y,
             task=self.task,
             feature_names=[f"x{i + 1}" for i in range(x.shape[1])],
             target_name="y" if width == 1 else ",".join(f"y{i + 1}" for i in range(width)),

@@ -25,13 +25,9 @@ class Xor(DatasetSpec):
 
         x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype="float32")
         y = np.array([0, 1, 1, 0], dtype="int64")
-        return Dataset(
-            x_train=x,
-            y_train=y,
-            x_val=x,
-            y_val=y,
-            x_test=x,
-            y_test=y,
+        return Dataset.same_rows(
+            x,
+            y,
             task="classification",
             feature_names=["x1", "x2"],
             target_name="xor",
