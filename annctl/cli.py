@@ -384,24 +384,11 @@ def plot(
     runs_dir: RunsDirOption = None,
 ) -> None:
     """Overlay one metric of several runs per epoch (learning curves side by side)."""
-    from annctl.plots import overlay, read_metrics
-    from annctl.rundir import is_run_dir, list_run_dirs, resolve_run, runs_root
+    from annctl.plots import plot_runs
+    from annctl.rundir import expand_runs, runs_root
 
     with user_errors():
-        run_dirs = []
-        for run in runs:
-            folder = Path(run)
-            if folder.is_dir() and not is_run_dir(folder):
-                run_dirs += list_run_dirs(folder)
-            else:
-                run_dirs.append(resolve_run(run, runs_root(runs_dir)))
-        series = [(run_dir.name, read_metrics(run_dir)) for run_dir in run_dirs]
-        available = sorted({key for _, rows in series for row in rows for key in row} - {"epoch"})
-        if metric not in available:
-            from annctl.errors import UsageError
-
-            raise UsageError(f"--metric {metric}: not in these runs' metrics.csv; available: {', '.join(available)}")
-        path = overlay(series, metric, output or Path(f"plot-{metric}.png"))
+        path = plot_runs(expand_runs(runs, runs_root(runs_dir)), metric, output or Path(f"plot-{metric}.png"))
     out.print(str(path), highlight=False)
 
 

@@ -49,6 +49,17 @@ def learning_curves(rows: list[dict[str, float]], path: Path, title: str = "") -
     return _save(figure, plt, path)
 
 
+def plot_runs(run_dirs: list[Path], metric: str, path: Path) -> Path:
+    """`annctl plot`: one metrics.csv column of several runs; an unknown column lists the available ones."""
+    from annctl.errors import UsageError
+
+    series = [(run_dir.name, read_metrics(run_dir)) for run_dir in run_dirs]
+    available = sorted({key for _, rows in series for row in rows for key in row} - {"epoch"})
+    if metric not in available:
+        raise UsageError(f"--metric {metric}: not in these runs' metrics.csv; available: {', '.join(available)}")
+    return overlay(series, metric, path)
+
+
 def overlay(runs: list[tuple[str, list[dict[str, float]]]], metric: str, path: Path) -> Path:
     """One metric of several runs on one chart."""
     plt = _pyplot()

@@ -151,6 +151,18 @@ def _stamp(name: str) -> str:
     return match.group(1) if match else ""
 
 
+def expand_runs(references: list[str], root: Path) -> list[Path]:
+    """Run references, where a folder that is not itself a run stands for every run in it (a tune's trials)."""
+    run_dirs: list[Path] = []
+    for reference in references:
+        folder = Path(reference)
+        if folder.is_dir() and not is_run_dir(folder):
+            run_dirs += list_run_dirs(folder)
+        else:
+            run_dirs.append(resolve_run(reference, root))
+    return run_dirs
+
+
 def resolve_run(reference: str, root: Path, newest: bool = False) -> Path:
     """A run directory from a path, `latest` (newest run in the runs root), or an unambiguous name prefix
     (with ``newest``: the newest run whose name starts with the prefix)."""
