@@ -22,7 +22,7 @@ from annctl.errors import AnnctlError
 
 app = typer.Typer(
     name="annctl",
-    help="Run neural-network experiments from YAML files: train, evaluate, predict, tune, backprop.",
+    help="Run neural-network experiments from YAML files: train, evaluate, predict, backprop, compare, report.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
@@ -394,7 +394,7 @@ def plot(
 
 @app.command()
 def report(
-    target: Annotated[str, typer.Argument(metavar="RUN|DIR", help="A run, or a folder of runs (a tune, a runs root).")],
+    target: Annotated[str, typer.Argument(metavar="RUN|DIR", help="A run, or a folder of runs (e.g. a runs root).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
     metric: Annotated[
         Optional[str], typer.Option("--metric", help="Folder reports: rank by this test metric (e.g. test_mse).")
