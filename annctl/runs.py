@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import os
+import socket
 import time
 from datetime import datetime
 from pathlib import Path
@@ -23,11 +25,7 @@ def run_rows(root: Path, name: str | None = None, status: str | None = None) -> 
         if name and not fnmatch.fnmatch(run_dir.name, name if any(c in name for c in "*?[") else f"*{name}*"):
             continue
         summary = read_summary(run_dir) or {}
-        state = summary.get("status", "unknown")
-        if state == "running":
-            touched = (run_dir / "summary.json").stat().st_mtime if (run_dir / "summary.json").exists() else 0
-            if now - touched > STALE_SECONDS:
-                state = "stale"
+        state = run_state(run_dir, summary, now)
         if status and state != status:
             continue
         best = summary.get("best") or {}
@@ -47,6 +45,28 @@ def run_rows(root: Path, name: str | None = None, status: str | None = None) -> 
             }
         )
     return rows
+
+
+def run_state(run_dir: Path, summary: dict[str, Any], now: float) -> str:
+    """The summary's status, except that a "running" run whose process is gone on this host is `killed`,
+    and one on another host untouched for STALE_SECONDS is `stale`."""
+    state = summary.get("status", "unknown")
+    if state != "running":
+        return state
+    if summary.get("host") == socket.gethostname() and summary.get("pid") and not _alive(int(summary["pid"])):
+        return "killed"
+    touched = (run_dir / "summary.json").stat().st_mtime if (run_dir / "summary.json").exists() else 0
+    return "stale" if now - touched > STALE_SECONDS else state
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
 
 
 def sort_rows(rows: list[dict[str, Any]], key: str | None) -> list[dict[str, Any]]:

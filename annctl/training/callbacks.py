@@ -11,6 +11,7 @@ from pathlib import Path
 
 import keras
 
+from annctl.faults import fault_point
 from annctl.fileio import atomic_path, atomic_write_json, atomic_write_text, sha256_file
 
 
@@ -80,6 +81,7 @@ class Checkpoints(keras.callbacks.Callback):
         last = self.directory / "last.keras"
         with atomic_path(last, suffix=".keras") as tmp:
             self.model.save(tmp)
+            fault_point("checkpoint_write")
         self.manifest["last"] = {"epoch": epoch + 1, "sha256": sha256_file(last)}
         value = logs.get(self.monitor)
         if _finite(value) and self.improved(float(value)):

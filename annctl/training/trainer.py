@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -80,6 +82,8 @@ def train(
         "run_dir": str(run_dir),
         "name": spec.name,
         "status": "running",
+        "pid": os.getpid(),  # with host: lets `runs list` tell a live run from one killed with SIGKILL
+        "host": socket.gethostname(),
         "started_at": utc_now(),
         "epochs_completed": 0,
         "best_epoch": None,
@@ -148,6 +152,7 @@ def _sigterm_as_exception():
 def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root: Path) -> None:
     import keras
 
+    from annctl.faults import fault_point
     from annctl.fileio import atomic_path, sha256_file
     from annctl.training.assemble import make_model, model_inputs, model_targets, schedule_callbacks
     from annctl.training.callbacks import Checkpoints, DivergenceGuard, EpochStats, MetricsLog, ReporterBridge
@@ -172,6 +177,7 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
             final_metrics={k: float(v) for k, v in (logs or {}).items()},
         )
         write_summary(run_dir, summary)
+        fault_point("epoch_end")
 
     callbacks = [EpochStats(), guard, *schedule_callbacks(spec)]
     if training.early_stopping:
