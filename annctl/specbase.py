@@ -12,7 +12,7 @@ Task = Literal["classification", "regression"]
 class StrictModel(BaseModel):
     """Every spec section rejects unknown keys, so a typo is an error, not a silent default."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 def first_line(text: str | None) -> str:
