@@ -129,6 +129,7 @@ def test_interrupt_marks_run_and_keeps_files_consistent(tmp_path, isolated_runs)
     (run_dir,) = isolated_runs.iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["epochs_completed"] == 1
+    assert summary["test_metrics"] is None and summary["wall_seconds"] > 0  # every key present, even unfinished
     assert [row["epoch"] for row in read_metrics(run_dir)] == ["1"]
     assert (run_dir / "checkpoints" / "last.keras").exists()
 

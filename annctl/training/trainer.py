@@ -88,6 +88,11 @@ def train(
         "epochs_completed": 0,
         "best_epoch": None,
         "best": None,
+        # filled in as training goes; present from the start so scripts can rely on every key
+        "final_metrics": {},
+        "test_metrics": None,
+        "wall_seconds": None,
+        "train_samples_per_second": None,
     }
     write_summary(run_dir, summary)
     started = time.perf_counter()
