@@ -106,7 +106,19 @@ class TrainingSpec(StrictModel):
         description="Batches run per call into TensorFlow's compiled graph; larger cuts Python overhead "
         "(same results, progress updates less often).",
     )
-    jit_compile: bool = Field(False, description="Compile the training step with XLA.")
+    jit_compile: bool = Field(
+        False,
+        description="Compile the training step with XLA. Keras ignores it (with a warning) for models holding "
+        "preprocessing layers, i.e. every annctl model with Normalization or Rescaling.",
+    )
+    mixed_precision: Literal["off", "float16", "bfloat16"] = Field(
+        "off",
+        description="Compute in 16-bit floats, keep weights and the output layer in float32 (Keras mixed "
+        "precision): faster on GPUs with tensor cores, usually slower on CPUs.",
+    )
+    distribution: Literal["none", "mirrored"] = Field(
+        "none", description="`mirrored`: TensorFlow's MirroredStrategy, one replica per local GPU (or the CPU)."
+    )
     lr_schedule: LrSchedule | None = Field(
         None, description="Learning-rate schedule: exponential, cosine or reduce_on_plateau (`type` picks it)."
     )

@@ -256,6 +256,8 @@ def mixed_inputs(data: Dataset):
 
 
 def output_layer(head: Head, name: str = "output"):
+    """The output Dense layer; under mixed precision it stays float32, so softmax and the loss are exact."""
     import keras
 
-    return keras.layers.Dense(head.units, activation=head.activation, name=name)
+    mixed = keras.config.dtype_policy().name.startswith("mixed")
+    return keras.layers.Dense(head.units, activation=head.activation, name=name, dtype="float32" if mixed else None)

@@ -6,6 +6,8 @@ outputs (per-output losses, weights and metrics), learning-rate schedules, and n
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from annctl.errors import SpecError
@@ -45,6 +47,34 @@ def make_model(spec: ExperimentSpec, data, runs_root: Path | None = None):
         jit_compile=training.jit_compile,
     )
     return model
+
+
+@contextlib.contextmanager
+def precision_policy(mode: str) -> Iterator[None]:
+    """Keras' global dtype policy for the layers built inside (mixed_float16 / mixed_bfloat16), then restored."""
+    import keras
+
+    if mode == "off":
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(f"mixed_{mode}")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+@contextlib.contextmanager
+def distribution_scope(kind: str) -> Iterator[None]:
+    """Build and compile under a tf.distribute strategy; Keras then trains with it."""
+    if kind == "none":
+        yield
+        return
+    import tensorflow as tf
+
+    with tf.distribute.MirroredStrategy().scope():
+        yield
 
 
 def learning_rate_schedule(spec: ExperimentSpec):

@@ -159,11 +159,19 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
 
     from annctl.faults import fault_point
     from annctl.fileio import atomic_path, sha256_file
-    from annctl.training.assemble import make_model, model_inputs, model_targets, schedule_callbacks
+    from annctl.training.assemble import (
+        distribution_scope,
+        make_model,
+        model_inputs,
+        model_targets,
+        precision_policy,
+        schedule_callbacks,
+    )
     from annctl.training.callbacks import Checkpoints, DivergenceGuard, EpochStats, MetricsLog, ReporterBridge
 
     training = spec.training
-    model = make_model(spec, data, runs_root)
+    with precision_policy(training.mixed_precision), distribution_scope(training.distribution):
+        model = make_model(spec, data, runs_root)
     if getattr(model, "transferred_layers", None):
         summary["transferred_layers"] = model.transferred_layers
     x_train, x_val = model_inputs(spec, data, data.x_train), model_inputs(spec, data, data.x_val)
