@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from annctl.datasets.base import Dataset, DatasetSpec, TabularSpec
 from annctl.registry import Registry
-from annctl.specbase import first_line
 
 # Every dataset users can name in `dataset.name`, keyed by that name.
 DATASETS: Registry[type[DatasetSpec]] = Registry("dataset")
@@ -16,10 +15,6 @@ def register_dataset(cls: type[DatasetSpec]) -> type[DatasetSpec]:
     return DATASETS.add(cls.model_fields["name"].default, cls)
 
 
-def describe(cls: type) -> str:
-    return first_line(cls.__doc__)
-
-
 from annctl.datasets import california, csv_file, fashion_mnist, inline, iris, xor  # noqa: E402,F401  (registration)
 
-__all__ = ["DATASETS", "Dataset", "DatasetSpec", "TabularSpec", "register_dataset", "describe"]
+__all__ = ["DATASETS", "Dataset", "DatasetSpec", "TabularSpec", "register_dataset"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -40,7 +40,6 @@ class Dataset:
     # values that fill missing cells, computed on the training split and saved inside the model.
     feature_types: dict[str, str] | None = None
     fill_values: dict[str, float | str] | None = None
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def same_rows(cls, x, y, **fields) -> Dataset:
