@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from annctl import __version__
-from annctl.errors import AnnctlError
+from annctl.errors import AnnctlError, UsageError
 
 app = typer.Typer(
     name="annctl",
@@ -105,6 +105,115 @@ def train(
     if not quiet:
         err.print(summary_table(summary))
     out.print(summary["run_dir"], highlight=False)
+
+
+@app.command()
+def tune(
+    experiment: Annotated[
+        Optional[Path], typer.Argument(metavar="[EXP.yaml]", help="Experiment file with a `search:` section.")
+    ] = None,
+    set_: SetOption = None,
+    trials: Annotated[
+        Optional[int], typer.Option("--trials", help="Finished trials the study should hold (default 20).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Trials at once on this machine (cores are split).")] = 1,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Start no new trial after SECONDS.")] = None,
+    storage: Annotated[
+        Optional[str],
+        typer.Option(
+            "--storage",
+            help="Optuna storage URL, e.g. postgresql://user@host/db (default: SQLite in the tune directory).",
+        ),
+    ] = None,
+    study: Annotated[
+        Optional[str], typer.Option("--study", help="Study name (workers sharing a storage join it).")
+    ] = None,
+    sampler: Annotated[
+        str, typer.Option("--sampler", help="random (the course's randomized search) or tpe.")
+    ] = "random",
+    pruner: Annotated[str, typer.Option("--pruner", help="none, median or hyperband.")] = "none",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the first configurations and the budget; train nothing.")
+    ] = False,
+    resume: Annotated[
+        Optional[Path],
+        typer.Option("--resume", metavar="TUNE_DIR", help="Continue a search (retries interrupted trials once)."),
+    ] = None,
+    runs_dir: Annotated[
+        Optional[Path], typer.Option("--runs-dir", help="Runs root (default: $ANNCTL_RUNS_DIR or ./runs).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the tune directory.")] = False,
+) -> None:
+    """Randomized hyperparameter search: every trial a complete run under TUNE_DIR/trials/."""
+    from annctl.config import load_spec
+    from annctl.progress import leaderboard_table, trial_line
+    from annctl.rundir import runs_root
+    from annctl.tuning import runner
+    from annctl.tuning.outputs import read_leaderboard
+
+    root = runs_root(runs_dir)
+    on_trial = None if quiet else (lambda event: err.print(trial_line(event), highlight=False))
+    with user_errors():
+        if resume is not None:
+            if experiment is not None or set_:
+                raise UsageError("--resume continues a search as it was started; give no experiment or --set")
+            config, spec = runner.load(resume)
+            if trials is not None:
+                config["trials"] = trials
+                runner.record_config(resume, config)
+            search = runner.Search(
+                resume, config, spec, root, storage=storage, workers=workers, resume=True, on_trial=on_trial
+            )
+            tune_dir = resume
+        else:
+            if experiment is None:
+                raise UsageError("give an experiment file, or --resume TUNE_DIR")
+            spec = load_spec(experiment, list(set_ or []))
+            options = runner.TuneOptions(
+                trials=20 if trials is None else trials,
+                workers=workers,
+                timeout=timeout,
+                storage=storage,
+                study=study,
+                sampler=sampler,
+                pruner=pruner,
+            )
+            if dry_run:
+                plan = runner.dry_run(spec, options, root)
+                if json_output:
+                    print_json(plan)
+                else:
+                    _print_plan(plan)
+                return
+            tune_dir = runner.start(spec, options, root)
+            config, spec = runner.load(tune_dir)
+            if not quiet:
+                err.print(
+                    f"[bold]{spec.name}[/bold]: searching {len(spec.search.space)} parameters, "
+                    f"{config['trials']} trials, {workers} worker(s) → {tune_dir}"
+                )
+            search = runner.Search(tune_dir, config, spec, root, storage=storage, workers=workers, on_trial=on_trial)
+        summary = search.run()
+    if json_output:
+        print_json(summary)
+        return
+    if not quiet:
+        err.print(leaderboard_table(summary, read_leaderboard(tune_dir)))
+        if summary.get("best_trial") is not None:
+            err.print(
+                f"best: trial {summary['best_trial']:03d}, {summary['metric']} {summary['best_value']:.6g}; "
+                f"train it with: annctl train {tune_dir / 'best.yaml'}",
+                highlight=False,
+            )
+    out.print(str(tune_dir), highlight=False)
+
+
+def _print_plan(plan) -> None:
+    from annctl.progress import budget_line, plan_table
+
+    err.print(plan_table(plan["configurations"]))
+    out.print(budget_line(plan["budget"]), highlight=False)
 
 
 @app.command()

@@ -7,6 +7,7 @@ registered names for an unknown dataset or architecture. Nothing here imports Te
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import types
 import typing
@@ -20,9 +21,11 @@ from annctl.datasets import DATASETS
 from annctl.errors import SpecError
 from annctl.models import ARCHITECTURES
 from annctl.spec import ExperimentSpec, resolve
+from annctl.tuning.space import ChoiceParam, FloatParam, IntParam
 
 # Discriminated unions: pydantic puts the tag in an error's location right after these paths.
 UNIONS = {("dataset",): ("name", DATASETS), ("model",): ("architecture", ARCHITECTURES)}
+PARAM_TYPES = {"float": FloatParam, "int": IntParam, "choice": ChoiceParam}
 
 
 def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentSpec:
@@ -64,6 +67,8 @@ def spec_from_text(
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as error:
         raise SpecError(format_errors(error, data, document, source, overridden)) from None
+    if spec.search is not None:
+        check_space(spec, data, document, source)
     if base_dir is not None:
         spec.dataset = spec.dataset.resolve_paths(base_dir)
     task = spec.dataset.known_task()
@@ -71,6 +76,32 @@ def spec_from_text(
     if task is not None and (task == "regression" or num_classes is not None):
         spec = resolve_or_raise(spec, task, num_classes or 0, source, document, overridden)
     return spec
+
+
+def check_space(spec: ExperimentSpec, data: dict, document, source: str) -> None:
+    """Every value a search can sample at its ends (each choice, each bound) must make a valid experiment."""
+    from annctl.tuning.space import trial_data
+
+    base = {key: value for key, value in data.items() if key != "search"}
+    space = spec.search.space
+    firsts = {path: param.extremes()[0] for path, param in space.items()}  # the others sit at their first value
+    problems = []
+    for path, param in space.items():
+        line, column = document.position(("search", "space", path))
+        where = f"{source}:{line}:{column}: search.space.{path}"
+        for value in param.extremes():
+            candidate = trial_data(base, {**firsts, path: value})
+            try:
+                ExperimentSpec.model_validate(candidate)
+            except ValidationError as error:
+                label = f"{source}: --set {path}"
+                for problem in format_errors(error, candidate, None, source, {tuple(path.split("."))}):
+                    problems.append(
+                        f"{where}: value {json.dumps(value)} is invalid: {problem.removeprefix(label + ': ')}"
+                    )
+                break
+    if problems:
+        raise SpecError(list(dict.fromkeys(problems)))
 
 
 def resolve_or_raise(spec, task, num_classes, source, document=None, overridden=frozenset()) -> ExperimentSpec:
@@ -140,7 +171,7 @@ def format_errors(error: ValidationError, data: dict, document, source: str, ove
             item = {**item, "ctx": {"tag": item.get("input")}}
         if kind == "extra_forbidden":
             message = f"unknown field `{path[-1]}`"
-            parent = _model_at(path[:-1])
+            _, parent = _clean(item["loc"][:-1], data)
             if parent is not None:
                 close = difflib.get_close_matches(str(path[-1]), list(parent.model_fields), n=1)
                 message += f" (did you mean `{close[0]}`?)" if close else f"; allowed: {', '.join(parent.model_fields)}"
@@ -197,15 +228,11 @@ def _clean(loc: tuple, data: dict) -> tuple[tuple, type[BaseModel] | None]:
                 parts.pop(0)
             model = registry.get(tag) if isinstance(tag, str) and tag in registry else None
             continue
+        if len(path) == 3 and path[:2] == ["search", "space"] and parts and parts[0] in PARAM_TYPES:
+            model = PARAM_TYPES[parts.pop(0)]  # the tag of the parameter union
+            continue
         model = _field_model(model, part)
     return tuple(path), model
-
-
-def _model_at(path: tuple) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = ExperimentSpec
-    for part in path:
-        model = _field_model(model, part)
-    return model
 
 
 def _field_model(model: type[BaseModel] | None, part: Any) -> type[BaseModel] | None:

@@ -5,6 +5,7 @@ Everything goes to stderr, so stdout carries only the run directory (or ``--json
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.console import Console
@@ -104,3 +105,71 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
             matrix.add_row(label, *map(str, row))
         tables += [per_class, matrix]
     return tables
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def trial_line(event) -> str:
+    """One line per finished trial of `annctl tune`."""
+    params = "  ".join(f"{path.rsplit('.', 1)[-1]}={_short(value)}" for path, value in event.params.items())
+    if event.state == "failed":
+        return f"trial {event.number:03d} [red]failed[/red]: {event.reason}  [dim]{params}[/dim]"
+    epochs = f"{event.epochs} epochs, " if event.epochs is not None else ""
+    return (
+        f"trial {event.number:03d} {event.state} {_short(event.value)}  [dim]({epochs}{event.seconds:.1f} s)"
+        f"[/dim]  {params}"
+    )
+
+
+def leaderboard_table(summary: dict[str, Any], rows: list[dict[str, Any]], limit: int = 10) -> Table:
+    """The best trials of a search, best first."""
+    metric = summary["metric"]
+    table = Table(
+        title=f"{summary['study']} — {summary['status']}: {summary['trials_complete']} complete, "
+        f"{summary['trials_pruned']} pruned, {summary['trials_failed']} failed ({summary['direction']} {metric})"
+    )
+    columns = [key for key in rows[0] if key not in ("retry_of", "reason")] if rows else ["trial"]
+    for column in columns:  # a searched path is shown by its last part: model.hidden_units → hidden_units
+        table.add_column(column.rsplit(".", 1)[-1], justify="left" if column == "state" else "right")
+    for row in rows[:limit]:
+        table.add_row(*[str(row[c]).zfill(3) if c == "trial" else _short(_number(row[c])) for c in columns])
+    return table
+
+
+def _number(text: Any) -> Any:
+    """A CSV cell as a number where it is one (for 4 significant digits in tables)."""
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def plan_table(configs: list[dict[str, Any]]) -> Table:
+    """`annctl tune --dry-run`: the configurations the first trials would get."""
+    table = Table(title=f"first {len(configs)} configurations")
+    for column in configs[0] if configs else ["trial"]:
+        table.add_column(column)
+    for row in configs:
+        table.add_row(*[value if isinstance(value, str) else json.dumps(value) for value in row.values()])
+    return table
+
+
+def budget_line(budget: dict[str, Any]) -> str:
+    line = (
+        f"budget: {budget['trials']} trials × up to {budget['max_epochs_per_trial']} epochs "
+        f"= up to {budget['max_epochs']} epochs"
+    )
+    if "estimated_max_seconds" in budget:
+        return line + (
+            f"; at {budget['seconds_per_epoch_of_last_run']:.2f} s/epoch (newest run of this experiment) "
+            f"up to {budget['estimated_max_seconds'] / 60:.1f} min"
+        )
+    return line + " (train the experiment once for a time estimate)"

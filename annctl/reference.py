@@ -23,6 +23,7 @@ from annctl.spec import (
     TrainingSpec,
 )
 from annctl.specbase import first_line
+from annctl.tuning.space import ChoiceParam, FloatParam, IntParam, SearchSpec
 
 SCHEMA_ID = "https://annctl.example/experiment.schema.json"
 
@@ -107,4 +108,9 @@ def markdown_reference() -> str:
         out += ["", f"### `training.lr_schedule` with `type: {kind}`", "", first_line(cls.__doc__), ""]
         out += _table(cls, skip=("type",))
     out += ["", "## `output`", ""] + _table(OutputSpec)
+    out += ["", "## `search` (for `annctl tune`)", "", first_line(SearchSpec.__doc__), ""] + _table(SearchSpec)
+    out += ["", "Each entry of `space` maps a dotted spec path (e.g. `training.learning_rate`) to one of:"]
+    for cls in (FloatParam, IntParam, ChoiceParam):
+        kind = cls.model_fields["type"].default
+        out += ["", f"### `type: {kind}`", "", first_line(cls.__doc__), ""] + _table(cls, skip=("type",))
     return "\n".join(out) + "\n"

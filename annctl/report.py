@@ -11,7 +11,7 @@ from typing import Any
 
 from annctl.errors import AnnctlError
 from annctl.fileio import atomic_write_text
-from annctl.rundir import SPEC_FILE, is_run_dir, list_run_dirs, read_summary
+from annctl.rundir import SPEC_FILE, expand_runs, is_run_dir, read_summary
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -142,7 +142,7 @@ def write_report(target: Path, output: Path, metric: str | None = None) -> Path:
         body = run_section(target)
         title = target.name
     else:
-        run_dirs = list_run_dirs(target)
+        run_dirs = expand_runs([str(target)], target)  # a tune directory stands for its trials
         if not run_dirs:
             raise AnnctlError(f"{target}: neither a run directory nor a folder of runs")
         body = collection_section(target, run_dirs, metric)

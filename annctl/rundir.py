@@ -23,7 +23,7 @@ from annctl import __version__
 from annctl.errors import UsageError
 from annctl.fileio import atomic_write_json, atomic_write_text
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")  # a spec name (≤ 64) plus "-tune"
 SPEC_FILE, ENV_FILE, SUMMARY_FILE, METRICS_FILE, MODEL_FILE = (
     "spec.yaml",
     "env.json",
@@ -76,6 +76,8 @@ def create_run_dir(root: Path, name: str) -> Path:
 def spec_to_yaml(spec) -> str:
     """The resolved spec as YAML, with each section's registry key (`name`, `architecture`) first."""
     data = spec.model_dump(mode="json")
+    if data.get("search", ...) is None:
+        del data["search"]  # only tune experiments have one
     for section, key in (("dataset", "name"), ("model", "architecture")):
         data[section] = {key: data[section].pop(key), **data[section]}
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
@@ -157,7 +159,8 @@ def expand_runs(references: list[str], root: Path) -> list[Path]:
     for reference in references:
         folder = Path(reference)
         if folder.is_dir() and not is_run_dir(folder):
-            run_dirs += list_run_dirs(folder)
+            trials = folder / "trials"  # a tune directory stands for its trials
+            run_dirs += list_run_dirs(trials if trials.is_dir() else folder)
         else:
             run_dirs.append(resolve_run(reference, root))
     return run_dirs

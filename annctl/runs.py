@@ -53,13 +53,13 @@ def run_state(run_dir: Path, summary: dict[str, Any], now: float) -> str:
     state = summary.get("status", "unknown")
     if state != "running":
         return state
-    if summary.get("host") == socket.gethostname() and summary.get("pid") and not _alive(int(summary["pid"])):
+    if summary.get("host") == socket.gethostname() and summary.get("pid") and not process_alive(int(summary["pid"])):
         return "killed"
     touched = (run_dir / "summary.json").stat().st_mtime if (run_dir / "summary.json").exists() else 0
     return "stale" if now - touched > STALE_SECONDS else state
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -14,6 +14,7 @@ from annctl.datasets import DATASETS
 from annctl.models import ARCHITECTURES
 from annctl.models.base import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
 from annctl.specbase import StrictModel, Task
+from annctl.tuning.space import SearchSpec
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -158,12 +159,22 @@ class ExperimentSpec(StrictModel):
     model: ArchitectureUnion = Field(..., description="What to build; `architecture` picks a registered one.")  # type: ignore[valid-type]
     training: TrainingSpec = Field(default_factory=TrainingSpec, description="Optimizer, loss, epochs, batches.")
     output: OutputSpec = Field(default_factory=OutputSpec, description="Checkpoints and TensorBoard.")
+    search: SearchSpec | None = Field(
+        None, description="Hyperparameter search for `annctl tune` (`annctl train` ignores it)."
+    )
 
     def monitor(self) -> str:
         """The metric that picks the best epoch and checkpoint."""
         if self.output.checkpoint_monitor:
             return self.output.checkpoint_monitor
         return self.training.early_stopping.monitor if self.training.early_stopping else "val_loss"
+
+    def search_objective(self) -> tuple[str, Literal["minimize", "maximize"]]:
+        """The metric `annctl tune` optimises and its direction."""
+        search = self.search
+        metric = (search.metric if search else None) or self.monitor()
+        direction = search.direction if search and search.direction else None
+        return metric, direction or ("maximize" if monitor_mode(metric) == "max" else "minimize")
 
 
 def resolve(spec: ExperimentSpec, task: Task, num_classes: int) -> ExperimentSpec:
@@ -218,6 +229,8 @@ def resolve(spec: ExperimentSpec, task: Task, num_classes: int) -> ExperimentSpe
     watched = {"output.checkpoint_monitor": spec.output.checkpoint_monitor}
     if spec.training.early_stopping:
         watched["training.early_stopping.monitor"] = spec.training.early_stopping.monitor
+    if spec.search is not None and spec.search.metric is not None:
+        watched["search.metric"] = spec.search.metric
     if isinstance(spec.training.lr_schedule, ReduceOnPlateau):
         watched["training.lr_schedule.monitor"] = spec.training.lr_schedule.monitor
     outputs = spec.model.output_names()

@@ -62,6 +62,12 @@ def test_misspelt_key_inside_a_union_member(tmp_path):
     assert ":2:" in found[0]
 
 
+def test_misspelt_model_key_is_matched_against_the_chosen_architecture(tmp_path):
+    # bug: the suggestion came from the first registered architecture (cnn's `dense_units`)
+    found = problems(tmp_path, "name: t\ndataset: {name: iris}\nmodel: {architecture: mlp, hiden_units: [3]}\n")
+    assert found[0].endswith("model.hiden_units: unknown field `hiden_units` (did you mean `hidden_units`?)")
+
+
 def test_unknown_dataset_and_architecture_list_registered_names(tmp_path):
     found = problems(tmp_path, "name: t\ndataset: {name: irsi}\nmodel: {architecture: transformer}\n")
     assert any(

@@ -28,6 +28,14 @@ class MLP(ArchitectureSpec):
     hidden_units: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
         [32], max_length=64, description="Units of each hidden layer, input to output (empty: no hidden layer)."
     )
+    hidden_layers: int | None = Field(
+        None,
+        ge=0,
+        le=64,
+        description="Shorthand with `units`: this many hidden layers of `units` each (replaces hidden_units; "
+        "the course's search over depth and width).",
+    )
+    units: int | None = Field(None, ge=1, le=100_000, description="Units per hidden layer, with `hidden_layers`.")
     activation: Activation = Field("relu", description="Activation of the hidden layers.")
     kernel_initializer: Initializer = Field("glorot_uniform", description="Initializer of the hidden layers' weights.")
     dropout: float | list[float] = Field(
@@ -52,6 +60,11 @@ class MLP(ArchitectureSpec):
 
     @model_validator(mode="after")
     def _check(self) -> MLP:
+        if (self.hidden_layers is None) != (self.units is None):
+            raise ValueError("hidden_layers: give hidden_layers and units together (or hidden_units alone)")
+        if self.hidden_layers is not None:
+            self.hidden_units = [self.units] * self.hidden_layers
+            self.hidden_layers = self.units = None  # the resolved spec keeps one form: hidden_units
         rates = self.dropout if isinstance(self.dropout, list) else [self.dropout]
         if isinstance(self.dropout, list) and len(self.dropout) != len(self.hidden_units):
             raise ValueError(

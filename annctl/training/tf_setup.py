@@ -20,6 +20,7 @@ def import_tensorflow():
     if os.environ.get("ANNCTL_TF_LOGS"):
         import tensorflow as tf
 
+        _limit_threads(tf)
         return tf
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
@@ -32,7 +33,16 @@ def import_tensorflow():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    _limit_threads(tf)
     return tf
+
+
+def _limit_threads(tf) -> None:
+    """$ANNCTL_THREADS caps TensorFlow's thread pools (set by `annctl tune --workers K` for each trial)."""
+    threads = os.environ.get("ANNCTL_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
 
 
 def seed_everything(seed: int) -> None:

@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -62,8 +63,11 @@ def train(
     source: str = "<spec>",
     reporter: Reporter | None = None,
     argv: list[str] | None = None,
+    run_dir: Path | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
-    """Train ``spec`` into a new run directory under ``runs_root``; return its summary.
+    """Train ``spec`` into a new run directory under ``runs_root`` (or into the empty ``run_dir`` the caller
+    made, as `annctl tune` does for its trials); return its summary. ``callbacks`` are extra Keras callbacks.
 
     Raises AnnctlError subclasses: DataError/SpecError (2), TrainingDiverged (1), Interrupted (130/143).
     """
@@ -74,7 +78,7 @@ def train(
     seed_everything(spec.seed)
     data = spec.dataset.load(spec.seed)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
-    run_dir = create_run_dir(runs_root, spec.name)
+    run_dir = run_dir or create_run_dir(runs_root, spec.name)
     write_spec(run_dir, spec)
     write_env(run_dir, spec.seed, argv)
     write_data_info(run_dir, data, spec)
@@ -98,7 +102,7 @@ def train(
     started = time.perf_counter()
     with contextlib.redirect_stdout(sys.stderr), _sigterm_as_exception():
         try:
-            _fit(spec, data, run_dir, summary, reporter, runs_root)
+            _fit(spec, data, run_dir, summary, reporter, runs_root, list(callbacks))
         except (KeyboardInterrupt, _Terminated) as stop:
             summary.update(status="interrupted", wall_seconds=time.perf_counter() - started, finished_at=utc_now())
             write_summary(run_dir, summary)
@@ -154,7 +158,9 @@ def _sigterm_as_exception():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root: Path) -> None:
+def _fit(
+    spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root: Path, extra: list
+) -> None:
     import keras
 
     from annctl.faults import fault_point
@@ -217,6 +223,7 @@ def _fit(spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Rep
         )
     # The summary is updated after every file of the epoch is written; the display comes last.
     callbacks += [
+        *extra,
         keras.callbacks.LambdaCallback(on_epoch_end=update_summary),
         ReporterBridge(reporter, training.epochs, steps),
     ]

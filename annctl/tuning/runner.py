@@ -1,0 +1,519 @@
+"""Run a search: make or reopen the tune directory, run K local workers, each trial in a child process.
+
+``RUNS/<name>-tune-<timestamp>-<hex>/``: tune.json (how the search was started), experiment.yaml (the
+experiment with its search section, frozen: a resume cannot silently change the search), study.db (default
+storage), trials/<NNN>/ (complete run directories), leaderboard.csv, best.yaml, summary.json, tensorboard/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from annctl.errors import AnnctlError, Interrupted, SpecError, UsageError
+from annctl.fileio import atomic_write_json, atomic_write_text
+from annctl.rundir import create_run_dir, prepare_root, spec_to_yaml, utc_now
+from annctl.spec import ExperimentSpec
+from annctl.tuning import study as studies
+from annctl.tuning.outputs import write_outputs
+from annctl.tuning.space import trial_data
+from annctl.tuning.trial import TRIAL_FILE
+
+TUNE_FILE, EXPERIMENT_FILE, LOCK_FILE, DB_FILE = "tune.json", "experiment.yaml", ".lock", "study.db"
+
+
+class TuneFailed(AnnctlError):
+    """Too many trials failed in a row (exit 1)."""
+
+
+@dataclass
+class TuneOptions:
+    trials: int = 20
+    workers: int = 1
+    timeout: float | None = None
+    storage: str | None = None
+    study: str | None = None
+    sampler: str = "random"
+    pruner: str = "none"
+
+
+@dataclass
+class TrialEvent:
+    """What the command line shows after each trial."""
+
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    epochs: int | None
+    seconds: float | None
+    reason: str | None
+
+
+def dry_run(spec: ExperimentSpec, options: TuneOptions, root: Path) -> dict[str, Any]:
+    """The first ``options.trials`` configurations a fresh study would sample, and a budget estimate."""
+    optuna = studies.quiet_optuna()
+    study = optuna.create_study(sampler=studies.make_sampler(options.sampler, spec.seed, 0))
+    configs = []
+    for _ in range(options.trials):
+        trial = study.ask()
+        configs.append({"trial": trial.number, **studies.suggest(trial, spec.search.space)})
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)  # keeps the sampler moving, records nothing
+    epochs = spec.training.epochs
+    budget = {"trials": options.trials, "max_epochs_per_trial": epochs, "max_epochs": options.trials * epochs}
+    seconds = _seconds_per_epoch(root, spec.name)
+    if seconds is not None:
+        budget["seconds_per_epoch_of_last_run"] = seconds
+        budget["estimated_max_seconds"] = options.trials * epochs * seconds / max(options.workers, 1)
+    return {"configurations": configs, "budget": budget}
+
+
+def _seconds_per_epoch(root: Path, name: str) -> float | None:
+    """Seconds per epoch of the newest completed run of this experiment, if any (for the budget estimate)."""
+    from annctl.rundir import list_run_dirs, read_summary
+
+    for run_dir in reversed(list_run_dirs(root)):
+        summary = read_summary(run_dir) or {}
+        if summary.get("name") == name and summary.get("status") == "completed" and summary.get("epochs_completed"):
+            return float(summary["wall_seconds"]) / summary["epochs_completed"]
+    return None
+
+
+def start(spec: ExperimentSpec, options: TuneOptions, root: Path) -> Path:
+    """Create the tune directory and record how the search runs; return it."""
+    if spec.search is None:
+        raise UsageError(f"{spec.name}: the experiment has no `search:` section; add one to tune (see the README)")
+    _check_options(options)
+    prepare_root(root)
+    tune_dir = create_run_dir(root, f"{spec.name}-tune")
+    metric, direction = spec.search_objective()
+    config = {
+        "name": spec.name,
+        "study": options.study or tune_dir.name,
+        # the default storage lives in the tune directory and is found relative to it (the folder can move)
+        "storage": options.storage,
+        "storage_display": studies.redact(options.storage) if options.storage else DB_FILE,
+        "sampler": options.sampler,
+        "pruner": options.pruner,
+        "trials": options.trials,
+        "workers": options.workers,
+        "timeout": options.timeout,
+        "seed": spec.seed,
+        "metric": metric,
+        "direction": direction,
+        "epochs": spec.training.epochs,
+        "created_at": utc_now(),
+    }
+    atomic_write_text(tune_dir / EXPERIMENT_FILE, spec_to_yaml(spec))
+    record_config(tune_dir, config)
+    (tune_dir / "trials").mkdir()
+    return tune_dir
+
+
+def record_config(tune_dir: Path, config: dict[str, Any]) -> None:
+    """tune.json; a storage URL is kept without its password (give it again with --storage, or use ~/.pgpass)."""
+    url = config.get("storage")
+    atomic_write_json(tune_dir / TUNE_FILE, {**config, "storage": studies.redact(url) if url else None})
+
+
+def _check_options(options: TuneOptions) -> None:
+    if options.trials < 1:
+        raise UsageError(f"--trials {options.trials}: must be at least 1")
+    if options.workers < 1:
+        raise UsageError(f"--workers {options.workers}: must be at least 1")
+    if options.sampler not in studies.SAMPLERS:
+        raise UsageError(f"--sampler {options.sampler}: use one of {', '.join(studies.SAMPLERS)}")
+    if options.pruner not in studies.PRUNERS:
+        raise UsageError(f"--pruner {options.pruner}: use one of {', '.join(studies.PRUNERS)}")
+    if options.timeout is not None and options.timeout <= 0:
+        raise UsageError(f"--timeout {options.timeout}: must be positive")
+
+
+def load(tune_dir: Path) -> tuple[dict[str, Any], ExperimentSpec]:
+    """The tune.json and frozen experiment of an existing tune directory."""
+    from annctl.config import load_spec
+
+    if not (tune_dir / TUNE_FILE).is_file():
+        raise UsageError(f"{tune_dir}: not an annctl tune directory (no {TUNE_FILE})")
+    try:
+        config = json.loads((tune_dir / TUNE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{tune_dir / TUNE_FILE}: unreadable: {error}") from None
+    try:
+        spec = load_spec(tune_dir / EXPERIMENT_FILE)
+    except SpecError as error:
+        raise UsageError(f"{tune_dir / EXPERIMENT_FILE} no longer validates: {error.problems[0]}") from None
+    return config, spec
+
+
+def storage_url(tune_dir: Path, config: dict[str, Any], override: str | None = None) -> str:
+    if override:
+        return override
+    recorded = config.get("storage")
+    if not recorded:
+        return f"sqlite:///{(tune_dir / DB_FILE).resolve()}"
+    if ":***@" in recorded:
+        raise UsageError(
+            f"{tune_dir}: its storage {recorded} needs a password; give the URL again with --storage "
+            "(or keep the password in ~/.pgpass)"
+        )
+    return recorded
+
+
+@contextlib.contextmanager
+def locked(tune_dir: Path) -> Iterator[None]:
+    """One `annctl tune` process per tune directory (several machines share a study through its storage,
+    each with its own tune directory)."""
+    handle = open(tune_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the whole search
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise UsageError(f"{tune_dir}: already in use by annctl tune ({holder}); wait for it or stop it") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(studies.worker_id())
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+class _Terminated(BaseException):
+    pass
+
+
+class Search:
+    """A running search in one process: K worker threads, each running one trial process at a time."""
+
+    def __init__(
+        self,
+        tune_dir: Path,
+        config: dict[str, Any],
+        spec: ExperimentSpec,
+        root: Path,
+        *,
+        storage: str | None = None,
+        workers: int | None = None,
+        resume: bool = False,
+        on_trial: Callable[[TrialEvent], None] | None = None,
+    ):
+        self.tune_dir, self.config, self.spec, self.root = tune_dir, config, spec, root
+        self.url = storage_url(tune_dir, config, storage)
+        self.workers = workers or config["workers"]
+        self.resume = resume
+        self.on_trial = on_trial or (lambda event: None)
+        self.space = spec.search.space
+        self.base = spec.model_dump(mode="json", exclude={"search"})
+        self.stop = threading.Event()
+        self.ask_lock, self.out_lock = threading.Lock(), threading.Lock()
+        self.children: dict[int, subprocess.Popen] = {}
+        self.consecutive_failures = 0
+        self.failure: str | None = None
+        self.started = time.monotonic()
+        self.signal_code: int | None = None
+
+    # -- study ------------------------------------------------------------------------------------------------
+
+    def open_study(self):
+        optuna = studies.quiet_optuna()
+        storage = studies.open_storage(self.url)
+        name, direction = self.config["study"], self.config["direction"]
+        study = optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True)
+        experiment = json.dumps(self.base, sort_keys=True)
+        recorded = study.user_attrs.get("experiment")
+        if recorded is None:
+            study.set_user_attr("experiment", experiment)
+            study.set_user_attr("space", {path: p.model_dump() for path, p in self.space.items()})
+        elif recorded != experiment or study.user_attrs.get("space") != {
+            path: p.model_dump() for path, p in self.space.items()
+        }:
+            changed = _changed_fields(json.loads(recorded), self.base, study.user_attrs.get("space"), self.space)
+            raise UsageError(
+                f"study {name} in {studies.redact(self.url)} was started from a different experiment "
+                f"(differs in: {', '.join(changed) or 'the search space'}); use another --study name"
+            )
+        if study.direction.name.lower() != direction:
+            raise UsageError(f"study {name} {study.direction.name.lower()}s; this search would {direction}")
+        sampler = studies.make_sampler(self.config["sampler"], self.config["seed"], len(study.trials))
+        self.study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+        self.storage = storage
+        return self.study
+
+    # -- the search -------------------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        previous = _previous_wall(self.tune_dir)
+        with locked(self.tune_dir):
+            study = self.open_study()
+            studies.fail_lost_trials(study)
+            _fail_stale(study)
+            if self.resume:
+                studies.retry_failed(study)
+            threads = [
+                threading.Thread(target=self._worker, name=f"tune-worker-{index}", daemon=True)
+                for index in range(self.workers)
+            ]
+            with _signals_as_exceptions():
+                for thread in threads:
+                    thread.start()
+                self._wait(threads)
+            status = "interrupted" if self.signal_code else ("failed" if self.failure else "completed")
+            summary = self.write_outputs(status, previous)
+        if self.signal_code:
+            error = Interrupted(f"tune interrupted; continue with: annctl tune --resume {self.tune_dir}")
+            error.exit_code = self.signal_code
+            raise error
+        if self.failure:
+            raise TuneFailed(self.failure)
+        return summary
+
+    def _wait(self, threads: list[threading.Thread]) -> None:
+        while any(thread.is_alive() for thread in threads):
+            try:
+                for thread in threads:
+                    thread.join(0.2)
+            except (KeyboardInterrupt, _Terminated) as stop:
+                if self.signal_code is None:
+                    self.signal_code = 143 if isinstance(stop, _Terminated) else 130
+                    self.stop.set()
+                    for child in list(self.children.values()):
+                        with contextlib.suppress(ProcessLookupError):
+                            child.send_signal(signal.SIGTERM if self.signal_code == 143 else signal.SIGINT)
+
+    def write_outputs(self, status: str, previous_wall: float = 0.0) -> dict[str, Any]:
+        with self.out_lock:
+            extra = {
+                "status": status,
+                "workers": self.workers,
+                "wall_seconds": previous_wall + time.monotonic() - self.started,
+                "updated_at": utc_now(),
+            }
+            if self.failure:
+                extra["error"] = self.failure
+            return write_outputs(self.tune_dir, self.study, self.config, self.base, self.space, extra)
+
+    def _worker(self) -> None:
+        while not self.stop.is_set():
+            with self.ask_lock:
+                trial = self._next_trial()
+                if trial is None:
+                    return
+                params = studies.suggest(trial, self.space)
+            event = self._run_trial(trial, params)
+            self._record(event)
+            self.on_trial(event)
+
+    def _next_trial(self):
+        """Ask for a trial unless the study already holds --trials finished or running ones (or time is up)."""
+        from optuna.trial import TrialState
+
+        timeout = self.config.get("timeout")
+        if self.stop.is_set() or (timeout and time.monotonic() - self.started > timeout):
+            return None
+        _fail_stale(self.study)
+        state = studies.counts(self.study)
+        if state["finished"] + state["running"] >= self.config["trials"]:
+            return None
+        trial = self.study.ask()
+        self.storage.record_heartbeat(trial._trial_id)
+        trial.set_user_attr("worker", studies.worker_id())
+        # Workers on other machines may have asked at the same instant: the newest surplus trial steps back.
+        state = studies.counts(self.study)
+        if state["finished"] + state["running"] > self.config["trials"]:
+            running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if trial.number == max(t.number for t in running if not t.user_attrs.get("discarded")):
+                trial.set_user_attr("discarded", "surplus: the study already held --trials trials")
+                self.study.tell(trial, state=TrialState.FAIL)
+                return None
+        return trial
+
+    def _run_trial(self, trial, params: dict[str, Any]) -> TrialEvent:
+        number = trial.number
+        run_dir = self.tune_dir / "trials" / f"{number:03d}"
+        started = time.monotonic()
+
+        def failed(reason: str) -> TrialEvent:
+            return TrialEvent(number, "failed", None, params, None, time.monotonic() - started, reason)
+
+        try:
+            run_dir.mkdir()
+        except OSError as error:
+            return failed(f"cannot create {run_dir}: {error.strerror or error}")
+        data = trial_data(self.base, params)
+        payload = {
+            "spec": data,
+            "run_dir": str(run_dir),
+            "runs_root": str(self.root),
+            "storage": self.url,
+            "study": self.config["study"],
+            "trial_id": trial._trial_id,
+            "number": number,
+            "metric": self.config["metric"],
+            "direction": self.config["direction"],
+            "pruner": self.config["pruner"],
+            "epochs": self.config["epochs"],
+            "params": params,
+            "hparams_dir": str(self.tune_dir / "tensorboard" / f"{number:03d}"),
+            "parent_pid": os.getpid(),
+        }
+        threads = max(1, _cores() // self.workers)
+        env = {**os.environ, "ANNCTL_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
+        with open(run_dir / "trial.log", "wb") as log:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "annctl.tuning.trial"],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # Ctrl-C reaches the tune process, which stops its trials in order
+            )
+            self.children[number] = child
+            try:
+                child.stdin.write(json.dumps(payload).encode())
+                child.stdin.close()
+                timed_out = self._watch(trial, child)
+            finally:
+                self.children.pop(number, None)
+        seconds = time.monotonic() - started
+        outcome = _read_outcome(run_dir)
+        if timed_out:
+            return failed(f"timed out after {self.spec.search.trial_timeout:g} s")
+        if outcome is None:
+            if self.stop.is_set() and self.signal_code:
+                return failed("interrupted")
+            return failed(_crash_reason(child.returncode, run_dir))
+        if outcome["state"] == "fail":
+            return failed(outcome.get("reason", "failed"))
+        return TrialEvent(number, outcome["state"], outcome["value"], params, outcome.get("epochs"), seconds, None)
+
+    def _watch(self, trial, child: subprocess.Popen) -> bool:
+        """Wait for the trial process, beating the heart; stop it at the trial timeout. True if it timed out."""
+        from annctl.faults import fault_point
+
+        limit = self.spec.search.trial_timeout
+        interval = studies.heartbeat_seconds()
+        started = time.monotonic()
+        fault_point("tune_trial_start")
+        while True:
+            try:
+                child.wait(timeout=min(interval, 1.0))
+                return False
+            except subprocess.TimeoutExpired:
+                pass
+            self.storage.record_heartbeat(trial._trial_id)
+            if limit and time.monotonic() - started > limit:
+                child.terminate()
+                try:
+                    child.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+                return True
+
+    def _record(self, event: TrialEvent) -> None:
+        """Tell the study how the trial ended and refresh the outputs; count failures in a row."""
+        from optuna.trial import TrialState
+
+        trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, event.number)
+        storage = self.study._storage
+        if event.epochs is not None:
+            storage.set_trial_user_attr(trial_id, "epochs", event.epochs)
+        storage.set_trial_user_attr(trial_id, "seconds", round(event.seconds or 0.0, 3))
+        if event.state == "complete":
+            self.study.tell(event.number, event.value)
+        elif event.state == "pruned":
+            self.study.tell(event.number, state=TrialState.PRUNED)
+        else:
+            storage.set_trial_user_attr(trial_id, studies.REASON_ATTR, event.reason)
+            self.study.tell(event.number, state=TrialState.FAIL)
+        with self.out_lock:
+            if event.state == "failed" and event.reason != "interrupted":
+                self.consecutive_failures += 1
+                limit = self.spec.search.max_consecutive_failures
+                if self.consecutive_failures >= limit and not self.failure:
+                    self.failure = (
+                        f"{limit} trials failed in a row (last: trial {event.number:03d}: {event.reason}); "
+                        f"stopping. See {self.tune_dir / 'trials' / f'{event.number:03d}' / 'trial.log'}"
+                    )
+                    self.stop.set()
+            elif event.state != "failed":
+                self.consecutive_failures = 0
+        self.write_outputs("running")
+
+
+def _fail_stale(study) -> None:
+    import optuna
+
+    optuna.storages.fail_stale_trials(study)
+
+
+def _read_outcome(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((run_dir / TRIAL_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _crash_reason(returncode: int, run_dir: Path) -> str:
+    if returncode is not None and returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = str(-returncode)
+        return f"the trial process was killed by {name}"
+    try:
+        lines = (run_dir / "trial.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    last = lines[-1] if lines else "no output"
+    return f"the trial process exited with {returncode}: {last[:300]}"
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _previous_wall(tune_dir: Path) -> float:
+    try:
+        return float(json.loads((tune_dir / "summary.json").read_text(encoding="utf-8")).get("wall_seconds") or 0)
+    except (OSError, ValueError):
+        return 0.0
+
+
+def _changed_fields(old: dict, new: dict, old_space: Any, new_space: dict) -> list[str]:
+    from annctl.runs import flatten
+
+    before, after = flatten(old), flatten(new)
+    changed = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+    if old_space != {path: p.model_dump() for path, p in new_space.items()}:
+        changed.append("search.space")
+    return changed
+
+
+@contextlib.contextmanager
+def _signals_as_exceptions() -> Iterator[None]:
+    def handler(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
