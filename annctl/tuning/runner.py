@@ -267,6 +267,7 @@ class Search:
                 threading.Thread(target=self._worker, name=f"tune-worker-{index}", daemon=True)
                 for index in range(self.workers)
             ]
+            self.active = len(threads)
             with _signals_as_exceptions():
                 for thread in threads:
                     thread.start()
@@ -282,10 +283,14 @@ class Search:
         return summary
 
     def _wait(self, threads: list[threading.Thread]) -> None:
-        while any(thread.is_alive() for thread in threads):
+        # Polls a counter instead of Thread.join(): a join interrupted by Ctrl-C can leave is_alive() wrongly
+        # False (CPython gh-90882), which would end the search before its trials are recorded.
+        while True:
             try:
-                for thread in threads:
-                    thread.join(0.2)
+                with self.out_lock:
+                    if self.active == 0:
+                        return
+                time.sleep(0.1)
             except (KeyboardInterrupt, _Terminated) as stop:
                 if self.signal_code is None:
                     self.signal_code = 143 if isinstance(stop, _Terminated) else 130
@@ -307,15 +312,23 @@ class Search:
             return write_outputs(self.tune_dir, self.study, self.config, self.base, self.space, extra)
 
     def _worker(self) -> None:
-        while not self.stop.is_set():
-            with self.ask_lock:
-                trial = self._next_trial()
-                if trial is None:
-                    return
-                params = studies.suggest(trial, self.space)
-            event = self._run_trial(trial, params)
-            self._record(event)
-            self.on_trial(event)
+        try:
+            while not self.stop.is_set():
+                with self.ask_lock:
+                    trial = self._next_trial()
+                    if trial is None:
+                        return
+                    params = studies.suggest(trial, self.space)
+                event = self._run_trial(trial, params)
+                self._record(event)
+                self.on_trial(event)
+        except Exception as error:  # noqa: BLE001 - e.g. the database went away: stop the search, say why
+            with self.out_lock:
+                self.failure = self.failure or f"worker stopped: {type(error).__name__}: {studies.first_line(error)}"
+            self.stop.set()
+        finally:
+            with self.out_lock:
+                self.active -= 1
 
     def _next_trial(self):
         """Ask for a trial unless the study already holds --trials finished or running ones (or time is up)."""

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import socket
+import time
 from typing import Any
 
 from annctl.errors import UsageError
@@ -60,16 +61,25 @@ def open_storage(url: str, heartbeat: bool = True):
     else:
         engine_kwargs["pool_pre_ping"] = True
     interval = heartbeat_seconds()
-    try:
-        return RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=interval if heartbeat else None,
-            grace_period=3 * interval if heartbeat else None,
-            heartbeat_stale_trial_callback=enqueue_retry if heartbeat else None,
-        )
-    except Exception as error:  # noqa: BLE001 - SQLAlchemy/driver errors: one clear line, not a traceback
-        raise UsageError(f"storage {redact(url)}: cannot open: {type(error).__name__}: {first_line(error)}") from None
+    for attempt in range(5):
+        try:
+            return RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=interval if heartbeat else None,
+                grace_period=3 * interval if heartbeat else None,
+                heartbeat_stale_trial_callback=enqueue_retry if heartbeat else None,
+            )
+        except Exception as error:  # noqa: BLE001 - SQLAlchemy/driver errors: one clear line, not a traceback
+            # Workers starting together on an empty database race to create Optuna's tables; the loser
+            # gets a unique-key violation and finds the tables there on the next try.
+            if "IntegrityError" in type(error).__name__ and attempt < 4:
+                time.sleep(0.5 + attempt)
+                continue
+            raise UsageError(
+                f"storage {redact(url)}: cannot open: {type(error).__name__}: {first_line(error)}"
+            ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def first_line(error: BaseException) -> str:
