@@ -74,8 +74,14 @@ def main_options(
 
 @app.command()
 def train(
-    experiment: ExperimentArg,
+    experiment: Annotated[
+        Optional[Path], typer.Argument(metavar="EXP.yaml", help="Experiment file (optional with --resume).")
+    ] = None,
     set_: SetOption = None,
+    resume: Annotated[
+        Optional[str],
+        typer.Option("--resume", metavar="RUN", help="Continue an interrupted or killed run from its last epoch."),
+    ] = None,
     runs_dir: Annotated[
         Optional[Path], typer.Option("--runs-dir", help="Runs root (default: $ANNCTL_RUNS_DIR or ./runs).")
     ] = None,
@@ -84,11 +90,10 @@ def train(
     json_output: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run directory.")] = False,
 ) -> None:
-    """Train an experiment into a new run directory and print its path."""
+    """Train an experiment into a new run directory and print its path (or continue one with --resume)."""
     from annctl.config import load_spec
     from annctl.progress import RichReporter, summary_table
-    from annctl.rundir import runs_root
-    from annctl.training import train as run_training
+    from annctl.rundir import resolve_run, runs_root
 
     overrides = list(set_ or [])
     if name is not None:
@@ -96,9 +101,23 @@ def train(
     if seed is not None:
         overrides.append(f"seed={seed}")
     with user_errors():
-        spec = load_spec(experiment, overrides)
         reporter = None if quiet else RichReporter(err)
-        summary = run_training(spec, runs_root(runs_dir), source=str(experiment), reporter=reporter, argv=sys.argv)
+        root = runs_root(runs_dir)
+        if resume is not None:
+            from annctl.training import resume as resume_training
+
+            if overrides:
+                raise UsageError("--resume continues a run as it started; --set, --name and --seed do not apply")
+            spec = load_spec(experiment) if experiment is not None else None
+            run_dir = resolve_run(resume, root)
+            summary = resume_training(run_dir, root, experiment=spec, source=str(experiment), reporter=reporter)
+        else:
+            from annctl.training import train as run_training
+
+            if experiment is None:
+                raise UsageError("give an experiment file (or --resume RUN)")
+            spec = load_spec(experiment, overrides)
+            summary = run_training(spec, root, source=str(experiment), reporter=reporter, argv=sys.argv)
     if json_output:
         print_json(summary)
         return
@@ -414,6 +433,9 @@ def runs_list(
             describe_age(row["age_seconds"]),
         )
     out.print(table)
+    stopped = [row["run"] for row in rows if row["status"] in ("killed", "interrupted", "failed")]
+    if stopped:
+        err.print(f"continue a killed or interrupted run with: annctl train --resume {stopped[0]}", highlight=False)
 
 
 @runs_app.command("show")

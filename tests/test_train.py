@@ -153,3 +153,27 @@ def test_unwritable_runs_root_is_reported_before_training(classification_experim
 
 def test_diverged_error_class():
     assert TrainingDiverged.exit_code == 1
+
+
+def test_each_epoch_has_its_own_reproducible_order():
+    # bug: Keras' array shuffling restarts its seeded random op every epoch, so every epoch had the same order
+    import numpy as np
+
+    from annctl.training.pipeline import training_dataset
+
+    x = np.arange(20, dtype="float32").reshape(20, 1)
+
+    def order(seed, epoch):
+        dataset, epoch_variable, steps = training_dataset(x, x, 8, True, seed)
+        epoch_variable.assign(epoch)
+        batches = [bx.numpy().ravel().astype(int).tolist() for bx, _ in dataset]
+        assert len(batches) == steps == 3 and [len(b) for b in batches] == [8, 8, 4]
+        return sum(batches, [])
+
+    first, second = order(1, 0), order(1, 1)
+    assert sorted(first) == sorted(second) == list(range(20))
+    assert first != second  # reshuffled every epoch
+    assert order(1, 1) == second  # epoch 1's order does not depend on having run epoch 0 (resume)
+    assert order(2, 0) != first
+    dataset, _, _ = training_dataset(x, x, 8, False, 1)
+    assert [int(v) for bx, _ in dataset for v in bx.numpy().ravel()] == list(range(20))  # shuffle: false

@@ -16,12 +16,12 @@ from annctl.spec import CosineDecay, ExperimentSpec, ExponentialDecay, ReduceOnP
 from annctl.training.compile import build_loss, build_metrics, build_optimizer, encode_targets
 
 
-def make_model(spec: ExperimentSpec, data, runs_root: Path | None = None):
-    """Build, transfer weights, freeze layers and compile."""
+def make_model(spec: ExperimentSpec, data, runs_root: Path | None = None, transfer: bool = True):
+    """Build, transfer weights (unless resuming: the checkpoint has them), freeze layers and compile."""
     training = spec.training
     head = choose_head(data.task, data.num_classes, data.n_targets, training.loss)
     model = spec.model.build(data, head)
-    if spec.model.init_from:
+    if spec.model.init_from and transfer:
         transfer_weights(model, spec.model.init_from, runs_root, spec.model.init_layers)
     if spec.model.freeze:
         names = [layer.name for layer in model.layers]
@@ -90,12 +90,12 @@ def learning_rate_schedule(spec: ExperimentSpec):
 
 
 def schedule_callbacks(spec: ExperimentSpec) -> list:
-    import keras
+    from annctl.training.callbacks import ReduceLROnPlateau
 
     schedule = spec.training.lr_schedule
     if isinstance(schedule, ReduceOnPlateau):
         return [
-            keras.callbacks.ReduceLROnPlateau(
+            ReduceLROnPlateau(
                 monitor=schedule.monitor,
                 factor=schedule.factor,
                 patience=schedule.patience,

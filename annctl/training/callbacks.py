@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -55,19 +56,25 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 
 class Checkpoints(keras.callbacks.Callback):
-    """Writes `last.keras` every epoch and `best.keras` when the monitored metric improves, atomically.
+    """Writes `last.keras` every epoch (keeping the one before as `previous.keras`) and `best.keras` when the
+    monitored metric improves, atomically, then `manifest.json`: each file's epoch and SHA-256, and what a
+    resume needs besides the weights (the state of the other callbacks, the dropout RNG states).
 
-    Keras' ModelCheckpoint writes in place, so a kill mid-save leaves a broken file; this one never does.
+    Keras' ModelCheckpoint writes in place, so a kill mid-save leaves a broken file; this one never does, and
+    a loader finds each checkpoint by its hash, so a kill between two renames cannot mix epochs up.
     An epoch whose loss is not finite is never saved.
     """
 
-    def __init__(self, directory: Path, monitor: str, mode: str):
+    def __init__(self, directory: Path, monitor: str, mode: str, spec: dict, manifest: dict | None = None):
         super().__init__()
         self.directory = Path(directory)
         self.monitor, self.mode = monitor, mode
-        self.best: float | None = None
-        self.best_epoch: int | None = None
-        self.manifest: dict = {}
+        self.manifest: dict = dict(manifest or {})
+        self.manifest["spec"] = spec
+        best = self.manifest.get("best") or {}
+        self.best: float | None = best.get("value")
+        self.best_epoch: int | None = best.get("epoch")
+        self.stateful: dict[str, object] = {}  # name -> callback with state() (early stopping, plateau)
 
     def improved(self, value: float) -> bool:
         if self.best is None:
@@ -78,19 +85,93 @@ class Checkpoints(keras.callbacks.Callback):
         logs = logs or {}
         if not _finite(logs.get("loss")):
             return
-        last = self.directory / "last.keras"
+        value = logs.get(self.monitor)
+        improved = _finite(value) and self.improved(float(value))
+        if improved:  # before the state is taken: the state after this epoch includes it
+            self.best, self.best_epoch = float(value), epoch + 1
+        last, previous = self.directory / "last.keras", self.directory / "previous.keras"
         with atomic_path(last, suffix=".keras") as tmp:
             self.model.save(tmp)
             fault_point("checkpoint_write")
-        self.manifest["last"] = {"epoch": epoch + 1, "sha256": sha256_file(last)}
-        value = logs.get(self.monitor)
-        if _finite(value) and self.improved(float(value)):
-            self.best, self.best_epoch = float(value), epoch + 1
+            if last.exists():
+                os.replace(last, previous)  # the old last stays whole until the new one replaces it
+        state = {
+            "callbacks": {name: callback.state() for name, callback in self.stateful.items()},
+            "rng": rng_states(self.model),
+        }
+        if "last" in self.manifest:
+            self.manifest["previous"] = self.manifest["last"]
+        self.manifest["last"] = {"epoch": epoch + 1, "sha256": sha256_file(last), "state": state}
+        if improved:
             with atomic_path(self.directory / "best.keras", suffix=".keras") as tmp:
                 shutil.copyfile(last, tmp)
-            self.manifest["best"] = {**self.manifest["last"], "monitor": self.monitor, "value": self.best}
+            self.manifest["best"] = {"epoch": epoch + 1, "sha256": self.manifest["last"]["sha256"]}
+            self.manifest["best"].update(monitor=self.monitor, value=self.best)
         # written last: it names the files that are complete, with the hashes a loader checks
         atomic_write_json(self.directory / "manifest.json", self.manifest)
+
+
+def rng_states(model) -> dict[str, list[int]]:
+    """The random-generator states of the model's layers (dropout, noise): Keras does not save them with the
+    weights, so a resumed run would otherwise draw other dropout masks than an uninterrupted one."""
+    return {
+        variable.path: [int(v) for v in keras.ops.convert_to_numpy(variable.value).ravel()]
+        for variable in model.variables
+        if variable.name == "seed_generator_state"
+    }
+
+
+def restore_rng_states(model, states: dict[str, list[int]]) -> None:
+    import numpy as np
+
+    for variable in model.variables:
+        if variable.name == "seed_generator_state" and variable.path in states:
+            variable.assign(np.asarray(states[variable.path], dtype=variable.dtype).reshape(variable.shape))
+
+
+class _Resumable:
+    """Mixin for Keras callbacks whose on_train_begin resets their state: `state()` for the manifest, and a
+    saved state applied right after that reset."""
+
+    STATE: tuple[str, ...] = ()
+
+    def resume_from(self, state: dict | None, best_weights=None):
+        self._saved, self._saved_weights = state, best_weights
+        return self
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        saved = getattr(self, "_saved", None)
+        if saved:
+            for key in self.STATE:
+                if key in saved:
+                    setattr(self, key, float(saved[key]) if key == "best" else saved[key])
+            if getattr(self, "_saved_weights", None) is not None:
+                self.best_weights = self._saved_weights
+
+    def state(self) -> dict:
+        return {key: _plain(getattr(self, key, None)) for key in self.STATE}
+
+
+def _plain(value):
+    if value is None or isinstance(value, (int, str)):
+        return value
+    return float(value)
+
+
+class EarlyStopping(_Resumable, keras.callbacks.EarlyStopping):
+    STATE = ("wait", "stopped_epoch", "best", "best_epoch")
+
+
+class ReduceLROnPlateau(_Resumable, keras.callbacks.ReduceLROnPlateau):
+    STATE = ("wait", "cooldown_counter", "best")
+
+
+class BatchFaults(keras.callbacks.Callback):
+    """`ANNCTL_FAULT=mid_epoch:N`: SIGKILL at the N-th batch end (for the reliability tests)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        fault_point("mid_epoch")
 
 
 class MetricsLog(keras.callbacks.Callback):

@@ -10,16 +10,18 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from annctl.config import resolve_or_raise
-from annctl.errors import AnnctlError, Interrupted, TrainingDiverged
+from annctl.errors import AnnctlError, Interrupted, TrainingDiverged, UsageError
 from annctl.rundir import (
     METRICS_FILE,
     MODEL_FILE,
     create_run_dir,
     prepare_root,
+    read_summary,
     utc_now,
     write_data_info,
     write_env,
@@ -53,7 +55,18 @@ class SilentReporter:
 
 
 class _Terminated(BaseException):
-    """Raised from the SIGTERM handler so training stops like Ctrl-C does."""
+    """Raised at a batch boundary after SIGTERM, so training stops like Ctrl-C does."""
+
+
+@dataclass
+class ResumePoint:
+    """Where a resumed run continues: the intact checkpoint, its manifest entry, the metrics rows up to it."""
+
+    checkpoint: Path
+    entry: dict[str, Any]
+    manifest: dict[str, Any]
+    rows: list[dict[str, Any]]
+    best_weights_file: Path | None = None
 
 
 def train(
@@ -71,7 +84,6 @@ def train(
 
     Raises AnnctlError subclasses: DataError/SpecError (2), TrainingDiverged (1), Interrupted (130/143).
     """
-    reporter = reporter or SilentReporter()
     prepare_root(runs_root)
     from annctl.training.tf_setup import seed_everything
 
@@ -79,57 +91,120 @@ def train(
     data = spec.dataset.load(spec.seed)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
     run_dir = run_dir or create_run_dir(runs_root, spec.name)
-    write_spec(run_dir, spec)
-    write_env(run_dir, spec.seed, argv)
-    write_data_info(run_dir, data, spec)
-    summary: dict[str, Any] = {
-        "run_dir": str(run_dir),
-        "name": spec.name,
-        "status": "running",
-        "pid": os.getpid(),  # with host: lets `runs list` tell a live run from one killed with SIGKILL
-        "host": socket.gethostname(),
-        "started_at": utc_now(),
-        "epochs_completed": 0,
-        "best_epoch": None,
-        "best": None,
-        # filled in as training goes; present from the start so scripts can rely on every key
-        "final_metrics": {},
-        "test_metrics": None,
-        "wall_seconds": None,
-        "train_samples_per_second": None,
-    }
-    write_summary(run_dir, summary)
+    with run_lock(run_dir):
+        write_spec(run_dir, spec)
+        write_env(run_dir, spec.seed, argv)
+        write_data_info(run_dir, data, spec)
+        summary: dict[str, Any] = {
+            "run_dir": str(run_dir),
+            "name": spec.name,
+            "status": "running",
+            "pid": os.getpid(),  # with host: lets `runs list` tell a live run from one killed with SIGKILL
+            "host": socket.gethostname(),
+            "started_at": utc_now(),
+            "epochs_completed": 0,
+            "best_epoch": None,
+            "best": None,
+            # filled in as training goes; present from the start so scripts can rely on every key
+            "final_metrics": {},
+            "test_metrics": None,
+            "wall_seconds": None,
+            "train_samples_per_second": None,
+        }
+        write_summary(run_dir, summary)
+        return _run(spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, list(callbacks), None)
+
+
+def resume(
+    run_dir: Path,
+    runs_root: Path,
+    *,
+    experiment: ExperimentSpec | None = None,
+    source: str = "<spec>",
+    reporter: Reporter | None = None,
+) -> dict[str, Any]:
+    """Continue an interrupted or killed run from its last intact checkpoint; return its summary.
+
+    Refuses (exit 2) a finished run, a run being trained right now, a spec edited since the run started
+    (in the run's spec.yaml, or ``experiment`` differing from it), and a run without an intact checkpoint.
+    """
+    from annctl.training.resuming import find_resume_point, load_run_spec
+
+    with run_lock(run_dir):
+        summary = read_summary(run_dir) or {}
+        status = summary.get("status")
+        if status in ("completed", "diverged"):
+            hint = " (a diverged run would diverge again; train it anew with a lower learning rate)"
+            raise UsageError(
+                f"{run_dir}: the run is {status}; nothing to resume" + (hint if status == "diverged" else "")
+            )
+        spec, manifest = load_run_spec(run_dir, experiment, source)
+        from annctl.training.tf_setup import seed_everything
+
+        seed_everything(spec.seed)
+        data = spec.dataset.load(spec.seed)
+        spec = resolve_or_raise(spec, data.task, data.num_classes, str(run_dir / "spec.yaml"))
+        point = find_resume_point(run_dir, manifest, spec)
+        summary.update(
+            status="running",
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            epochs_completed=point.entry["epoch"],
+            resumed_at=[*summary.get("resumed_at", []), utc_now()],
+            resumed_from_epoch=point.entry["epoch"],
+        )
+        summary.pop("error", None)
+        summary.pop("finished_at", None)
+        write_summary(run_dir, summary)
+        return _run(spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, [], point)
+
+
+def _run(spec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root: Path, extra: list, resume):
+    """Fit with the stop signals handled, and leave the summary saying how it ended."""
     started = time.perf_counter()
-    with contextlib.redirect_stdout(sys.stderr), _sigterm_as_exception():
+    before = float(summary.get("wall_seconds") or 0.0) if resume else 0.0
+
+    def elapsed() -> float:
+        return before + time.perf_counter() - started
+
+    with contextlib.redirect_stdout(sys.stderr), _stop_signals() as stop:
         try:
-            _fit(spec, data, run_dir, summary, reporter, runs_root, list(callbacks))
-        except (KeyboardInterrupt, _Terminated) as stop:
-            summary.update(status="interrupted", wall_seconds=time.perf_counter() - started, finished_at=utc_now())
+            _fit(spec, data, run_dir, summary, reporter, runs_root, [*extra, _StopAtBatch(stop)], resume)
+            stop.check()
+        except (KeyboardInterrupt, _Terminated) as interrupt:
+            summary.update(status="interrupted", wall_seconds=elapsed(), finished_at=utc_now())
             write_summary(run_dir, summary)
-            code = 143 if isinstance(stop, _Terminated) else 130
-            error = Interrupted(f"interrupted after {summary['epochs_completed']} epoch(s); run directory: {run_dir}")
+            code = 143 if isinstance(interrupt, _Terminated) else 130
+            error = Interrupted(
+                f"interrupted after {summary['epochs_completed']} epoch(s); run directory: {run_dir}\n"
+                f"continue it with: annctl train --resume {run_dir}"
+            )
             error.exit_code = code
             raise error from None
         except TrainingDiverged:
-            summary.update(wall_seconds=time.perf_counter() - started, finished_at=utc_now())
+            summary.update(wall_seconds=elapsed(), finished_at=utc_now())
             write_summary(run_dir, summary)
             raise
         except Exception as exc:
             summary.update(
-                status="failed",
-                error=f"{type(exc).__name__}: {exc}",
-                wall_seconds=time.perf_counter() - started,
-                finished_at=utc_now(),
+                status="failed", error=f"{type(exc).__name__}: {exc}", wall_seconds=elapsed(), finished_at=utc_now()
             )
             write_summary(run_dir, summary)
             if isinstance(exc, AnnctlError):
                 raise
             raise AnnctlError(f"training failed: {type(exc).__name__}: {exc} (run directory: {run_dir})") from exc
-    summary["wall_seconds"] = time.perf_counter() - started
+    summary["wall_seconds"] = elapsed()
     summary["finished_at"] = utc_now()
     write_summary(run_dir, summary)
     plot_learning_curves(run_dir, spec.name)
     return summary
+
+
+def run_lock(run_dir: Path):
+    """One process trains a run directory at a time (a training, or a resume of it)."""
+    from annctl.fileio import exclusive_lock
+
+    return exclusive_lock(run_dir / ".lock", f"run {run_dir}")
 
 
 def plot_learning_curves(run_dir: Path, title: str) -> None:
@@ -142,24 +217,65 @@ def plot_learning_curves(run_dir: Path, title: str) -> None:
         print(f"warning: could not draw learning curves: {error}", file=sys.stderr)
 
 
-@contextlib.contextmanager
-def _sigterm_as_exception():
-    def handler(signum, frame):
-        raise _Terminated()
+class _StopRequest:
+    """SIGINT/SIGTERM while training: remember it and stop at the next batch boundary (a second signal
+    stops at once)."""
 
+    def __init__(self):
+        self.signal: int | None = None
+
+    def handler(self, signum, frame):
+        if self.signal is not None:
+            raise _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        self.signal = signum
+
+    def check(self) -> None:
+        if self.signal == signal.SIGTERM:
+            raise _Terminated()
+        if self.signal is not None:
+            raise KeyboardInterrupt()
+
+
+@contextlib.contextmanager
+def _stop_signals():
+    stop = _StopRequest()
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {sig: signal.signal(sig, stop.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread: leave signals alone
-        yield
+        yield stop
         return
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _StopAtBatch(stop: _StopRequest):  # noqa: N802 - builds a Keras callback lazily (Keras imports late)
+    import keras
+
+    class StopAtBatch(keras.callbacks.Callback):
+        """Raises the stop at a batch boundary (the partial epoch is dropped: resume redoes it) or after all
+        of an epoch's files are written (put last)."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            stop.check()
+
+        def on_epoch_end(self, epoch, logs=None):
+            stop.check()
+
+    return StopAtBatch()
 
 
 def _fit(
-    spec: ExperimentSpec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root: Path, extra: list
+    spec: ExperimentSpec,
+    data,
+    run_dir: Path,
+    summary: dict,
+    reporter: Reporter,
+    runs_root: Path,
+    extra: list,
+    resume: ResumePoint | None = None,
 ) -> None:
     import keras
 
@@ -173,20 +289,46 @@ def _fit(
         precision_policy,
         schedule_callbacks,
     )
-    from annctl.training.callbacks import Checkpoints, DivergenceGuard, EpochStats, MetricsLog, ReporterBridge
+    from annctl.training.callbacks import (
+        BatchFaults,
+        Checkpoints,
+        DivergenceGuard,
+        EarlyStopping,
+        EpochStats,
+        MetricsLog,
+        ReporterBridge,
+        restore_rng_states,
+    )
+    from annctl.training.pipeline import epoch_order_callback, training_dataset
 
     training = spec.training
+    state = (resume.entry.get("state") or {}) if resume else {}
+    saved = state.get("callbacks", {})
     with precision_policy(training.mixed_precision), distribution_scope(training.distribution):
-        model = make_model(spec, data, runs_root)
+        model = make_model(spec, data, runs_root, transfer=resume is None)
+        best_weights = None
+        if resume:
+            model.optimizer.build(model.trainable_variables)
+            if resume.best_weights_file is not None:
+                model.load_weights(resume.best_weights_file)
+                best_weights = model.get_weights()
+            model.load_weights(resume.checkpoint)  # weights and optimizer state (moments, step, learning rate)
+            restore_rng_states(model, state.get("rng", {}))
     if getattr(model, "transferred_layers", None):
         summary["transferred_layers"] = model.transferred_layers
     x_train, x_val = model_inputs(spec, data, data.x_train), model_inputs(spec, data, data.x_val)
     y_train, y_val = model_targets(spec, data, data.y_train), model_targets(spec, data, data.y_val)
+    train_data, epoch_variable, steps = training_dataset(
+        x_train, y_train, training.batch_size, training.shuffle, spec.seed
+    )
     monitor = spec.monitor()
     mode = monitor_mode(monitor)
-    checkpoints = Checkpoints(run_dir / "checkpoints", monitor, mode)
+    checkpoints = Checkpoints(
+        run_dir / "checkpoints", monitor, mode, spec.model_dump(mode="json"), resume.manifest if resume else None
+    )
+    if "checkpoints" in saved:
+        checkpoints.best, checkpoints.best_epoch = saved["checkpoints"]["best"], saved["checkpoints"]["best_epoch"]
     guard = DivergenceGuard()
-    steps = math.ceil(data.train_size / training.batch_size)
 
     def update_summary(epoch, logs):
         summary.update(
@@ -198,20 +340,25 @@ def _fit(
         write_summary(run_dir, summary)
         fault_point("epoch_end")
 
-    callbacks = [EpochStats(), guard, *schedule_callbacks(spec)]
+    callbacks = [EpochStats(), epoch_order_callback(epoch_variable), guard, BatchFaults()]
+    for callback in schedule_callbacks(spec):
+        checkpoints.stateful["reduce_lr"] = callback.resume_from(saved.get("reduce_lr"))
+        callbacks.append(callback)
     if training.early_stopping:
         stopping = training.early_stopping
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=stopping.monitor,
-                patience=stopping.patience,
-                min_delta=stopping.min_delta,
-                restore_best_weights=stopping.restore_best_weights,
-                mode=monitor_mode(stopping.monitor),
-            )
-        )
-    metrics_log = MetricsLog(run_dir / METRICS_FILE)
-    callbacks += [checkpoints, metrics_log]
+        early = EarlyStopping(
+            monitor=stopping.monitor,
+            patience=stopping.patience,
+            min_delta=stopping.min_delta,
+            restore_best_weights=stopping.restore_best_weights,
+            mode=monitor_mode(stopping.monitor),
+        ).resume_from(saved.get("early_stopping"), best_weights)
+        checkpoints.stateful["early_stopping"] = early
+        callbacks.append(early)
+    checkpoints.stateful["checkpoints"] = _CheckpointState(checkpoints)
+    # metrics.csv before the manifest: a kill between them leaves a row the resume drops, never a missing one
+    metrics_log = MetricsLog(run_dir / METRICS_FILE, resume.rows if resume else None)
+    callbacks += [metrics_log, checkpoints]
     if spec.output.tensorboard:
         callbacks.append(
             keras.callbacks.TensorBoard(
@@ -223,21 +370,26 @@ def _fit(
         )
     # The summary is updated after every file of the epoch is written; the display comes last.
     callbacks += [
-        *extra,
+        *extra[:-1],
         keras.callbacks.LambdaCallback(on_epoch_end=update_summary),
         ReporterBridge(reporter, training.epochs, steps),
+        extra[-1],  # the stop request: raised only once the epoch is fully recorded
     ]
     reporter.run_start(run_dir, spec, data.train_size)
-    model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        epochs=training.epochs,
-        batch_size=training.batch_size,
-        shuffle=training.shuffle,
-        callbacks=callbacks,
-        verbose=0,
-    )
+    initial_epoch = resume.entry["epoch"] if resume else 0
+    if _stopped_early(saved.get("early_stopping")):
+        if best_weights is not None and training.early_stopping.restore_best_weights:
+            model.set_weights(best_weights)  # what EarlyStopping does at the end of training
+    elif initial_epoch < training.epochs:
+        model.fit(
+            train_data,
+            validation_data=(x_val, y_val),
+            epochs=training.epochs,
+            initial_epoch=initial_epoch,
+            shuffle=False,  # the pipeline orders each epoch itself
+            callbacks=callbacks,
+            verbose=0,
+        )
     if guard.diverged_epoch is not None:
         summary["status"] = "diverged"
         summary["diverged_epoch"] = guard.diverged_epoch
@@ -245,6 +397,7 @@ def _fit(
             f"the loss became NaN or infinite in epoch {guard.diverged_epoch}; the last good checkpoint is kept "
             f"in {run_dir / 'checkpoints'}. Try a lower training.learning_rate (now {training.learning_rate})."
         )
+    extra[-1].on_epoch_end(0)  # a stop requested after the last batch: stop before the final save
     model_path = run_dir / MODEL_FILE
     with atomic_path(model_path, suffix=".keras") as tmp:
         model.save(tmp)
@@ -257,6 +410,21 @@ def _fit(
         else None,
         model_sha256=sha256_file(model_path),
     )
+
+
+class _CheckpointState:
+    """The best value the checkpoints track, as resumable state."""
+
+    def __init__(self, checkpoints):
+        self.checkpoints = checkpoints
+
+    def state(self) -> dict:
+        return {"best": self.checkpoints.best, "best_epoch": self.checkpoints.best_epoch}
+
+
+def _stopped_early(saved: dict | None) -> bool:
+    """Early stopping had already ended the run when it was killed (before the final model was saved)."""
+    return bool(saved and saved.get("stopped_epoch"))
 
 
 def test_metrics(spec: ExperimentSpec, model, data) -> dict[str, float]:

@@ -8,7 +8,6 @@ storage), trials/<NNN>/ (complete run directories), leaderboard.csv, best.yaml, 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from annctl.errors import AnnctlError, Interrupted, SpecError, UsageError
-from annctl.fileio import atomic_write_json, atomic_write_text
+from annctl.fileio import atomic_write_json, atomic_write_text, exclusive_lock
 from annctl.rundir import create_run_dir, prepare_root, spec_to_yaml, utc_now
 from annctl.spec import ExperimentSpec
 from annctl.tuning import study as studies
@@ -171,25 +170,10 @@ def storage_url(tune_dir: Path, config: dict[str, Any], override: str | None = N
     return recorded
 
 
-@contextlib.contextmanager
-def locked(tune_dir: Path) -> Iterator[None]:
+def locked(tune_dir: Path):
     """One `annctl tune` process per tune directory (several machines share a study through its storage,
     each with its own tune directory)."""
-    handle = open(tune_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the whole search
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise UsageError(f"{tune_dir}: already in use by annctl tune ({holder}); wait for it or stop it") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(studies.worker_id())
-        handle.flush()
-        yield
-    finally:
-        handle.close()
+    return exclusive_lock(tune_dir / LOCK_FILE, f"tune directory {tune_dir}")
 
 
 class _Terminated(BaseException):

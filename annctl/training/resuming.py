@@ -1,0 +1,141 @@
+"""What `annctl train --resume RUN` checks and finds before it continues a run.
+
+The run's spec must be the one it started with (the manifest keeps a copy); the checkpoint it continues from
+is found by its SHA-256 in the manifest, so a truncated or bit-flipped file is never loaded: the resume falls
+back to the previous intact checkpoint with a warning, or stops with a clear error. Never from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from annctl.errors import AnnctlError, SpecError, UsageError
+from annctl.fileio import sha256_file
+from annctl.spec import ExperimentSpec
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "checkpoints" / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        manifest = {}
+    except (OSError, ValueError) as error:
+        raise AnnctlError(f"{path}: unreadable ({error}); cannot resume") from None
+    if not manifest.get("last"):
+        raise UsageError(
+            f"{run_dir}: no epoch was completed and checkpointed before it stopped; nothing to resume "
+            "(train the experiment again)"
+        )
+    return manifest
+
+
+def changed_fields(before: dict, after: dict) -> list[str]:
+    from annctl.runs import flatten
+
+    old, new = flatten(before), flatten(after)
+    return sorted(key for key in old.keys() | new.keys() if old.get(key) != new.get(key))
+
+
+def load_run_spec(
+    run_dir: Path, experiment: ExperimentSpec | None, source: str
+) -> tuple[ExperimentSpec, dict[str, Any]]:
+    """The run's spec, refused when it differs from the one the run started with (or from ``experiment``)."""
+    from annctl.config import load_spec
+
+    manifest = read_manifest(run_dir)
+    try:
+        spec = load_spec(run_dir / "spec.yaml")
+    except SpecError as error:
+        raise UsageError(f"{run_dir / 'spec.yaml'} no longer validates: {error.problems[0]}") from None
+    recorded = manifest.get("spec")
+    if recorded is not None:
+        edited = changed_fields(recorded, spec.model_dump(mode="json"))
+        if edited:
+            raise UsageError(
+                f"{run_dir / 'spec.yaml'} was edited since the run started (changed: {', '.join(edited)}); a "
+                "resume continues the same experiment — restore the file, or train the edited spec as a new run"
+            )
+    if experiment is not None:
+        differs = [
+            field
+            for field in changed_fields(spec.model_dump(mode="json"), experiment.model_dump(mode="json"))
+            if not _defaulted(field, experiment)
+        ]
+        if differs:
+            raise UsageError(
+                f"{source} differs from the run's spec (changed: {', '.join(differs)}); resume continues the run "
+                "as it started: drop the file argument, or train the edited experiment as a new run"
+            )
+    return spec, manifest
+
+
+def _defaulted(field: str, experiment: ExperimentSpec) -> bool:
+    """Fields filled in from the data when the run started (loss, metrics, monitor) are not edits when the
+    experiment file leaves them out."""
+    filled = ("training.loss", "training.metrics", "output.checkpoint_monitor")
+    if not field.startswith(filled):
+        return False
+    node: Any = experiment.model_dump(mode="json")
+    for part in field.split(".")[:2]:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node is None
+
+
+def find_resume_point(run_dir: Path, manifest: dict[str, Any], spec: ExperimentSpec):
+    """The newest checkpoint whose file matches its recorded hash, with the metrics rows up to it."""
+    from annctl.plots import read_metrics
+    from annctl.training.trainer import ResumePoint
+
+    directory = run_dir / "checkpoints"
+    hashes = {}
+    for name in ("last.keras", "previous.keras"):
+        path = directory / name
+        if path.is_file() and not path.is_symlink():
+            hashes[sha256_file(path)] = path
+    chosen = None
+    for key in ("last", "previous"):
+        entry = manifest.get(key)
+        if entry and entry.get("sha256") in hashes:
+            chosen = (key, entry, hashes[entry["sha256"]])
+            break
+    newest = manifest["last"]["epoch"]
+    if chosen is None:
+        raise AnnctlError(
+            f"{directory}: no intact checkpoint (last.keras and previous.keras do not match the hashes in "
+            "manifest.json: truncated or corrupted); cannot resume — train the experiment again"
+        )
+    key, entry, path = chosen
+    if key != "last":
+        print(
+            f"warning: the checkpoint of epoch {newest} is missing or corrupted (hash mismatch); "
+            f"resuming from the previous one, epoch {entry['epoch']}",
+            file=sys.stderr,
+        )
+    if not entry.get("state"):
+        print("warning: this checkpoint predates resumable state; callbacks and dropout restart", file=sys.stderr)
+    continued = {k: v for k, v in manifest.items() if k != "previous"}
+    continued["last"] = entry
+    rows = [{**row, "epoch": int(row["epoch"])} for row in read_metrics(run_dir) if row["epoch"] <= entry["epoch"]]
+    return ResumePoint(path, entry, continued, rows, _best_weights_file(run_dir, manifest, entry, spec))
+
+
+def _best_weights_file(run_dir: Path, manifest: dict, entry: dict, spec: ExperimentSpec) -> Path | None:
+    """best.keras when it holds the weights early stopping will restore (same monitor: the usual case)."""
+    stopping = spec.training.early_stopping
+    saved = ((entry.get("state") or {}).get("callbacks") or {}).get("early_stopping")
+    if not stopping or not stopping.restore_best_weights or not saved or saved.get("best_epoch") is None:
+        return None
+    best = manifest.get("best") or {}
+    path = run_dir / "checkpoints" / "best.keras"
+    if best.get("epoch") == saved["best_epoch"] + 1 and path.is_file() and sha256_file(path) == best.get("sha256"):
+        return path
+    print(
+        f"warning: early stopping's best weights (epoch {saved['best_epoch'] + 1}) are not in best.keras; they "
+        "will be restored only if a later epoch improves on them",
+        file=sys.stderr,
+    )
+    return None
