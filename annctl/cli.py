@@ -55,6 +55,10 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow]")
         raise typer.Exit(130) from None
+    except OSError as error:  # a full disk, a permission, a planted symlink: one line naming the path
+        where = f"{error.filename}: " if error.filename else ""
+        err.print(f"[red]error:[/red] {where}{error.strerror or error}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
 
 
 def _version(value: bool) -> None:

@@ -6,6 +6,7 @@ A reader (or a process killed mid-write) sees either the old file or the new one
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -19,6 +20,10 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
     """Yield a temp path beside ``target``; on success it is renamed onto ``target``, on error removed."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    refuse_symlinks(target)
+    from annctl.faults import write_fault
+
+    write_fault(target)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -31,6 +36,14 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def refuse_symlinks(target: Path) -> None:
+    """A file annctl writes, and the folder it goes in, must not be symlinks: one planted in a run directory
+    (e.g. `plots -> /etc`) would otherwise redirect the write outside the runs root."""
+    for path in (target, target.parent):
+        if path.is_symlink():
+            raise OSError(errno.ELOOP, "refusing to write through a symbolic link", str(path))
 
 
 def _umask() -> int:

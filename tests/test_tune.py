@@ -193,3 +193,44 @@ def test_too_many_failures_in_a_row_stop_with_exit_1(tmp_path, isolated_runs):
     (tune_dir,) = tune_dirs(isolated_runs)
     summary = json.loads((tune_dir / "summary.json").read_text())
     assert summary["status"] == "failed" and summary["trials_failed"] == 2
+
+
+def test_median_pruner_stops_a_trial_behind_the_others_and_the_summary_counts_saved_epochs(tmp_path):
+    import keras
+    import optuna
+
+    from annctl.tuning.outputs import write_outputs
+    from annctl.tuning.study import make_pruner, open_storage
+    from annctl.tuning.trial import _pruning_callback
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=open_storage(url), pruner=make_pruner("median", 10))
+    for _ in range(3):  # three finished trials whose val_loss falls to 0.1
+        trial = study.ask()
+        for epoch in range(1, 6):
+            trial.report(1.0 / epoch - 0.1, epoch)
+        study.tell(trial, 0.1)
+    trial = study.ask()
+    payload = {"study": "s", "storage": url, "pruner": "median", "epochs": 10, "trial_id": trial._trial_id}
+    callback = _pruning_callback(payload, "val_loss")
+    callback.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    for epoch in range(4):  # a trial stuck at val_loss 5: pruned as soon as the 2 warm-up epochs are over
+        callback.on_epoch_end(epoch, {"val_loss": 5.0})
+        if callback.pruned_epoch:
+            break
+    assert callback.pruned_epoch == 2 and callback.model.stop_training
+    study._storage.set_trial_user_attr(trial._trial_id, "epochs", 2)
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    config = {
+        "metric": "val_loss",
+        "direction": "minimize",
+        "epochs": 10,
+        "study": "s",
+        "storage_display": "x",
+        "sampler": "random",
+        "pruner": "median",
+        "trials": 4,
+    }
+    base = {"name": "t", "dataset": {"name": "iris"}, "model": {"architecture": "mlp"}}
+    summary = write_outputs(tmp_path, study, config, base, {}, {})
+    assert summary["trials_pruned"] == 1 and summary["epochs_saved_by_pruning"] == 8

@@ -189,9 +189,15 @@ def _run(spec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root
             summary.update(
                 status="failed", error=f"{type(exc).__name__}: {exc}", wall_seconds=elapsed(), finished_at=utc_now()
             )
-            write_summary(run_dir, summary)
+            with contextlib.suppress(OSError):  # the disk may still be full: the message below matters more
+                write_summary(run_dir, summary)
             if isinstance(exc, AnnctlError):
                 raise
+            if isinstance(exc, OSError) and exc.filename:
+                raise AnnctlError(
+                    f"cannot write {exc.filename}: {exc.strerror}; the files of the last complete epoch are intact "
+                    f"(resume with: annctl train --resume {run_dir})"
+                ) from None
             raise AnnctlError(f"training failed: {type(exc).__name__}: {exc} (run directory: {run_dir})") from exc
     summary["wall_seconds"] = elapsed()
     summary["finished_at"] = utc_now()

@@ -127,6 +127,10 @@ def record_config(tune_dir: Path, config: dict[str, Any]) -> None:
 
 
 def _check_options(options: TuneOptions) -> None:
+    from annctl.rundir import SAFE_NAME
+
+    if options.study is not None and not SAFE_NAME.match(options.study):
+        raise UsageError(f"--study {options.study!r}: use letters, digits, '.', '_' and '-' (at most 80)")
     if options.trials < 1:
         raise UsageError(f"--trials {options.trials}: must be at least 1")
     if options.workers < 1:
