@@ -257,7 +257,8 @@ def validate(
         return
     out.print(
         f"{experiment}: valid — {spec.name}: {spec.model.architecture} on {spec.dataset.name}, "
-        f"{spec.training.optimizer} lr={spec.training.learning_rate}, up to {spec.training.epochs} epochs",
+        f"{spec.training.optimizer} lr={spec.training.learning_rate}, up to {spec.training.epochs} epochs"
+        + (f"; searches {len(spec.search.space)} parameters (annctl tune)" if spec.search else ""),
         highlight=False,
     )
 

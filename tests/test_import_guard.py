@@ -19,7 +19,7 @@ def test_validate_datasets_models_run_without_heavy_modules(tmp_path):
         "from annctl.cli import app\n"
         "runner = CliRunner()\n"
         "commands = [['--help'], ['datasets'], ['models'], ['runs', 'list'],\n"
-        "            ['validate', 'experiments/iris_mlp.yaml']]\n"
+        "            ['validate', 'experiments/iris_mlp.yaml'], ['validate', 'experiments/california_tune.yaml']]\n"
         "for args in commands:\n"
         "    result = runner.invoke(app, args)\n"
         "    assert result.exit_code == 0, (args, result.output)\n"

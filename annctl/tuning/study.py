@@ -71,9 +71,10 @@ def open_storage(url: str, heartbeat: bool = True):
                 heartbeat_stale_trial_callback=enqueue_retry if heartbeat else None,
             )
         except Exception as error:  # noqa: BLE001 - SQLAlchemy/driver errors: one clear line, not a traceback
-            # Workers starting together on an empty database race to create Optuna's tables; the loser
-            # gets a unique-key violation and finds the tables there on the next try.
-            if "IntegrityError" in type(error).__name__ and attempt < 4:
+            # Workers starting together on an empty database race to create Optuna's tables and types; the
+            # loser's transaction fails (unique violation, "type ... already exists") and rolls back, and the
+            # next try finds the schema there.
+            if type(error).__name__ in ("IntegrityError", "ProgrammingError") and attempt < 4:
                 time.sleep(0.5 + attempt)
                 continue
             raise UsageError(
