@@ -383,10 +383,11 @@ def _fit(
     ]
     reporter.run_start(run_dir, spec, data.train_size)
     initial_epoch = resume.entry["epoch"] if resume else 0
-    if _stopped_early(saved.get("early_stopping")):
-        if best_weights is not None and training.early_stopping.restore_best_weights:
-            model.set_weights(best_weights)  # what EarlyStopping does at the end of training
-    elif initial_epoch < training.epochs:
+    if _stopped_early(saved.get("early_stopping")) or initial_epoch >= training.epochs:
+        # killed after its last epoch, before the final save: finish as EarlyStopping's on_train_end would
+        if best_weights is not None and training.early_stopping and training.early_stopping.restore_best_weights:
+            model.set_weights(best_weights)
+    else:
         model.fit(
             train_data,
             validation_data=(x_val, y_val),

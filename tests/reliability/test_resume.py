@@ -199,3 +199,15 @@ def test_resume_refuses_an_edited_spec_a_busy_run_and_a_finished_one(experiment,
     assert_same_as_reference(run_dir, reference)
     result = cli.invoke(app, ["train", "--resume", str(run_dir)])
     assert result.exit_code == 2 and "completed; nothing to resume" in result.stderr
+
+
+def test_killed_after_the_last_epoch_resume_only_finishes(experiment, reference, tmp_path):
+    # early stopping ended the run; it was killed before the final model was saved: resume trains no more,
+    # restores the best weights as EarlyStopping would have, saves and evaluates
+    runs = tmp_path / "runs"
+    last = len(reference["rows"])
+    assert finish(annctl(["train", str(experiment)], runs, f"epoch_end:{last}"))[0] == -signal.SIGKILL
+    run_dir = only_run(runs)
+    code, _, err = resume(run_dir, runs)
+    assert code == 0, err
+    assert_same_as_reference(run_dir, reference)
