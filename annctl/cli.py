@@ -127,7 +127,8 @@ def train(
         return
     if not quiet:
         err.print(summary_table(summary))
-    out.print(summary["run_dir"], highlight=False)
+    if summary["run_dir"] is not None:  # None on a multi-worker run's non-chief workers
+        out.print(summary["run_dir"], highlight=False)
 
 
 @app.command()

@@ -64,7 +64,11 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"{summary.get('name')} — {summary.get('status')}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    table.add_row("run directory", str(summary.get("run_dir")))
+    worker = summary.get("worker") or {}
+    if summary.get("run_dir") is None and worker:
+        table.add_row("run directory", f"written by the chief (this is {worker['task_type']} {worker['index']})")
+    else:
+        table.add_row("run directory", str(summary.get("run_dir")))
     table.add_row("epochs", str(summary.get("epochs_completed")))
     best = summary.get("best") or {}
     if best.get("value") is not None:

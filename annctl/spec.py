@@ -117,8 +117,11 @@ class TrainingSpec(StrictModel):
         description="Compute in 16-bit floats, keep weights and the output layer in float32 (Keras mixed "
         "precision): faster on GPUs with tensor cores, usually slower on CPUs.",
     )
-    distribution: Literal["none", "mirrored"] = Field(
-        "none", description="`mirrored`: TensorFlow's MirroredStrategy, one replica per local GPU (or the CPU)."
+    distribution: Literal["none", "mirrored", "multi_worker"] = Field(
+        "none",
+        description="`mirrored`: TensorFlow's MirroredStrategy, one replica per local GPU (or the CPU). "
+        "`multi_worker`: MultiWorkerMirroredStrategy across the machines named in $TF_CONFIG (run `annctl train` "
+        "on each; the chief writes the run directory); needs steps_per_execution 1 (set by default).",
     )
     lr_schedule: LrSchedule | None = Field(
         None, description="Learning-rate schedule: exponential, cosine or reduce_on_plateau (`type` picks it)."
@@ -134,6 +137,13 @@ class TrainingSpec(StrictModel):
             raise ValueError(f"weight_decay applies to adamw only, not {self.optimizer}")
         if self.learning_rate is None:
             self.learning_rate = DEFAULT_LEARNING_RATES[self.optimizer]
+        if self.distribution == "multi_worker" and self.steps_per_execution != 1:
+            if "steps_per_execution" in self.model_fields_set:
+                raise ValueError(
+                    "distribution multi_worker needs steps_per_execution 1 (Keras' multi-step loop fails with "
+                    "cross-worker collectives); leave steps_per_execution out"
+                )
+            self.steps_per_execution = 1
         return self
 
 

@@ -65,18 +65,6 @@ def precision_policy(mode: str) -> Iterator[None]:
         keras.config.set_dtype_policy(previous)
 
 
-@contextlib.contextmanager
-def distribution_scope(kind: str) -> Iterator[None]:
-    """Build and compile under a tf.distribute strategy; Keras then trains with it."""
-    if kind == "none":
-        yield
-        return
-    import tensorflow as tf
-
-    with tf.distribute.MirroredStrategy().scope():
-        yield
-
-
 def learning_rate_schedule(spec: ExperimentSpec):
     """A Keras schedule object for exponential/cosine decay, else None (a constant rate)."""
     import keras

@@ -82,14 +82,25 @@ def train(
     """Train ``spec`` into a new run directory under ``runs_root`` (or into the empty ``run_dir`` the caller
     made, as `annctl tune` does for its trials); return its summary. ``callbacks`` are extra Keras callbacks.
 
+    With `training.distribution: multi_worker` only the chief writes under ``runs_root``; another worker trains
+    into a temporary directory it deletes, and its summary has ``run_dir`` None and its ``worker`` role.
+
     Raises AnnctlError subclasses: DataError/SpecError (2), TrainingDiverged (1), Interrupted (130/143).
     """
-    prepare_root(runs_root)
+    role = None
+    if spec.training.distribution == "multi_worker":
+        from annctl.training.distribution import worker_role
+
+        role = worker_role()
+    if role is None or role.chief:
+        prepare_root(runs_root)
     from annctl.training.tf_setup import seed_everything
 
     seed_everything(spec.seed)
     data = spec.dataset.load(spec.seed)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
+    if role is not None and not role.chief:
+        return _train_as_worker(spec, data, role, runs_root, reporter)
     run_dir = run_dir or create_run_dir(runs_root, spec.name)
     with run_lock(run_dir):
         write_spec(run_dir, spec)
@@ -111,8 +122,30 @@ def train(
             "wall_seconds": None,
             "train_samples_per_second": None,
         }
+        if role is not None:
+            summary["worker"] = {"task_type": role.task_type, "index": role.index, "count": role.count, "chief": True}
         write_summary(run_dir, summary)
         return _run(spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, list(callbacks), None)
+
+
+def _train_as_worker(spec, data, role, runs_root: Path, reporter: Reporter | None) -> dict[str, Any]:
+    """A non-chief worker: run every step the chief runs (the gradients are all-reduced), keep nothing."""
+    import dataclasses
+    import shutil
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="annctl-worker-"))
+    try:
+        summary: dict[str, Any] = {"run_dir": str(scratch), "name": spec.name, "status": "running"}
+        summary = _run(spec, data, scratch, summary, reporter or SilentReporter(), runs_root, [], None)
+    except Interrupted as interrupt:
+        error = Interrupted(f"{role.describe()}: interrupted; stop the other workers too, then train again")
+        error.exit_code = interrupt.exit_code
+        raise error from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    summary.update(run_dir=None, worker=dataclasses.asdict(role))
+    return summary
 
 
 def resume(
@@ -139,6 +172,11 @@ def resume(
                 f"{run_dir}: the run is {status}; nothing to resume" + (hint if status == "diverged" else "")
             )
         spec, manifest = load_run_spec(run_dir, experiment, source)
+        if spec.training.distribution == "multi_worker":
+            raise UsageError(
+                f"{run_dir}: a multi_worker run cannot be resumed (the other workers kept no checkpoints); "
+                "train it again"
+            )
         from annctl.training.tf_setup import seed_everything
 
         seed_everything(spec.seed)
@@ -197,6 +235,11 @@ def _run(spec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root
                 raise AnnctlError(
                     f"cannot write {exc.filename}: {exc.strerror}; the files of the last complete epoch are intact "
                     f"(resume with: annctl train --resume {run_dir})"
+                ) from None
+            if type(exc).__name__ == "UnavailableError" and spec.training.distribution == "multi_worker":
+                raise AnnctlError(
+                    f"training failed: a worker of the cluster stopped (TensorFlow's peer health check: "
+                    f"{str(exc).splitlines()[0][-160:]}); run directory: {run_dir}"
                 ) from None
             raise AnnctlError(f"training failed: {type(exc).__name__}: {exc} (run directory: {run_dir})") from exc
     summary["wall_seconds"] = elapsed()
@@ -288,7 +331,6 @@ def _fit(
     from annctl.faults import fault_point
     from annctl.fileio import atomic_path, sha256_file
     from annctl.training.assemble import (
-        distribution_scope,
         make_model,
         model_inputs,
         model_targets,
@@ -305,6 +347,7 @@ def _fit(
         ReporterBridge,
         restore_rng_states,
     )
+    from annctl.training.distribution import distribution_scope
     from annctl.training.pipeline import epoch_order_callback, training_dataset
 
     training = spec.training
@@ -470,6 +513,9 @@ def predict_batches(model, x, batch_size: int = 4096, all_outputs: bool = False)
     """
     import numpy as np
 
+    from annctl.training.distribution import is_multi_worker
+
+    multi_worker = is_multi_worker(model)
     count = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
     pieces: dict[str, list] = {}
     for start in range(0, count, batch_size):
@@ -478,7 +524,7 @@ def predict_batches(model, x, batch_size: int = 4096, all_outputs: bool = False)
             if isinstance(x, dict)
             else x[start : start + batch_size]
         )
-        out = model.predict_on_batch(batch)
+        out = model(batch, training=False) if multi_worker else model.predict_on_batch(batch)
         named = out if isinstance(out, dict) else {"output": out}
         if isinstance(out, dict) and "main" in out:
             named = {"main": out["main"], **{k: v for k, v in out.items() if k != "main"}}

@@ -93,6 +93,11 @@ def start(spec: ExperimentSpec, options: TuneOptions, root: Path) -> Path:
     """Create the tune directory and record how the search runs; return it."""
     if spec.search is None:
         raise UsageError(f"{spec.name}: the experiment has no `search:` section; add one to tune (see the README)")
+    if spec.training.distribution == "multi_worker":
+        raise UsageError(
+            f"{spec.name}: training.distribution multi_worker: tune runs its trials as local processes; use "
+            "`tune --storage URL` on each machine to spread a search over several (see the README)"
+        )
     _check_options(options)
     prepare_root(root)
     tune_dir = create_run_dir(root, f"{spec.name}-tune")
