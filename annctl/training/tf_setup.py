@@ -45,10 +45,19 @@ def _limit_threads(tf) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(int(threads))
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels."""
+def seed_everything(seed: int, deterministic_ops: bool = True) -> None:
+    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels.
+
+    ``deterministic_ops=False`` is for `jit_compile: true`: Keras refuses XLA (falling back to the plain graph
+    with only a Python warning) whenever TensorFlow's op determinism is on.
+    """
     tf = import_tensorflow()
     import keras
 
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if deterministic_ops:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        from tensorflow.python.framework.config import disable_op_determinism  # not exported under tf.config
+
+        disable_op_determinism()

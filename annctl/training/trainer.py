@@ -96,7 +96,7 @@ def train(
         prepare_root(runs_root)
     from annctl.training.tf_setup import seed_everything
 
-    seed_everything(spec.seed)
+    seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
     data = spec.dataset.load(spec.seed)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
     if role is not None and not role.chief:
@@ -179,7 +179,7 @@ def resume(
             )
         from annctl.training.tf_setup import seed_everything
 
-        seed_everything(spec.seed)
+        seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
         data = spec.dataset.load(spec.seed)
         spec = resolve_or_raise(spec, data.task, data.num_classes, str(run_dir / "spec.yaml"))
         point = find_resume_point(run_dir, manifest, spec)
@@ -454,6 +454,7 @@ def _fit(
     total_seconds = sum(row["epoch_seconds"] for row in metrics_log.rows)
     summary.update(
         status="completed",
+        jit_compile=bool(model.jit_compile),  # what ran: Keras may refuse XLA for a model (with a warning)
         test_metrics=test_metrics(spec, model, data),
         train_samples_per_second=data.train_size * summary["epochs_completed"] / total_seconds
         if total_seconds
