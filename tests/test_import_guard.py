@@ -27,3 +27,18 @@ def test_validate_datasets_models_run_without_heavy_modules(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_light_commands_skip_what_they_do_not_print_with():
+    """`validate` prints one plain line (no rich); `runs list` validates nothing (no pydantic: typer ≥ 0.29
+    would import it to coerce parameters, hence the pin in pyproject.toml)."""
+    for args, absent in ((["validate", "experiments/iris_mlp.yaml"], "rich"), (["runs", "list"], "pydantic")):
+        code = (
+            "import sys\n"
+            f"sys.argv = ['annctl', *{args!r}]\n"
+            "from annctl.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print('LOADED' if {absent!r} in sys.modules else 'ABSENT', file=sys.stderr)"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert result.stderr.strip().splitlines()[-1] == "ABSENT", (args, result.stderr)
