@@ -142,6 +142,10 @@ def _train_as_worker(spec, data, role, runs_root: Path, reporter: Reporter | Non
         error = Interrupted(f"{role.describe()}: interrupted; stop the other workers too, then train again")
         error.exit_code = interrupt.exit_code
         raise error from None
+    except AnnctlError as failure:  # its message names the scratch directory, which is about to go
+        error = AnnctlError(f"{role.describe()}: " + str(failure).replace(str(scratch), "(deleted scratch)"))
+        error.exit_code = failure.exit_code
+        raise error from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     summary.update(run_dir=None, worker=dataclasses.asdict(role))
