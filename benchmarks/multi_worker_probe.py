@@ -1,7 +1,7 @@
 """Does Keras' fit work under tf.distribute.MultiWorkerMirroredStrategy here? (two local workers, loopback)
 
-Plain Keras (without annctl's shims in annctl/training/distribution.py): with TensorFlow 2.21 / Keras 3.15 both workers fail in
-`fit` with "Attempt to convert a value (PerReplica:...) ... to a Tensor" (keras-team/keras#20585).
+Plain Keras (without annctl's shims in annctl/training/distribution.py): with TensorFlow 2.21 / Keras 3.15
+both workers fail in `fit` with "Attempt to convert a value (PerReplica:...) ... to a Tensor" (keras-team/keras#20585).
 Run `python benchmarks/multi_worker_probe.py` after upgrading; it prints WORKS or FAILS and the error (WORKS: the
 shims can go).
 """

@@ -84,8 +84,10 @@ def test_regression_run_reports_mse_rmse_mae(regression_experiment, isolated_run
     assert summary["test_metrics"]["loss"] == pytest.approx(summary["test_metrics"]["mse"], rel=1e-4)
 
 
-def test_same_spec_and_seed_give_identical_metrics(tmp_path, isolated_runs):
-    experiment = write_experiment(tmp_path, "classification", epochs=3)
+@pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
+def test_same_spec_and_seed_give_identical_metrics(tmp_path, isolated_runs, jit):
+    """With XLA, TensorFlow's op determinism is off (Keras refuses XLA under it): the runs must still agree."""
+    experiment = write_experiment(tmp_path, "classification", epochs=3, jit_compile=str(jit).lower())
     spec = load_spec(experiment)
     first = train(spec, isolated_runs)
     second = train(spec, isolated_runs)
