@@ -113,26 +113,27 @@ def _patch_keras_for_multi_worker() -> None:
         from keras.src.backend.tensorflow import trainer
     except ImportError as error:  # pragma: no cover - a Keras without the TensorFlow trainer we know
         raise UsageError(f"training.distribution multi_worker: unsupported Keras version ({error})") from None
-    needed = ("reduce_per_replica", "_collective_all_reduce_multi_worker", "TensorFlowTrainer")
     if getattr(trainer, "_annctl_multi_worker", False):
         return
+    needed = ("reduce_per_replica", "_collective_all_reduce_multi_worker", "TensorFlowTrainer")
     if not all(hasattr(trainer, name) for name in needed):  # pragma: no cover - guards a Keras upgrade
         raise UsageError("training.distribution multi_worker: this Keras version's trainer is not the one annctl knows")
-
-    def local_value(value):
-        if isinstance(value, tf.distribute.DistributedValues):
-            return tf.distribute.get_strategy().experimental_local_results(value)[0]
-        return value
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         if self._distribute_strategy is None:
             return
+        strategy = self.distribute_strategy
+
+        def local_value(value):  # any one replica's part of the batch has the shapes the build needs
+            if isinstance(value, tf.distribute.DistributedValues):
+                return strategy.experimental_local_results(value)[0]
+            return value
+
         if iterator is not None:
             for _, _, it in iterator:
-                with self.distribute_strategy.scope():
-                    data_batch = tree.map_structure(local_value, next(it))
+                data_batch = tree.map_structure(local_value, next(it))
                 break
-        with self.distribute_strategy.scope():
+        with strategy.scope():
             self._symbolic_build(data_batch=data_batch)
 
     original_reduce = trainer.reduce_per_replica

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import signal
@@ -123,14 +124,13 @@ def train(
             "train_samples_per_second": None,
         }
         if role is not None:
-            summary["worker"] = {"task_type": role.task_type, "index": role.index, "count": role.count, "chief": True}
+            summary["worker"] = dataclasses.asdict(role)
         write_summary(run_dir, summary)
         return _run(spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, list(callbacks), None)
 
 
 def _train_as_worker(spec, data, role, runs_root: Path, reporter: Reporter | None) -> dict[str, Any]:
     """A non-chief worker: run every step the chief runs (the gradients are all-reduced), keep nothing."""
-    import dataclasses
     import shutil
     import tempfile
 
