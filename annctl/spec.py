@@ -112,6 +112,14 @@ class TrainingSpec(StrictModel):
         description="Compile the training step with XLA. Keras ignores it (with a warning) for models holding "
         "preprocessing layers, i.e. every annctl model with Normalization or Rescaling.",
     )
+    threads: Literal["auto"] | Annotated[int, Field(ge=1, le=1024)] = Field(
+        "auto",
+        description="TensorFlow's intra- and inter-op threads. `auto`: 1 on a CPU for dense networks (mlp, "
+        "perceptron, wide & deep) at batch sizes up to 256, whose small matrix products run faster on one "
+        "thread than split across cores; every core for convolutions, larger batches, GPUs and distributed "
+        "training. Never more than $ANNCTL_THREADS (set per trial by `annctl tune --workers`). Same results "
+        "with any count.",
+    )
     mixed_precision: Literal["off", "float16", "bfloat16"] = Field(
         "off",
         description="Compute in 16-bit floats, keep weights and the output layer in float32 (Keras mixed "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -16,6 +16,7 @@ class CNN(ArchitectureSpec):
     """CNN for images: Conv2D + ReLU → MaxPooling blocks, then dense layers with dropout."""
 
     architecture: Literal["cnn"] = "cnn"
+    wants_all_cores: ClassVar[bool] = True  # measured: 1.6× faster per sample on 2 threads than 1 (batch 64)
     filters: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
         [32, 64], min_length=1, max_length=16, description="Filters of each convolution block (one block each)."
     )

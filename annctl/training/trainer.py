@@ -95,8 +95,9 @@ def train(
         role = worker_role()
     if role is None or role.chief:
         prepare_root(runs_root)
-    from annctl.training.tf_setup import seed_everything
+    from annctl.training.tf_setup import configure_threads, seed_everything
 
+    threads = configure_threads(spec)
     seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
     data = spec.dataset.load(spec.seed)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
@@ -114,6 +115,7 @@ def train(
             "pid": os.getpid(),  # with host: lets `runs list` tell a live run from one killed with SIGKILL
             "host": socket.gethostname(),
             "started_at": utc_now(),
+            "threads": threads,  # TensorFlow's intra- and inter-op threads (training.threads)
             "epochs_completed": 0,
             "best_epoch": None,
             "best": None,
@@ -181,8 +183,9 @@ def resume(
                 f"{run_dir}: a multi_worker run cannot be resumed (the other workers kept no checkpoints); "
                 "train it again"
             )
-        from annctl.training.tf_setup import seed_everything
+        from annctl.training.tf_setup import configure_threads, seed_everything
 
+        threads = configure_threads(spec)
         seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
         data = spec.dataset.load(spec.seed)
         spec = resolve_or_raise(spec, data.task, data.num_classes, str(run_dir / "spec.yaml"))
@@ -191,6 +194,7 @@ def resume(
             status="running",
             pid=os.getpid(),
             host=socket.gethostname(),
+            threads=threads,
             epochs_completed=point.entry["epoch"],
             resumed_at=[*summary.get("resumed_at", []), utc_now()],
             resumed_from_epoch=point.entry["epoch"],

@@ -24,6 +24,7 @@ from annctl.errors import AnnctlError, Interrupted, SpecError, UsageError
 from annctl.fileio import atomic_write_json, atomic_write_text, exclusive_lock
 from annctl.rundir import create_run_dir, prepare_root, spec_to_yaml, utc_now
 from annctl.spec import ExperimentSpec
+from annctl.training.tf_setup import cores
 from annctl.tuning import study as studies
 from annctl.tuning.outputs import write_outputs
 from annctl.tuning.space import trial_data
@@ -376,7 +377,7 @@ class Search:
             "hparams_dir": str(self.tune_dir / "tensorboard" / f"{number:03d}"),
             "parent_pid": os.getpid(),
         }
-        threads = max(1, _cores() // self.workers)
+        threads = max(1, cores() // self.workers)
         env = {**os.environ, "ANNCTL_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
         with open(run_dir / "trial.log", "wb") as log:
             child = subprocess.Popen(
@@ -487,13 +488,6 @@ def _crash_reason(returncode: int, run_dir: Path) -> str:
         lines = []
     last = lines[-1] if lines else "no output"
     return f"the trial process exited with {returncode}: {last[:300]}"
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _previous_wall(tune_dir: Path) -> float:
