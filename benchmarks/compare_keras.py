@@ -72,6 +72,7 @@ def annctl(epochs: int, env: dict, runs: Path) -> dict:
         "epoch_seconds": statistics.median(seconds),
         "accuracy": summary["test_metrics"]["accuracy"],
         "peak_rss_mb": peak,
+        "threads": summary["threads"],
     }
 
 
@@ -174,8 +175,17 @@ def main() -> None:
         f"| training GFLOP/s (float32 matmul peak {peak:.0f}) | {a:.1f} ({a / peak:.0%}) | {b:.1f} "
         f"({b / peak:.0%}) | {b / a:.2f} |"
     )
+    pairs = zip(results["plain"], results["annctl"], strict=True)
     print(
-        "\nStart-up, median of 9 after a warm-up (s): "
+        "\nEpoch seconds per repeat (plain / annctl = ratio): "
+        + ", ".join(
+            f"{p['epoch_seconds']:.2f} / {a['epoch_seconds']:.2f} = {a['epoch_seconds'] / p['epoch_seconds']:.2f}"
+            for p, a in pairs
+        )
+        + f"; annctl ran on {results['annctl'][0]['threads']} TensorFlow thread(s) (training.threads: auto)"
+    )
+    print(
+        "Start-up, median of 9 after a warm-up (s): "
         + ", ".join(f"`annctl {k}` {v:.2f}" for k, v in startup(env).items())
     )
     print(f"Cached Fashion-MNIST load: {cached_load(env):.3f} s")
