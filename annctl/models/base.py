@@ -64,7 +64,7 @@ class ArchitectureSpec(StrictModel):
     # How a classifier's output becomes a class: "probability" (0.5 / argmax) or "score" (0 / argmax).
     decision: ClassVar[str] = "probability"
     # True when its kernels (convolutions) are big enough to gain from every core; `training.threads: auto`
-    # gives dense networks one thread on a CPU (annctl.training.tf_setup.choose_threads).
+    # gives dense networks one thread on a CPU (annctl.training.tf_setup.wanted_threads).
     wants_all_cores: ClassVar[bool] = False
 
     init_from: str | None = Field(
