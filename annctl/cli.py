@@ -7,6 +7,7 @@ TensorFlow, Keras and scikit-learn are imported only inside the commands that tr
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 from collections.abc import Iterator
@@ -27,22 +28,27 @@ app = typer.Typer(
 )
 
 
-class _LazyConsole:
-    """A rich Console made on first use: importing rich costs ~0.1 s, which `validate` need not pay."""
+@functools.cache
+def _console(stderr: bool):
+    """A rich Console made on first use (importing rich costs ~0.1 s, which `validate` need not pay).
 
-    def __init__(self, **options):
-        self._options, self._console = options, None
+    A real Console, never a proxy: rich uses it as a context manager (`with console:`), and Python looks
+    such methods up on the type, where a forwarding ``__getattr__`` does not reach (the terminal crash of
+    issue 16).
+    """
+    from rich.console import Console
 
-    def __getattr__(self, name):
-        if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(**self._options)
-        return getattr(self._console, name)
+    return Console(stderr=stderr, soft_wrap=True)
 
 
-out = _LazyConsole(soft_wrap=True)  # stdout: results for scripts
-err = _LazyConsole(stderr=True, soft_wrap=True)  # stderr: progress, tables, messages
+def out():
+    """stdout: results for scripts."""
+    return _console(False)
+
+
+def err():
+    """stderr: progress, tables, messages."""
+    return _console(True)
 
 
 def print_line(text: str) -> None:
@@ -71,20 +77,20 @@ def user_errors() -> Iterator[None]:
         yield
     except AnnctlError as error:
         for line in str(error).splitlines() or [type(error).__name__]:
-            err.print(f"[red]error:[/red] {line}", markup=True, highlight=False)
+            err().print(f"[red]error:[/red] {line}", markup=True, highlight=False)
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
-        err.print("[yellow]interrupted[/yellow]")
+        err().print("[yellow]interrupted[/yellow]")
         raise typer.Exit(130) from None
     except OSError as error:  # a full disk, a permission, a planted symlink: one line naming the path
         where = f"{error.filename}: " if error.filename else ""
-        err.print(f"[red]error:[/red] {where}{error.strerror or error}", markup=True, highlight=False)
+        err().print(f"[red]error:[/red] {where}{error.strerror or error}", markup=True, highlight=False)
         raise typer.Exit(1) from None
 
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"annctl {__version__}", highlight=False)
+        out().print(f"annctl {__version__}", highlight=False)
         raise typer.Exit()
 
 
@@ -126,7 +132,7 @@ def train(
     if seed is not None:
         overrides.append(f"seed={seed}")
     with user_errors():
-        reporter = None if quiet else RichReporter(err)
+        reporter = None if quiet else RichReporter(err())
         root = runs_root(runs_dir)
         if resume is not None:
             from annctl.training import resume as resume_training
@@ -147,9 +153,9 @@ def train(
         print_json(summary)
         return
     if not quiet:
-        err.print(summary_table(summary))
+        err().print(summary_table(summary))
     if summary["run_dir"] is not None:  # None on a multi-worker run's non-chief workers
-        out.print(summary["run_dir"], highlight=False)
+        out().print(summary["run_dir"], highlight=False)
 
 
 @app.command()
@@ -198,7 +204,7 @@ def tune(
     from annctl.tuning.outputs import read_leaderboard
 
     root = runs_root(runs_dir)
-    on_trial = None if quiet else (lambda event: err.print(trial_line(event), highlight=False))
+    on_trial = None if quiet else (lambda event: err().print(trial_line(event), highlight=False))
     with user_errors():
         if resume is not None:
             if experiment is not None or set_:
@@ -234,7 +240,7 @@ def tune(
             tune_dir = runner.start(spec, options, root)
             config, spec = runner.load(tune_dir)
             if not quiet:
-                err.print(
+                err().print(
                     f"[bold]{spec.name}[/bold]: searching {len(spec.search.space)} parameters, "
                     f"{config['trials']} trials, {workers} worker(s) → {tune_dir}"
                 )
@@ -244,21 +250,21 @@ def tune(
         print_json(summary)
         return
     if not quiet:
-        err.print(leaderboard_table(summary, read_leaderboard(tune_dir)))
+        err().print(leaderboard_table(summary, read_leaderboard(tune_dir)))
         if summary.get("best_trial") is not None:
-            err.print(
+            err().print(
                 f"best: trial {summary['best_trial']:03d}, {summary['metric']} {summary['best_value']:.6g}; "
                 f"train it with: annctl train {tune_dir / 'best.yaml'}",
                 highlight=False,
             )
-    out.print(str(tune_dir), highlight=False)
+    out().print(str(tune_dir), highlight=False)
 
 
 def _print_plan(plan) -> None:
     from annctl.progress import budget_line, plan_table
 
-    err.print(plan_table(plan["configurations"]))
-    out.print(budget_line(plan["budget"]), highlight=False)
+    err().print(plan_table(plan["configurations"]))
+    out().print(budget_line(plan["budget"]), highlight=False)
 
 
 @app.command()
@@ -275,7 +281,7 @@ def validate(
     if show:
         from annctl.rundir import spec_to_yaml
 
-        out.print(spec_to_yaml(spec), highlight=False, end="")
+        out().print(spec_to_yaml(spec), highlight=False, end="")
         return
     print_line(
         f"{experiment}: valid — {spec.name}: {spec.model.architecture} on {spec.dataset.name}, "
@@ -305,18 +311,18 @@ def backprop(
     if json_output:
         print_json(result)
     else:
-        out.print(
+        out().print(
             f"[bold]{result['experiment']}[/bold]: {result['samples']} sample(s), loss {result['loss_function']}, "
             f"learning rate {result['learning_rate']:g}, activations {' → '.join(result['activations'])}"
         )
         for record in result["shown_steps"]:
             for table in step_tables(record, result["learning_rate"]):
-                out.print(table)
-            out.print(f"loss C = {record['loss']:.9g}")
-        out.print(final_table(result))
-        out.print(check_line(result["check"]))
+                out().print(table)
+            out().print(f"loss C = {record['loss']:.9g}")
+        out().print(final_table(result))
+        out().print(check_line(result["check"]))
     if not result["check"]["agrees"]:
-        err.print("[bold red]error:[/bold red] the hand computation and TensorFlow disagree (see above)")
+        err().print("[bold red]error:[/bold red] the hand computation and TensorFlow disagree (see above)")
         raise typer.Exit(1)
 
 
@@ -371,7 +377,7 @@ def evaluate(
             print_json(result)
         else:
             for table in evaluation_tables(result):
-                out.print(table)
+                out().print(table)
         if failure is not None:
             raise failure
 
@@ -397,7 +403,7 @@ def predict(
     from annctl.rundir import resolve_run, runs_root
 
     def warn(message: str) -> None:
-        err.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+        err().print(f"[yellow]warning:[/yellow] {message}", highlight=False)
 
     with user_errors():
         run_dir = resolve_run(run, runs_root(runs_dir))
@@ -405,7 +411,9 @@ def predict(
             run_dir, input_, output, fmt, top_k, _checkpoint(checkpoint), batch_size, warn, all_outputs
         )
     if output is not None:
-        err.print(f"{result['rows']} predictions → {output} ({result['rows_per_second']:,.0f} rows/s)", highlight=False)
+        err().print(
+            f"{result['rows']} predictions → {output} ({result['rows_per_second']:,.0f} rows/s)", highlight=False
+        )
 
 
 runs_app = typer.Typer(help="List and inspect run directories (reads only their small files).", no_args_is_help=True)
@@ -440,7 +448,7 @@ def runs_list(
         print_json(rows)
         return
     if markdown:
-        out.print(markdown_table(rows), highlight=False, end="")
+        out().print(markdown_table(rows), highlight=False, end="")
         return
     from rich.table import Table
 
@@ -460,10 +468,10 @@ def runs_list(
             duration,
             describe_age(row["age_seconds"]),
         )
-    out.print(table)
+    out().print(table)
     stopped = [row["run"] for row in rows if row["status"] in ("killed", "interrupted", "failed")]
     if stopped:
-        err.print(f"continue a killed or interrupted run with: annctl train --resume {stopped[0]}", highlight=False)
+        err().print(f"continue a killed or interrupted run with: annctl train --resume {stopped[0]}", highlight=False)
 
 
 @runs_app.command("show")
@@ -473,14 +481,14 @@ def runs_show(run: RunArg, runs_dir: RunsDirOption = None) -> None:
 
     with user_errors():
         run_dir = resolve_run(run, runs_root(runs_dir))
-    out.print(f"[bold]{run_dir}[/bold]")
-    out.print("[bold]spec.yaml[/bold]")
-    out.print((run_dir / SPEC_FILE).read_text(encoding="utf-8"), highlight=False, end="")
-    out.print("[bold]summary.json[/bold]")
+    out().print(f"[bold]{run_dir}[/bold]")
+    out().print("[bold]spec.yaml[/bold]")
+    out().print((run_dir / SPEC_FILE).read_text(encoding="utf-8"), highlight=False, end="")
+    out().print("[bold]summary.json[/bold]")
     print_json(read_summary(run_dir) or {})
-    out.print("[bold]files[/bold]")
+    out().print("[bold]files[/bold]")
     for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
-        out.print(f"  {path.relative_to(run_dir)}  ({path.stat().st_size:,} bytes)", highlight=False)
+        out().print(f"  {path.relative_to(run_dir)}  ({path.stat().st_size:,} bytes)", highlight=False)
 
 
 @app.command()
@@ -490,7 +498,7 @@ def schema(
     """Print the experiment file's JSON Schema (or its Markdown reference), generated from the spec models."""
     from annctl.reference import json_schema_text, markdown_reference
 
-    out.print(markdown_reference() if markdown else json_schema_text(), highlight=False, end="", markup=False)
+    out().print(markdown_reference() if markdown else json_schema_text(), highlight=False, end="", markup=False)
 
 
 @runs_app.command("compare")
@@ -515,7 +523,7 @@ def runs_compare(
         print_json(comparison)
         return
     if markdown:
-        out.print(compare_markdown(comparison), highlight=False, end="", markup=False)
+        out().print(compare_markdown(comparison), highlight=False, end="", markup=False)
         return
     from rich.table import Table
 
@@ -532,7 +540,7 @@ def runs_compare(
         ]
         table.add_row(name, *cells)
     table.add_row("epochs", *(str(e) for e in comparison["epochs"]))
-    out.print(table)
+    out().print(table)
 
 
 @app.command()
@@ -550,7 +558,7 @@ def plot(
 
     with user_errors():
         path = plot_runs(expand_runs(runs, runs_root(runs_dir)), metric, output or Path(f"plot-{metric}.png"))
-    out.print(str(path), highlight=False)
+    out().print(str(path), highlight=False)
 
 
 @app.command()
@@ -570,7 +578,7 @@ def report(
         folder = Path(target)
         path = folder if folder.is_dir() and not is_run_dir(folder) else resolve_run(target, runs_root(runs_dir))
         written = write_report(path, output, metric)
-    out.print(str(written), highlight=False)
+    out().print(str(written), highlight=False)
 
 
 def _registry_table(title: str, entries):
@@ -591,7 +599,7 @@ def datasets() -> None:
     """List the registered datasets."""
     from annctl.datasets import DATASETS
 
-    out.print(_registry_table("datasets (dataset.name)", DATASETS.items()))
+    out().print(_registry_table("datasets (dataset.name)", DATASETS.items()))
 
 
 @app.command()
@@ -599,7 +607,7 @@ def models() -> None:
     """List the registered architectures."""
     from annctl.models import ARCHITECTURES
 
-    out.print(_registry_table("architectures (model.architecture)", ARCHITECTURES.items()))
+    out().print(_registry_table("architectures (model.architecture)", ARCHITECTURES.items()))
 
 
 def main() -> None:
