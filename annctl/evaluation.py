@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -45,52 +44,6 @@ def check_gates(metrics: dict[str, Any], gates: list[tuple[str, str, float]], re
         raise GateFailed("\n".join(failures), result)
 
 
-def classification_metrics(y: Any, outputs: Any, class_names: list[str], decision: str = "probability") -> dict:
-    import numpy as np
-
-    from annctl.models.base import predicted_classes
-
-    predicted = predicted_classes(outputs, decision)
-    k = len(class_names)
-    matrix = np.zeros((k, k), dtype="int64")
-    np.add.at(matrix, (np.asarray(y, dtype="int64"), predicted), 1)
-    per_class = {}
-    for i, name in enumerate(class_names):
-        tp = matrix[i, i]
-        precision = tp / matrix[:, i].sum() if matrix[:, i].sum() else 0.0
-        recall = tp / matrix[i, :].sum() if matrix[i, :].sum() else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[name] = {
-            "precision": float(precision),
-            "recall": float(recall),
-            "f1": float(f1),
-            "support": int(matrix[i, :].sum()),
-        }
-    return {
-        "accuracy": float(np.trace(matrix) / max(1, matrix.sum())),
-        "macro_precision": float(np.mean([c["precision"] for c in per_class.values()])),
-        "macro_recall": float(np.mean([c["recall"] for c in per_class.values()])),
-        "macro_f1": float(np.mean([c["f1"] for c in per_class.values()])),
-        "per_class": per_class,
-        "confusion_matrix": {"labels": class_names, "rows_true_columns_predicted": matrix.tolist()},
-    }
-
-
-def regression_metrics(y: Any, predictions: Any) -> dict[str, float]:
-    import numpy as np
-
-    y = np.asarray(y, dtype="float64").reshape(len(y), -1)
-    errors = np.asarray(predictions, dtype="float64").reshape(y.shape) - y
-    mse = float(np.mean(errors**2))
-    total = float(np.sum((y - y.mean(axis=0)) ** 2))
-    return {
-        "mse": mse,
-        "rmse": math.sqrt(mse),
-        "mae": float(np.mean(np.abs(errors))),
-        "r2": 1.0 - float(np.sum(errors**2)) / total if total else float("nan"),
-    }
-
-
 def evaluate_run(
     run_dir: Path,
     split: str = "test",
@@ -101,54 +54,32 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Evaluate; save `RUN/eval/<split>-<timestamp>.json`; raise GateFailed (exit 3) when a gate is not met."""
     from annctl.config import load_spec
-    from annctl.rundir import read_data_info
+    from annctl.rundir import read_description
 
     spec = load_spec(run_dir / "spec.yaml")
-    info = read_data_info(run_dir)
-    gates = parse_gates(list(fail_under or []), list(fail_over or []), info["task"])
-    if data_file is not None:
-        from annctl.inputs import read_labeled_csv
+    description = read_description(run_dir)
+    gates = parse_gates(list(fail_under or []), list(fail_over or []), description.task)
+    model = load_run_model(run_dir, checkpoint)
+    from annctl.training.inference import metrics as measure
+    from annctl.training.inference import predict_batches, predict_split
 
-        x, y = read_labeled_csv(data_file, info)
+    if data_file is not None:
+        reader = spec.dataset.reader(description, str(data_file), chunk_rows=8192)
+        x, y = reader.read_labeled(Path(data_file))
+        outputs = predict_batches(model, spec.model.feed(x, description), all_outputs=True)
         split = "data"
     else:
-        data = spec.dataset.load(spec.seed)
-        x, y = {
-            "train": (data.x_train, data.y_train),
-            "validation": (data.x_val, data.y_val),
-            "test": (data.x_test, data.y_test),
-        }[split]
-    model = load_run_model(run_dir, checkpoint)
-    import keras
-
-    from annctl.training.compile import build_loss, encode_targets
-    from annctl.training.trainer import predict_batches
-
-    outputs = predict_batches(model, spec.model.feed(x, info["feature_names"]), all_outputs=True)
-    loss_fn = keras.losses.get(build_loss(spec.training.loss))
-    encoded = encode_targets(y, spec.training.loss, len(info.get("class_names") or []))
-    weights = spec.model.loss_weights() or {name: 1.0 for name in outputs}
-    per_output: dict[str, dict[str, Any]] = {}
-    for name, predictions in outputs.items():
-        loss = float(keras.ops.convert_to_numpy(keras.ops.mean(loss_fn(encoded, predictions))))
-        if info["task"] == "classification":
-            scores = classification_metrics(y, predictions, info["class_names"], info.get("decision", "probability"))
-        else:
-            scores = regression_metrics(y, predictions)
-        per_output[name] = {"loss": loss, **scores}
-    main = next(iter(per_output))
-    metrics: dict[str, Any] = dict(per_output[main])
-    if len(per_output) > 1:  # the total loss as training weighs it; each output's own metrics beside it
-        metrics["loss"] = sum(weights[name] * values["loss"] for name, values in per_output.items())
-        metrics["outputs"] = per_output
-    metrics["samples"] = len(y)
+        part = spec.dataset.load(spec.seed).split(split)
+        outputs, y = predict_split(model, spec, description, part), part.labels()
+    metrics = measure(spec, description, model, outputs, y)
+    main = next(iter(outputs))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     result = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint, "metrics": metrics}
     if data_file is not None:
         result["data"] = str(data_file)
     eval_dir = run_dir / "eval"
     atomic_write_json(eval_dir / f"{split}-{stamp}.json", result)
-    if info["task"] == "classification":
+    if description.task == "classification":
         result["confusion_matrix_png"] = str(save_confusion_matrix(metrics, eval_dir / f"confusion_matrix-{split}.png"))
     else:
         from annctl.plots import residuals

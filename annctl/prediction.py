@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from annctl.datasets.base import Warn
 from annctl.errors import UsageError
 from annctl.fileio import atomic_path
-from annctl.inputs import InputSource, Warn
 from annctl.modelio import Checkpoint, load_run_model
 
 Format = Literal["csv", "jsonl"]
@@ -116,18 +116,20 @@ def predict_run(
     ``all_outputs`` adds one set of columns per extra output of a multi-output model (e.g. `aux_prediction`).
     """
     from annctl.config import load_spec
-    from annctl.rundir import SPEC_FILE, read_data_info
+    from annctl.rundir import SPEC_FILE, read_data_info, read_description
 
     info = read_data_info(run_dir)
+    description = read_description(run_dir)
     spec = load_spec(run_dir / SPEC_FILE)
     extra = list(info.get("outputs", ["output"])[1:]) if all_outputs else []
     chosen = output_format(output, fmt)
-    if top_k is not None and not info.get("class_names"):
+    if top_k is not None and not description.class_names:
         raise UsageError("--top-k applies to classifiers only")
     model = load_run_model(run_dir, checkpoint)
-    from annctl.training.trainer import predict_batches
+    from annctl.training.inference import predict_batches
 
-    inputs = InputSource(source, info, chunk_rows=max(batch_size, 1024), warn=warn)
+    # new inputs are read by the dataset entry that made the run, as its kind of input is read
+    inputs = spec.dataset.reader(description, source, chunk_rows=max(batch_size, 1024), warn=warn)
     started, rows = time.perf_counter(), 0
     if output is not None:
         target = output
@@ -140,9 +142,10 @@ def predict_run(
         with context as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
             writer = PredictionWriter(handle, chosen, info, top_k, extra)
             for chunk, files in inputs.chunks():
-                fed = spec.model.feed(chunk, info["feature_names"])
-                writer.write(predict_batches(model, fed, batch_size, all_outputs=True), files)
-                rows += len(chunk)
+                fed = spec.model.feed(chunk, description)
+                outputs = predict_batches(model, fed, batch_size, all_outputs=True)
+                writer.write(outputs, files)
+                rows += len(next(iter(outputs.values())))
         if output is None:
             with open(target, encoding="utf-8") as handle:
                 shutil.copyfileobj(handle, sys.stdout)

@@ -191,22 +191,21 @@ def resolve_run(reference: str, root: Path, newest: bool = False) -> Path:
 DATA_FILE = "dataset.json"
 
 
-def write_data_info(run_dir: Path, data, spec) -> None:
-    """What predict and evaluate need to know about the data and the model's outputs without loading the data."""
+def write_data_info(run_dir: Path, description, spec) -> None:
+    """dataset.json: the input description (annctl.datasets.base.InputDescription) and the model's outputs —
+    what predict and evaluate need without loading the training data."""
     atomic_write_json(
         run_dir / DATA_FILE,
         {
             "outputs": spec.model.output_names(),
-            "feature_types": data.feature_types,
-            "fill_values": data.fill_values,
             "decision": type(spec.model).decision,
-            "task": data.task,
-            "feature_names": data.feature_names,
-            "target_name": data.target_name,
-            "class_names": data.class_names,
-            "input_kind": data.input_kind,
-            "input_shape": list(data.input_shape),
-            "n_targets": data.n_targets,
+            **description.model_dump(mode="json"),
+            # for scripts: the same facts under the names earlier versions used
+            "feature_names": description.feature_names,
+            "feature_types": description.feature_types,
+            "fill_values": description.fill_values,
+            "input_kind": description.kind,
+            "input_shape": list(description.shape),
         },
     )
 
@@ -216,3 +215,18 @@ def read_data_info(run_dir: Path) -> dict[str, Any]:
         return json.loads((run_dir / DATA_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise UsageError(f"{run_dir}: no readable {DATA_FILE}; was this run made by an older annctl?") from None
+
+
+def read_description(run_dir: Path):
+    """The run's input description, from dataset.json."""
+    from pydantic import ValidationError
+
+    from annctl.datasets.base import InputDescription
+
+    info = read_data_info(run_dir)
+    try:
+        return InputDescription.model_validate(info)
+    except ValidationError:
+        raise UsageError(
+            f"{run_dir / DATA_FILE}: not an input description; was this run made by an older annctl?"
+        ) from None

@@ -15,6 +15,13 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
+class Record(BaseModel):
+    """A file annctl writes and reads back (summary.json, dataset.json, ...): typed, and tolerant of keys a
+    newer annctl may add."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+
+
 def first_line(text: str | None) -> str:
     """The first line of a docstring: a registry entry's one-line description."""
     return (text or "").strip().splitlines()[0] if text and text.strip() else ""

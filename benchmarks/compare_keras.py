@@ -126,7 +126,7 @@ def prediction(env: dict) -> dict[str, float]:
     code = """
 import time, numpy as np, keras
 from annctl.datasets.fashion_mnist import load_arrays
-from annctl.training.trainer import predict_batches
+from annctl.training.inference import predict_batches
 x = np.asarray(load_arrays()["x_test"])
 model = keras.Sequential([keras.Input((28, 28), dtype="uint8"), keras.layers.Rescaling(1 / 255),
     keras.layers.Flatten(), keras.layers.Dense(300, activation="relu"), keras.layers.Dense(100, activation="relu"),

@@ -11,69 +11,76 @@ from typer.testing import CliRunner
 
 from annctl.cli import app
 from annctl.config import load_spec, spec_from_text
+from annctl.datasets import DATASETS
 from annctl.errors import SpecError
 from annctl.models import ARCHITECTURES
 from annctl.training import train
 
 from .conftest import write_csv
-from .test_datasets import fake_fashion
 
 runner = CliRunner()
 
-# Architecture-specific fields for the smoke test (all others keep their defaults).
-SMOKE_FIELDS = {
-    "mlp": "hidden_units: [4, 3], dropout: [0.1, 0.0], batch_norm: [true, false]",
-    "perceptron": "",
-    "cnn": "filters: [2], dense_units: [4], dropout: 0.2",
-    "wide_deep": "hidden_units: [4], wide_features: [a, b], deep_features: [1, 2], aux_output: {loss_weight: 0.2}",
-    "wide_deep_subclassed": "hidden_units: [4], wide_features: [a], deep_features: [b, c], "
-    "aux_output: {loss_weight: 0.1}",
-}
+
+def smoke_cases() -> list[tuple[str, str]]:
+    """Every registered architecture × every kind of input it accepts."""
+    return [(name, kind) for name, entry in ARCHITECTURES.items() for kind in entry.input_kinds]
 
 
-def test_every_architecture_has_a_smoke_case():
-    assert set(SMOKE_FIELDS) == set(ARCHITECTURES.names())
+def reference_dataset(kind: str):
+    """The dataset entry whose tiny example stands for this kind of input."""
+    (entry,) = [e for e in DATASETS.values() if e.kind == kind and e.smoke_reference]
+    return entry
 
 
-@pytest.mark.parametrize("architecture", sorted(SMOKE_FIELDS))
-def test_build_train_save_reload_predict_identically(architecture, tmp_path, monkeypatch):
+@pytest.mark.parametrize("architecture,kind", smoke_cases(), ids=[f"{a}-{k}" for a, k in smoke_cases()])
+def test_build_train_save_reload_predict_identically(architecture, kind, tmp_path, monkeypatch):
     import keras
 
     from annctl.modelio import load_run_model
-    from annctl.training.trainer import predict_batches
+    from annctl.prediction import predict_run
+    from annctl.training.inference import predict_batches
 
-    if architecture == "cnn":
-        fake_fashion(tmp_path / "data", n_train=30, n_test=6)
-        monkeypatch.setenv("ANNCTL_DATA_DIR", str(tmp_path / "data"))
-        dataset = "{name: fashion_mnist, validation_size: 6}"
-    else:
-        write_csv(tmp_path / "data.csv", "classification")
-        dataset = f"{{name: csv, path: {tmp_path / 'data.csv'}, target: target}}"
-    fields = SMOKE_FIELDS[architecture]
-    text = (
-        f"name: smoke\ndataset: {dataset}\nmodel: {{architecture: {architecture}{', ' + fields if fields else ''}}}\n"
-        "training: {epochs: 1, batch_size: 8}\n"
-    )
-    spec = spec_from_text(text, "<smoke>")
+    example = reference_dataset(kind).example(tmp_path / "data")
+    for key, value in example.env.items():
+        monkeypatch.setenv(key, value)
+    document = {
+        "name": "smoke",
+        "dataset": example.fields,
+        "model": {"architecture": architecture, **ARCHITECTURES.get(architecture).example},
+        "training": {"epochs": 1, "batch_size": 8},
+    }
+    spec = spec_from_text(json.dumps(document), "<smoke>")
     summary = train(spec, tmp_path / "runs")
     run_dir = Path(summary["run_dir"])
     assert summary["status"] == "completed"
     in_memory = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     reloaded = load_run_model(run_dir)
     data = load_spec(run_dir / "spec.yaml").dataset.load(spec.seed)
-    fed = spec.model.feed(data.x_test, data.feature_names)
-    first = predict_batches(in_memory, fed, all_outputs=True)
-    second = predict_batches(reloaded, fed, all_outputs=True)
-    assert list(first) == list(second)
+    fed = [spec.model.feed(x, data.description) for x in data.test.x_batches(4096)]
+    first = predict_batches(in_memory, iter(fed), all_outputs=True)
+    second = predict_batches(reloaded, iter(fed), all_outputs=True)
+    assert list(first) == list(second) == spec.model.output_names()
     for name in first:
         np.testing.assert_allclose(first[name], second[name], rtol=0, atol=0)
+        assert first[name].dtype == np.float32 and len(first[name]) == data.test.size
+    # new inputs, read by the dataset entry's reader as `annctl predict` reads them
+    output = tmp_path / "predictions.csv"
+    result = predict_run(run_dir, str(example.new_inputs), output)
+    assert result["rows"] > 0 and len(output.read_text().splitlines()) == result["rows"] + 1
+
+
+def test_every_kind_an_architecture_accepts_has_a_reference_dataset():
+    kinds = {kind for entry in ARCHITECTURES.values() for kind in entry.input_kinds}
+    for kind in kinds:
+        assert reference_dataset(kind).example is not None
 
 
 def test_perceptron_rule_matches_a_hand_computed_update(tmp_path):
     """One misclassified sample, batch size 1, SGD: w ← w + η·s·x and b ← b + η·s."""
     import keras
 
-    from annctl.training.assemble import make_model, model_targets
+    from annctl.training.assemble import make_model
+    from annctl.training.compile import encode_targets
 
     text = """
 name: rule
@@ -83,18 +90,20 @@ training: {optimizer: sgd, learning_rate: 0.1, batch_size: 1, epochs: 1, shuffle
 """
     spec = spec_from_text(text, "<rule>")
     data = spec.dataset.load(0)
-    model = make_model(spec, data)
+    model = make_model(spec, data.description)
+    x_train, y_train = data.train.x, data.train.y
+    model_targets = lambda y: encode_targets(y, spec.training.loss, data.num_classes)  # noqa: E731
     layer = model.get_layer("output")
     layer.set_weights([np.array([[-1.0], [0.5]], dtype="float32"), np.array([0.0], dtype="float32")])
-    x, y = data.x_train[:1], model_targets(spec, data, data.y_train[:1])
+    x, y = x_train[:1], model_targets(y_train[:1])
     # z = 2·(−1) + (−1)·0.5 = −2.5 < 0 for a positive sample (s = +1): misclassified, so it updates.
     model.fit(x, y, epochs=1, batch_size=1, shuffle=False, verbose=0)
     kernel, bias = layer.get_weights()
     np.testing.assert_allclose(kernel[:, 0], [-1.0 + 0.1 * 2.0, 0.5 + 0.1 * -1.0], atol=1e-6)
     np.testing.assert_allclose(bias, [0.1], atol=1e-6)
     # a correctly classified sample (s·z > 0) leaves the weights alone
-    model.fit(data.x_train[1:], model_targets(spec, data, data.y_train[1:]), epochs=1, batch_size=1, verbose=0)
-    z = data.x_train[1] @ kernel[:, 0] + bias[0]
+    model.fit(x_train[1:], model_targets(y_train[1:]), epochs=1, batch_size=1, verbose=0)
+    z = x_train[1] @ kernel[:, 0] + bias[0]
     if z < 0:  # negative sample (s = −1) already on the right side
         np.testing.assert_allclose(layer.get_weights()[0], kernel, atol=1e-7)
     keras.backend.clear_session()
@@ -140,11 +149,11 @@ def test_features_positive_class_and_xor():
     spec = load_spec_text("dataset: {name: iris, features: [petal_length, petal_width], positive_class: setosa}")
     data = spec.dataset.load(0)
     assert data.feature_names == ["petal_length", "petal_width"] and data.class_names == ["not_setosa", "setosa"]
-    assert set(np.unique(data.y_train)) == {0, 1} and spec.training.loss == "binary_crossentropy"
+    assert set(np.unique(data.train.y)) == {0, 1} and spec.training.loss == "binary_crossentropy"
     with pytest.raises(Exception, match="no feature 'petal_size'"):
         load_spec_text("dataset: {name: iris, features: [petal_size]}").dataset.load(0)
     xor = load_spec_text("dataset: {name: xor}").dataset.load(0)
-    assert xor.x_train.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]] and xor.y_train.tolist() == [0, 1, 1, 0]
+    assert xor.train.x.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]] and xor.train.y.tolist() == [0, 1, 1, 0]
 
 
 def load_spec_text(dataset_line: str, model: str = "{architecture: mlp}"):

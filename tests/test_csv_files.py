@@ -91,11 +91,11 @@ def test_missing_drop_and_imputation_from_the_training_split(tmp_path):
     path = write(tmp_path, ROWS)
     dropped = csv_spec(tmp_path, path, missing="drop").dataset.load(0)
     assert (
-        dropped.train_size + len(dropped.y_val) + len(dropped.y_test) == 27
+        dropped.train.size + dropped.validation.size + dropped.test.size == 27
     )  # 41 rows − 14 with a gap (13 colours, 1 x)
     filled = csv_spec(tmp_path, path, missing="mean").dataset.load(0)
-    assert filled.feature_types == {"x": "numeric", "colour": "text"}
-    assert filled.fill_values["colour"] in ("red", "blue") and 0 < filled.fill_values["x"] < 7
+    assert filled.description.feature_types == {"x": "numeric", "colour": "text"}
+    assert filled.description.fill_values["colour"] in ("red", "blue") and 0 < filled.description.fill_values["x"] < 7
     summary = train(csv_spec(tmp_path, path, missing="mean"), tmp_path / "runs")
     assert summary["status"] == "completed"
 

@@ -24,10 +24,10 @@ def test_iris_names_and_stratified_deterministic_split():
     first, second = spec.load(seed=3), spec.load(seed=3)
     assert first.feature_names == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     assert first.class_names == ["setosa", "versicolor", "virginica"]
-    assert (len(first.x_train), len(first.x_val), len(first.x_test)) == (96, 24, 30)
-    assert np.array_equal(first.x_train, second.x_train)
-    assert np.bincount(first.y_test).tolist() == [10, 10, 10]
-    assert not np.array_equal(first.x_train, spec.load(seed=4).x_train)
+    assert (len(first.train.x), len(first.validation.x), len(first.test.x)) == (96, 24, 30)
+    assert np.array_equal(first.train.x, second.train.x)
+    assert np.bincount(first.test.y).tolist() == [10, 10, 10]
+    assert not np.array_equal(first.train.x, spec.load(seed=4).train.x)
 
 
 def test_csv_infers_task_and_class_names(tmp_path):
@@ -37,7 +37,7 @@ def test_csv_infers_task_and_class_names(tmp_path):
     data = csv_spec(write_csv(tmp_path / "r.csv", "regression")).load(seed=0)
     assert data.task == "regression" and data.class_names is None
     data = csv_spec(tmp_path / "r.csv", features=["b", "a"]).load(seed=0)
-    assert data.feature_names == ["b", "a"] and data.x_train.shape[1] == 2
+    assert data.feature_names == ["b", "a"] and data.train.x.shape[1] == 2
 
 
 def test_csv_integer_target_with_few_values_is_classification(tmp_path):
@@ -94,15 +94,15 @@ def test_fashion_mnist_from_idx_files_split_like_the_course(tmp_path, monkeypatc
     fake_fashion(tmp_path)
     monkeypatch.setenv("ANNCTL_DATA_DIR", str(tmp_path))
     data = FashionMnist(validation_size=5).load(seed=0)
-    assert data.x_train.dtype == np.uint8 and data.x_train.shape == (35, 28, 28)
-    assert data.x_val.shape == (5, 28, 28) and data.x_test.shape == (10, 28, 28)
-    assert data.y_val.tolist() == [0, 1, 2, 3, 4] and data.y_train[0] == 5
+    assert data.train.x.dtype == np.uint8 and data.train.x.shape == (35, 28, 28)
+    assert data.validation.x.shape == (5, 28, 28) and data.test.x.shape == (10, 28, 28)
+    assert data.validation.y.tolist() == [0, 1, 2, 3, 4] and data.train.y[0] == 5
     assert data.class_names == CLASSES and data.class_names[0] == "T-shirt/top" and data.class_names[9] == "Ankle boot"
-    assert data.input_kind == "image"
+    assert data.description.kind == "image"
     cached = list((tmp_path / "cache").rglob("*.npy"))
     assert len(cached) == 4  # parsed once, then memory-mapped
     again = FashionMnist(validation_size=5).load(seed=0)
-    assert isinstance(again.x_test, np.memmap) and np.array_equal(again.x_test, data.x_test)
+    assert isinstance(again.test.x, np.memmap) and np.array_equal(again.test.x, data.test.x)
 
 
 def test_fashion_mnist_missing_says_where_it_looked(tmp_path, monkeypatch):
@@ -152,12 +152,12 @@ needs_fashion = pytest.mark.skipif(
 def test_real_fashion_mnist_known_figures(monkeypatch):
     monkeypatch.setenv("ANNCTL_DATA_DIR", str(real_data_dir()))
     data = FashionMnist().load(seed=0)
-    full = np.concatenate([data.x_val, data.x_train])
-    assert full.shape == (60000, 28, 28) and data.x_test.shape == (10000, 28, 28)
-    assert np.concatenate([data.y_val, data.y_train])[:10].tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
+    full = np.concatenate([data.validation.x, data.train.x])
+    assert full.shape == (60000, 28, 28) and data.test.x.shape == (10000, 28, 28)
+    assert np.concatenate([data.validation.y, data.train.y])[:10].tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
     assert (full / 255.0).mean() == pytest.approx(0.2860, abs=1e-4)
     assert (full / 255.0).std() == pytest.approx(0.3530, abs=1e-4)
-    assert np.bincount(data.y_test).tolist() == [1000] * 10
+    assert np.bincount(data.test.y).tolist() == [1000] * 10
 
 
 @pytest.mark.realdata
@@ -169,5 +169,5 @@ def test_real_california_known_figures():
     assert housing.data.shape == (20640, 8) and housing.target.mean() == pytest.approx(2.0686, abs=1e-4)
     data = DATASETS.get("california_housing")(test_split=0.25, validation_split=0.25).load(seed=42)
     assert data.feature_names[0] == "MedInc" and data.feature_names[-1] == "Longitude"
-    assert data.target_name == "MedHouseVal"
-    assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 20640
+    assert data.description.target_name == "MedHouseVal"
+    assert data.train.size + data.validation.size + data.test.size == 20640

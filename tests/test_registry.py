@@ -33,3 +33,41 @@ def test_every_entry_is_keyed_by_its_yaml_name_and_described(registry, field):
         for name, info in entry.model_fields.items():
             if name != field:
                 assert info.description, f"{key}.{name} needs a description (it is the YAML reference)"
+
+
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_every_dataset_loads_splits_and_describes_its_example(name, tmp_path, monkeypatch):
+    """Each entry's tiny example: three non-empty splits, deterministic in the seed, described truthfully."""
+    import json
+
+    import numpy as np
+
+    from annctl.datasets.base import InputDescription
+
+    entry = DATASETS.get(name)
+    example = entry.example(tmp_path)
+    if example is None:
+        pytest.skip(f"{name} exists only as real data, absent here")
+    for key, value in example.env.items():
+        monkeypatch.setenv(key, value)
+    spec = entry.model_validate(example.fields)
+    data, again = spec.load(seed=3), spec.load(seed=3)
+    description = data.description
+    assert description.kind == entry.kind
+    assert InputDescription.model_validate(json.loads(description.model_dump_json())) == description
+    for split_name in ("train", "validation", "test"):
+        split, twin = data.split(split_name), again.split(split_name)
+        assert split.size > 0 and len(split.labels()) == split.size
+        np.testing.assert_array_equal(split.labels(), twin.labels())
+        (batch,) = list(split.x_batches(split.size))
+        leaves = list(batch.values()) if isinstance(batch, dict) else [batch]
+        assert all(len(leaf) == split.size for leaf in leaves)
+        if not isinstance(batch, dict):
+            assert list(np.shape(batch)[1:]) == description.shape
+    if description.task == "classification":
+        labels = np.concatenate([data.split(s).labels() for s in ("train", "validation", "test")])
+        assert set(np.unique(labels)) <= set(range(description.num_classes)) and description.num_classes >= 2
+    else:
+        assert description.class_names is None and description.n_targets >= 1
+    if description.kind == "tabular":
+        assert len(description.features) == description.shape[0] or description.has_text

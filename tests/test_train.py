@@ -161,12 +161,15 @@ def test_each_epoch_has_its_own_reproducible_order():
     # bug: Keras' array shuffling restarts its seeded random op every epoch, so every epoch had the same order
     import numpy as np
 
+    from annctl.datasets.base import ArraySplit
     from annctl.training.pipeline import training_dataset
 
     x = np.arange(20, dtype="float32").reshape(20, 1)
+    split = ArraySplit(x, x)
+    same = lambda x, y: (x, y)  # noqa: E731
 
     def order(seed, epoch):
-        dataset, epoch_variable, steps = training_dataset(x, x, 8, True, seed)
+        dataset, epoch_variable, steps = training_dataset(split, 8, True, seed, same)
         epoch_variable.assign(epoch)
         batches = [bx.numpy().ravel().astype(int).tolist() for bx, _ in dataset]
         assert len(batches) == steps == 3 and [len(b) for b in batches] == [8, 8, 4]
@@ -177,5 +180,5 @@ def test_each_epoch_has_its_own_reproducible_order():
     assert first != second  # reshuffled every epoch
     assert order(1, 1) == second  # epoch 1's order does not depend on having run epoch 0 (resume)
     assert order(2, 0) != first
-    dataset, _, _ = training_dataset(x, x, 8, False, 1)
+    dataset, _, _ = training_dataset(split, 8, False, 1, same)
     assert [int(v) for bx, _ in dataset for v in bx.numpy().ravel()] == list(range(20))  # shuffle: false

@@ -95,7 +95,8 @@ def run_backprop(spec: ExperimentSpec, steps: int = 1, every: int | None = None,
     import keras
 
     from annctl.config import resolve_or_raise
-    from annctl.models.base import choose_head, dense_layers
+    from annctl.models.base import dense_layers
+    from annctl.training.assemble import build_model
     from annctl.training.compile import build_loss, encode_targets
 
     # The course's exact arithmetic, on both sides. Layers take their dtype from the global dtype policy, which
@@ -109,20 +110,21 @@ def run_backprop(spec: ExperimentSpec, steps: int = 1, every: int | None = None,
         spec = resolve_or_raise(spec, data.task, data.num_classes, source)
         check_supported(spec)
         loss_name = spec.training.loss
-        model = spec.model.build(data, choose_head(data.task, data.num_classes, data.n_targets, loss_name))
+        model = build_model(spec, data.description)
         if model.count_params() > MAX_PARAMETERS:
             raise SpecError(
                 [f"model: {model.count_params()} parameters; backprop is for small networks (at most {MAX_PARAMETERS})"]
             )
-        x_raw = np.asarray(data.x_train, dtype="float64")
+        x_raw = np.asarray(data.train.x, dtype="float64")
         x = x_raw
         for layer in model.layers:  # preprocessing (normalization, flatten) happens before the first Dense
             if isinstance(layer, keras.layers.Dense):
                 break
             x = np.asarray(layer(x))
-        y_model = encode_targets(data.y_train, loss_name, data.num_classes)
+        labels = data.train.labels()
+        y_model = np.asarray(encode_targets(labels, loss_name, data.num_classes))
         y = np.asarray(
-            np.eye(data.num_classes)[data.y_train] if loss_name == "sparse_categorical_crossentropy" else y_model,
+            np.eye(data.num_classes)[labels] if loss_name == "sparse_categorical_crossentropy" else y_model,
             dtype="float64",
         ).reshape(len(x), -1)
         keras_layers = dense_layers(model)

@@ -1,20 +1,10 @@
-"""The dataset registry. Each module below registers one entry; importing this package imports them all,
-so registration always runs. Nothing here imports numpy-heavy or TensorFlow code at import time."""
+"""The dataset registry's entries. Importing this package imports every entry module, so registration always
+runs; the registry itself lives in ``annctl.datasets.registry``. Nothing here imports TensorFlow."""
 
 from __future__ import annotations
 
-from annctl.datasets.base import Dataset, DatasetSpec, TabularSpec
-from annctl.registry import Registry
+from annctl.datasets import california, csv_file, fashion_mnist, inline, iris, xor  # noqa: F401  (registration)
+from annctl.datasets.base import Data, DatasetSpec, InputDescription
+from annctl.datasets.registry import DATASETS, register_dataset
 
-# Every dataset users can name in `dataset.name`, keyed by that name.
-DATASETS: Registry[type[DatasetSpec]] = Registry("dataset")
-
-
-def register_dataset(cls: type[DatasetSpec]) -> type[DatasetSpec]:
-    """Class decorator: the key is the default of the class's ``name: Literal[...]`` field."""
-    return DATASETS.add(cls.model_fields["name"].default, cls)
-
-
-from annctl.datasets import california, csv_file, fashion_mnist, inline, iris, xor  # noqa: E402,F401  (registration)
-
-__all__ = ["DATASETS", "Dataset", "DatasetSpec", "TabularSpec", "register_dataset"]
+__all__ = ["DATASETS", "Data", "DatasetSpec", "InputDescription", "register_dataset"]

@@ -1,76 +1,216 @@
-"""What every dataset entry shares: its spec base class, the arrays it returns, and the split."""
+"""What every dataset entry gives the rest of annctl: its spec base class, an input description, and splits.
+
+A dataset entry (one file, one decorated class) returns a :class:`Data`: three splits that stream ``(x, y)``
+batches as ``tf.data`` pipelines, and an :class:`InputDescription` that says what one input is (kind, shape,
+dtype, features and their training-split statistics, classes) — everything an architecture needs to build
+its input layers and everything ``predict`` needs to read new inputs, without the training data. The entry
+also says how its kind of input enters a model (:meth:`DatasetSpec.input_block`) and how new inputs are read
+(:meth:`DatasetSpec.reader`); entries of one kind share those through a kind module (``tabular.py``,
+``images.py``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from annctl.errors import DataError
-from annctl.specbase import StrictModel, Task
+from annctl.specbase import Record, StrictModel, Task
 
 if TYPE_CHECKING:
     import numpy as np
 
+InputKind = Literal["tabular", "image", "sequence"]
+Warn = Callable[[str], None]
 
-@dataclass
-class Dataset:
-    """One experiment's data, already split, and what a model needs to know about it.
 
-    Labels of a classification task are integer class indices ``0..len(class_names)-1``.
-    """
+class Feature(Record):
+    """One input column: its name as the user wrote it, its type, and what the model keeps of the training split."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    task: Task
-    feature_names: list[str]
-    target_name: str
-    class_names: list[str] | None = None
-    # "tabular" inputs are standardised by a Normalization layer adapted on x_train;
-    # "image" inputs are uint8 and rescaled to [0, 1] by a Rescaling layer in the model.
-    input_kind: Literal["tabular", "image"] = "tabular"
-    normalize: bool = True
-    # CSV files only: "numeric" or "text" per feature (text columns make x a dict of named columns), and the
-    # values that fill missing cells, computed on the training split and saved inside the model.
-    feature_types: dict[str, str] | None = None
-    fill_values: dict[str, float | str] | None = None
+    name: str = Field(..., description="The column's name in the data (a CSV header, a documented feature name).")
+    type: Literal["numeric", "text"] = Field("numeric", description="`numeric`, or `text` (one-hot encoded).")
+    mean: float | None = Field(None, description="Training-split mean (standardisation), numeric features.")
+    variance: float | None = Field(None, description="Training-split variance (standardisation), numeric features.")
+    fill: float | str | None = Field(None, description="What a missing cell becomes (training-split imputation).")
+    vocabulary: list[str] | None = Field(None, description="Text features: the training split's values.")
 
-    @classmethod
-    def same_rows(cls, x, y, **fields) -> Dataset:
-        """A dataset whose few rows serve as training, validation and test set at once (by-hand examples)."""
-        return cls(x_train=x, y_train=y, x_val=x, y_val=y, x_test=x, y_test=y, **fields)
+
+class InputDescription(Record):
+    """What one input of a dataset is: written to the run's `dataset.json`, read back by `predict`/`evaluate`."""
+
+    kind: InputKind = Field(..., description="`tabular` rows of features, `image`, or `sequence`.")
+    shape: list[int] = Field(..., description="One sample's shape as the data holds it, e.g. [4] or [28, 28].")
+    dtype: str = Field(..., description="Element type as stored: float32, uint8, or `mixed` (numbers and text).")
+    channels: int | None = Field(None, description="Images: colour channels (1 grayscale, 3 RGB, 4 RGBA).")
+    features: list[Feature] = Field(default_factory=list, description="Tabular and sequence inputs: the columns.")
+    normalize: bool = Field(False, description="Numeric features are standardised inside the model.")
+    task: Task = Field(..., description="classification or regression.")
+    target_name: str = Field(..., description="The target's name (several targets: comma-separated).")
+    class_names: list[str] | None = Field(None, description="Classification: the classes, in label order.")
+    n_targets: int = Field(1, description="Regression: values predicted per sample.")
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="Kind-specific settings for reading new inputs (e.g. image size, mode)."
+    )
 
     @property
-    def train_size(self) -> int:
-        return len(self.y_train)
+    def feature_names(self) -> list[str]:
+        return [feature.name for feature in self.features] if self.features else ["image"]
+
+    @property
+    def feature_types(self) -> dict[str, str] | None:
+        return {f.name: f.type for f in self.features} if self.kind == "tabular" else None
+
+    @property
+    def fill_values(self) -> dict[str, float | str] | None:
+        fills = {f.name: f.fill for f in self.features if f.fill is not None}
+        return fills or None
 
     @property
     def has_text(self) -> bool:
-        return bool(self.feature_types) and "text" in self.feature_types.values()
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        if isinstance(self.x_train, dict):
-            return (len(self.x_train),)
-        return tuple(self.x_train.shape[1:])
+        return any(feature.type == "text" for feature in self.features)
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names or [])
 
+
+class ArraySplit:
+    """A split held in memory: ``x`` an array (rows, ...) or a dict of named columns, ``y`` the labels.
+
+    Batches are gathered from tensors made once, in an order the caller gives (the per-epoch order of
+    annctl.training.pipeline), so nothing is copied per epoch.
+    """
+
+    def __init__(self, x: Any, y: np.ndarray):
+        self.x, self.y = x, y
+        self._tensors = None
+
+    @property
+    def size(self) -> int:
+        return len(self.y)
+
+    def labels(self) -> np.ndarray:
+        return self.y
+
+    def head(self, rows: int) -> ArraySplit:
+        """The first ``rows`` samples (``max_train_samples``)."""
+        x = {k: v[:rows] for k, v in self.x.items()} if isinstance(self.x, dict) else self.x[:rows]
+        return ArraySplit(x, self.y[:rows])
+
+    def model_x(self, x: Any) -> Any:
+        """Rows as the model takes them: a dict of columns becomes one (rows, 1) input per name, text a string
+        tensor (Keras' array handling is numeric only)."""
+        if not isinstance(x, dict):
+            return x
+        import numpy as np
+
+        fed = {}
+        for name, column in x.items():
+            column = np.asarray(column)
+            if column.dtype.kind in "OUS":
+                import tensorflow as tf
+
+                fed[name] = tf.constant(column.astype(str).reshape(-1, 1))
+            else:
+                fed[name] = column.reshape(-1, 1)
+        return fed
+
+    def tensors(self):
+        """(x, y) as TensorFlow tensors in the model's input structure, made once."""
+        if self._tensors is None:
+            import tensorflow as tf
+
+            x = tf.nest.map_structure(tf.convert_to_tensor, self.model_x(self.x))
+            self._tensors = (x, tf.convert_to_tensor(self.y))
+        return self._tensors
+
+    def batches(self, order):
+        """``order``: a tf.data dataset of int64 index batches → a dataset of (x, y) batches in that order."""
+        import tensorflow as tf
+
+        x, y = self.tensors()
+
+        def gather(indices):
+            return tf.nest.map_structure(lambda a: tf.gather(a, indices), x), tf.gather(y, indices)
+
+        return order.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+    def x_batches(self, batch_size: int) -> Iterator[Any]:
+        """The inputs in order, ``batch_size`` rows at a time (for prediction: plain slices, no pipeline)."""
+        for start in range(0, self.size, batch_size):
+            rows = slice(start, start + batch_size)
+            x = {k: v[rows] for k, v in self.x.items()} if isinstance(self.x, dict) else self.x[rows]
+            yield self.model_x(x)
+
+
+Split = ArraySplit  # the interface every split implements (another: images.FileSplit, read lazily)
+
+
+@dataclass
+class Data:
+    """One experiment's data: the description of its input and three splits."""
+
+    description: InputDescription
+    train: Any
+    validation: Any
+    test: Any
+
+    def split(self, name: str):
+        """`train`, `validation` or `test`."""
+        return {"train": self.train, "validation": self.validation, "test": self.test}[name]
+
+    @property
+    def task(self) -> Task:
+        return self.description.task
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return self.description.class_names
+
+    @property
+    def num_classes(self) -> int:
+        return self.description.num_classes
+
     @property
     def n_targets(self) -> int:
-        return 1 if self.y_train.ndim == 1 else int(self.y_train.shape[1])
+        return self.description.n_targets
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.description.feature_names
+
+    @property
+    def train_size(self) -> int:
+        return self.train.size
+
+
+@dataclass
+class Example:
+    """A tiny instance of a dataset, made offline, for the tests that loop over the registry: the `dataset:`
+    fields, environment variables it needs, and a file of new inputs its reader takes (for `predict`)."""
+
+    fields: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict)
+    new_inputs: Path | None = None
 
 
 class DatasetSpec(StrictModel):
-    """Fields every dataset accepts. Subclasses add ``name: Literal[...]`` and ``load``."""
+    """Fields every dataset accepts. Subclasses add ``name: Literal[...]`` and ``load``; kind bases
+    (tabular.TabularDataset, images.ImageDataset) add ``input_block`` and ``reader``."""
+
+    kind: ClassVar[InputKind] = "tabular"
+    # The dataset whose example the architecture smoke tests train on for this kind of input.
+    smoke_reference: ClassVar[bool] = False
+
+    @classmethod
+    def example(cls, directory: Path) -> Example | None:
+        """A tiny instance of this dataset written into ``directory`` (None: only real data exists, and it
+        is absent here)."""
+        return None
 
     max_train_samples: int | None = Field(
         None, ge=1, le=100_000_000, description="Train on only the first N training samples (quick trials)."
@@ -87,96 +227,39 @@ class DatasetSpec(StrictModel):
         """Return a copy whose relative file paths are made absolute against ``base_dir``."""
         return self
 
-    def load(self, seed: int) -> Dataset:  # pragma: no cover - every entry overrides it
+    def load(self, seed: int) -> Data:  # pragma: no cover - every entry overrides it
         raise NotImplementedError
 
+    def input_block(self, description: InputDescription):  # pragma: no cover - kind bases override it
+        """The model's input layers for this kind: an :class:`InputBlock`."""
+        raise NotImplementedError
 
-class TabularSpec(DatasetSpec):
-    """Tabular datasets: rows of numeric features, split at random (stratified for classes)."""
-
-    test_split: float = Field(0.2, gt=0, lt=1, description="Fraction of all rows held out as the test set.")
-    validation_split: float = Field(
-        0.2, gt=0, lt=1, description="Fraction of the remaining (non-test) rows held out for validation."
-    )
-    normalize: bool = Field(
-        True, description="Standardise features with a Normalization layer adapted on the training split."
-    )
-    features: list[str] | None = Field(
-        None, min_length=1, description="Feature columns to use, by name (default: all of them)."
-    )
-    positive_class: str | None = Field(
-        None, description="Turn a multi-class target into one-vs-rest: this class against all others."
-    )
-
-    def finish(
-        self,
-        x,
-        y,
-        seed: int,
-        *,
-        task: Task,
-        feature_names: list[str],
-        target_name: str,
-        class_names: list[str] | None = None,
-    ) -> Dataset:
-        """Apply `features` and `positive_class`, split, and wrap the arrays in a Dataset."""
-        import numpy as np
-
-        if self.features is not None and self.features != feature_names and not isinstance(x, dict):
-            unknown = [name for name in self.features if name not in feature_names]
-            if unknown:
-                raise DataError(
-                    f"dataset.features: no feature {', '.join(map(repr, unknown))}; "
-                    f"features: {', '.join(feature_names)}"
-                )
-            x = x[:, [feature_names.index(name) for name in self.features]]
-            feature_names = list(self.features)
-        if self.positive_class is not None:
-            if task != "classification" or not class_names:
-                raise DataError("dataset.positive_class: applies to classification datasets only")
-            if self.positive_class not in class_names:
-                raise DataError(
-                    f"dataset.positive_class: no class {self.positive_class!r}; classes: {', '.join(class_names)}"
-                )
-            y = (y == class_names.index(self.positive_class)).astype("int64")
-            class_names = [f"not_{self.positive_class}", self.positive_class]
-        parts = split_tabular(
-            x if isinstance(x, dict) else np.asarray(x), np.asarray(y), self, seed, stratify=task == "classification"
-        )
-        return Dataset(
-            *parts,
-            task=task,
-            feature_names=feature_names,
-            target_name=target_name,
-            class_names=class_names,
-            normalize=self.normalize,
-        )
+    def reader(self, description: InputDescription, source: str, *, chunk_rows: int, warn: Warn | None = None):
+        """An object whose ``chunks()`` yields ``(x, labels)`` of new inputs read from ``source`` (a file, a
+        folder or ``-``), validated, as the model takes them; and ``read_labeled(path)`` for `evaluate --data`."""
+        raise NotImplementedError  # pragma: no cover - kind bases override it
 
 
-def split_tabular(x, y: np.ndarray, spec: TabularSpec, seed: int, stratify: bool) -> tuple:
-    """Test split first, then validation from the rest (as the course does); deterministic in ``seed``.
+class InputBlock:
+    """A model's input layers for one kind of input, made fresh on each call.
 
-    ``x`` is an array, or a dict of named columns (CSV files with text columns).
+    ``chain()`` gives them as a plain list (a ``keras.Input`` first) for Sequential models, or None when the
+    input is not a chain (e.g. one named input per CSV column); ``functional()`` gives ``(inputs, tensor)``
+    for the Functional API. ``shape`` is the prepared tensor's shape without the batch axis.
     """
-    import numpy as np
-    from sklearn.model_selection import train_test_split
 
-    if isinstance(x, dict):
-        parts = split_tabular(np.arange(len(y)), y, spec, seed, stratify)
-        take = lambda rows: {name: column[rows] for name, column in x.items()}  # noqa: E731
-        return take(parts[0]), parts[1], take(parts[2]), parts[3], take(parts[4]), parts[5]
+    shape: tuple[int, ...] = ()
 
-    def split(a, b, fraction):
-        try:
-            return train_test_split(a, b, test_size=fraction, random_state=seed, stratify=b if stratify else None)
-        except ValueError:  # a class too small to stratify (tiny data): plain random split instead
-            try:
-                return train_test_split(a, b, test_size=fraction, random_state=seed)
-            except ValueError as error:
-                raise DataError(f"cannot split {len(a)} rows with fraction {fraction}: {error}") from None
+    def chain(self) -> list | None:  # pragma: no cover - kind modules override it
+        raise NotImplementedError
 
-    x_rest, x_test, y_rest, y_test = split(x, y, spec.test_split)
-    x_train, x_val, y_train, y_val = split(x_rest, y_rest, spec.validation_split)
-    if spec.max_train_samples:
-        x_train, y_train = x_train[: spec.max_train_samples], y_train[: spec.max_train_samples]
-    return x_train, y_train, x_val, y_val, x_test, y_test
+    def functional(self):
+        layers = self.chain()
+        tensor = layers[0]
+        for layer in layers[1:]:
+            tensor = layer(tensor)
+        return layers[0], tensor
+
+
+def steps(samples: int, batch_size: int) -> int:
+    return math.ceil(samples / batch_size)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from annctl.datasets import register_dataset
-from annctl.datasets.base import Dataset, TabularSpec
+from annctl.datasets.base import Data, Example
+from annctl.datasets.registry import register_dataset
+from annctl.datasets.tabular import TabularSpec
 from annctl.errors import DataError
 
 
@@ -15,10 +16,18 @@ class CaliforniaHousing(TabularSpec):
 
     name: Literal["california_housing"] = "california_housing"
 
+    @classmethod
+    def example(cls, directory):
+        import os
+
+        if not os.environ.get("SCIKIT_LEARN_DATA"):
+            return None  # the real cache only; nothing to generate
+        return Example({"name": "california_housing", "max_train_samples": 300})
+
     def known_task(self):
         return "regression"
 
-    def load(self, seed: int) -> Dataset:
+    def load(self, seed: int) -> Data:
         from sklearn.datasets import fetch_california_housing, get_data_home
 
         try:

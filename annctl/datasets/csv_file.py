@@ -5,20 +5,16 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from annctl.datasets import register_dataset
-from annctl.datasets.base import Dataset, TabularSpec
+from annctl.datasets.base import Data, Example
+from annctl.datasets.registry import register_dataset
+from annctl.datasets.tabular import TabularSpec, is_missing
 from annctl.errors import DataError
 
 MAX_CLASSES_FOR_INTEGER_TARGET = 20  # an integer target with at most this many values is taken as class labels
-MISSING_TOKENS = {"", "na", "n/a", "nan", "null", "none", "?"}  # compared lower-cased
-
-
-def is_missing(cell: str) -> bool:
-    return cell.strip().lower() in MISSING_TOKENS
 
 
 def column_type(cells: list[str]) -> str:
@@ -33,33 +29,6 @@ def numeric_array(cells: list[str]):
     import numpy as np
 
     return np.asarray([float("nan") if is_missing(c) else float(c) for c in cells], dtype="float32")
-
-
-def fill_values(x_train, features: list[str], types: dict[str, str], strategy: str) -> dict[str, float | str]:
-    """Per-feature fill values from the training split (text columns: the most frequent value)."""
-    from collections import Counter
-
-    import numpy as np
-
-    values: dict[str, float | str] = {}
-    for j, name in enumerate(features):
-        column = x_train[name] if isinstance(x_train, dict) else x_train[:, j]
-        if types[name] == "text":
-            present = [v for v in column if not is_missing(str(v))]
-            values[name] = Counter(present).most_common(1)[0][0] if present else ""
-            continue
-        present = np.asarray(column, dtype="float64")
-        present = present[~np.isnan(present)]
-        if not len(present):
-            values[name] = 0.0
-        elif strategy == "mean":
-            values[name] = float(present.mean())
-        elif strategy == "median":
-            values[name] = float(np.median(present))
-        else:
-            uniques, counts = np.unique(present, return_counts=True)
-            values[name] = float(uniques[counts.argmax()])
-    return values
 
 
 @register_dataset
@@ -83,6 +52,21 @@ class CsvFile(TabularSpec):
         "`mean`/`median`/`most_frequent` fill them with a value from the training split (text columns: the most "
         "frequent value), saved inside the model. Rows without a target are always dropped.",
     )
+
+    smoke_reference: ClassVar[bool] = True
+
+    @classmethod
+    def example(cls, directory):
+        """60 rows: three numeric features, a text target (two classes)."""
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(60, 3)).round(4)
+        labels = np.where(x[:, 0] + x[:, 1] > 0, "yes_class", "no_class")
+        path = Path(directory) / "example.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("a,b,c,target\n" + "".join(f"{r[0]},{r[1]},{r[2]},{t}\n" for r, t in zip(x, labels)))
+        return Example({"name": "csv", "path": str(path), "target": "target"}, new_inputs=path)
 
     def known_task(self):
         return None if self.task == "auto" else self.task
@@ -114,7 +98,7 @@ class CsvFile(TabularSpec):
             raise DataError(f"{path}: no data rows after the header")
         return header, body
 
-    def load(self, seed: int) -> Dataset:
+    def load(self, seed: int) -> Data:
         import numpy as np
 
         header, body = self.read()
@@ -159,18 +143,23 @@ class CsvFile(TabularSpec):
             x = {
                 name: numeric_array(columns[name])
                 if types[name] == "numeric"
-                else np.asarray(columns[name], dtype=object)
+                else np.asarray(["" if is_missing(c) else c for c in columns[name]], dtype=object)
                 for name in features
             }
         else:
             x = np.stack([numeric_array(columns[name]) for name in features], axis=1)
-        data = self.finish(
-            x, y, seed, task=task, feature_names=features, target_name=self.target, class_names=class_names
+        imputes = self.missing in ("mean", "median", "most_frequent") and any(name in missing for name in features)
+        return self.finish(
+            x,
+            y,
+            seed,
+            task=task,
+            feature_names=features,
+            target_name=self.target,
+            class_names=class_names,
+            types=types,
+            fill_strategy=self.missing if imputes else None,
         )
-        data.feature_types = types
-        if self.missing in ("mean", "median", "most_frequent") and any(name in missing for name in features):
-            data.fill_values = fill_values(data.x_train, features, types, self.missing)
-        return data
 
     def _target(self, raw: list[str]):
         import numpy as np

@@ -8,12 +8,13 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from annctl.datasets import register_dataset
-from annctl.datasets.base import Dataset, DatasetSpec
+from annctl.datasets.base import ArraySplit, Data, Example, InputDescription
+from annctl.datasets.images import ImageDataset
+from annctl.datasets.registry import register_dataset
 from annctl.errors import DataError
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -114,7 +115,7 @@ def load_arrays() -> dict:
 
 
 @register_dataset
-class FashionMnist(DatasetSpec):
+class FashionMnist(ImageDataset):
     """Fashion-MNIST: 70,000 28x28 grayscale clothing images, 10 classes (classification)."""
 
     name: Literal["fashion_mnist"] = "fashion_mnist"
@@ -126,13 +127,36 @@ class FashionMnist(DatasetSpec):
         None, min_length=2, description="Keep only these classes, by name (e.g. [Sandal, Shirt]), relabelled in order."
     )
 
+    smoke_reference: ClassVar[bool] = True
+
+    @classmethod
+    def example(cls, directory):
+        """40 training and 10 test images of noise in the four IDX files, and 3 of them as a .npy to predict."""
+        import struct
+
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        folder = Path(directory) / "fashion-mnist"
+        folder.mkdir(parents=True, exist_ok=True)
+        for prefix, count in (("train", 40), ("t10k", 10)):
+            images, labels = rng.integers(0, 256, (count, 28, 28)), np.arange(count) % 10
+            with gzip.open(folder / f"{prefix}-images-idx3-ubyte.gz", "wb") as handle:
+                handle.write(struct.pack(">BBBBIII", 0, 0, 8, 3, count, 28, 28) + images.astype("uint8").tobytes())
+            with gzip.open(folder / f"{prefix}-labels-idx1-ubyte.gz", "wb") as handle:
+                handle.write(struct.pack(">BBBBI", 0, 0, 8, 1, count) + labels.astype("uint8").tobytes())
+        new_inputs = Path(directory) / "images.npy"
+        np.save(new_inputs, images[:3].astype("uint8"))
+        fields = {"name": "fashion_mnist", "validation_size": 8}
+        return Example(fields, env={"ANNCTL_DATA_DIR": str(directory)}, new_inputs=new_inputs)
+
     def known_task(self):
         return "classification"
 
     def known_num_classes(self):
         return len(self.classes or CLASSES)
 
-    def load(self, seed: int) -> Dataset:
+    def load(self, seed: int) -> Data:
         import numpy as np
 
         arrays = load_arrays()
@@ -160,16 +184,20 @@ class FashionMnist(DatasetSpec):
         x_train, y_train = parts["train"]
         if self.max_train_samples:
             x_train, y_train = x_train[: self.max_train_samples], y_train[: self.max_train_samples]
-        return Dataset(
-            x_train=x_train,
-            y_train=np.asarray(y_train, dtype="int64"),
-            x_val=parts["val"][0],
-            y_val=np.asarray(parts["val"][1], dtype="int64"),
-            x_test=parts["test"][0],
-            y_test=np.asarray(parts["test"][1], dtype="int64"),
+        description = InputDescription(
+            kind="image",
+            shape=[28, 28],
+            dtype="uint8",
+            channels=1,
             task="classification",
-            feature_names=["image"],
             target_name="label",
             class_names=names,
-            input_kind="image",
+            details={"color_mode": "grayscale"},
+        )
+        labels = lambda y: np.asarray(y, dtype="int64")  # noqa: E731
+        return Data(
+            description,
+            ArraySplit(x_train, labels(y_train)),
+            ArraySplit(parts["val"][0], labels(parts["val"][1])),
+            ArraySplit(parts["test"][0], labels(parts["test"][1])),
         )

@@ -6,14 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from annctl.datasets import register_dataset
-from annctl.datasets.base import Dataset, DatasetSpec
+from annctl.datasets.base import Data, Example
+from annctl.datasets.registry import register_dataset
+from annctl.datasets.tabular import TabularDataset, describe, same_rows
 
 Number = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
 
 
 @register_dataset
-class Inline(DatasetSpec):
+class Inline(TabularDataset):
     """Rows written in the YAML (`x`, `y`): train = validation = test = these rows."""
 
     name: Literal["inline"] = "inline"
@@ -45,13 +46,17 @@ class Inline(DatasetSpec):
             raise ValueError("y: target rows have different lengths")
         return self
 
+    @classmethod
+    def example(cls, directory):
+        return Example({"name": "inline", "x": [[0.05, 0.1], [0.2, 0.4], [0.9, 0.3]], "y": [[0.01], [0.5], [0.99]]})
+
     def known_task(self):
         return self.task
 
     def known_num_classes(self):
         return int(max(self.y)) + 1 if self.task == "classification" else None  # type: ignore[type-var]
 
-    def load(self, seed: int) -> Dataset:
+    def load(self, seed: int) -> Data:
         import numpy as np
 
         x = np.asarray(self.x, dtype="float64")  # exact course numbers; Keras casts to its float type
@@ -62,12 +67,13 @@ class Inline(DatasetSpec):
             y = np.asarray(self.y, dtype="float64")
             names = None
         width = 1 if y.ndim == 1 else y.shape[1]
-        return Dataset.same_rows(
+        description = describe(
             x,
-            y,
+            [f"x{i + 1}" for i in range(x.shape[1])],
+            normalize=self.normalize,
             task=self.task,
-            feature_names=[f"x{i + 1}" for i in range(x.shape[1])],
             target_name="y" if width == 1 else ",".join(f"y{i + 1}" for i in range(width)),
             class_names=names,
-            normalize=self.normalize,
+            n_targets=width,
         )
+        return same_rows(x, y, description=description)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from annctl.datasets import register_dataset
-from annctl.datasets.base import Dataset, TabularSpec
+from annctl.datasets.base import Data, Example
+from annctl.datasets.registry import register_dataset
+from annctl.datasets.tabular import TabularSpec
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 CLASSES = ["setosa", "versicolor", "virginica"]
@@ -17,13 +18,17 @@ class Iris(TabularSpec):
 
     name: Literal["iris"] = "iris"
 
+    @classmethod
+    def example(cls, directory):
+        return Example({"name": "iris", "features": ["petal_length", "petal_width"]})
+
     def known_task(self):
         return "classification"
 
     def known_num_classes(self):
         return 2 if self.positive_class else len(CLASSES)
 
-    def load(self, seed: int) -> Dataset:
+    def load(self, seed: int) -> Data:
         from sklearn.datasets import load_iris
 
         iris = load_iris()

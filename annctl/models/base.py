@@ -1,4 +1,10 @@
-"""The base of every architecture spec, and the pieces builders share: the input block and the output head."""
+"""The base of every architecture spec, and the pieces every builder shares: the output head.
+
+An architecture takes its input from the dataset's input block (built from the dataset's description, never
+from assumptions about shapes) and declares which kinds of input it accepts. Every output layer is made by
+:func:`output_layer`, which keeps outputs in float32 under mixed precision; annctl.training.assemble checks
+that no model bypasses it.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from annctl.specbase import StrictModel
 if TYPE_CHECKING:
     import keras
 
-    from annctl.datasets.base import Dataset
+    from annctl.datasets.base import InputBlock, InputDescription
 
 Activation = Literal["relu", "sigmoid", "tanh", "leaky_relu", "elu", "selu", "gelu", "softmax", "linear"]
 Initializer = Literal[
@@ -45,9 +51,12 @@ class Head:
 
 
 def choose_head(task: str, num_classes: int, n_targets: int, loss: str) -> Head:
-    """Softmax over exclusive classes, one sigmoid unit for a binary target, linear units for regression."""
+    """Softmax over exclusive classes, one sigmoid unit for a binary target, linear units for regression;
+    the perceptron's linear scores (one unit for two classes, one per class otherwise)."""
     if task == "regression":
         return Head(n_targets, "linear")
+    if loss == "perceptron":
+        return Head(1 if num_classes == 2 else num_classes, "linear")
     if loss == "binary_crossentropy":
         return Head(1, "sigmoid")
     return Head(num_classes, "softmax")
@@ -66,6 +75,10 @@ class ArchitectureSpec(StrictModel):
     # True when its kernels (convolutions) are big enough to gain from every core; `training.threads: auto`
     # gives dense networks one thread on a CPU (annctl.training.tf_setup.wanted_threads).
     wants_all_cores: ClassVar[bool] = False
+    # The kinds of input (annctl.datasets.base.InputKind) it can take.
+    input_kinds: ClassVar[tuple[str, ...]] = ("tabular",)
+    # Fields of a tiny instance for the smoke test that trains every architecture on every kind it accepts.
+    example: ClassVar[dict] = {}
 
     init_from: str | None = Field(
         None,
@@ -84,39 +97,17 @@ class ArchitectureSpec(StrictModel):
     def loss_weights(self) -> dict[str, float] | None:
         return None
 
-    def feed(self, x, feature_names: list[str]):
-        """The model's input for feature rows ``x`` (a dict of named inputs for multi-input models).
-
-        A dict of CSV columns (files with text columns) becomes one (rows, 1) input per name; text becomes a
-        TensorFlow string tensor, which Keras' array handling (numeric only) cannot make itself.
-        """
-        if isinstance(x, dict):
-            import numpy as np
-
-            fed = {}
-            for name, column in x.items():
-                column = np.asarray(column)
-                if column.dtype.kind in "OUS":
-                    import tensorflow as tf
-
-                    fed[name] = tf.constant(column.astype(str).reshape(-1, 1))
-                else:
-                    fed[name] = column.reshape(-1, 1)
-            return fed
+    def feed(self, x, description: InputDescription):
+        """The model's input for a batch ``x`` as the dataset gives it (numpy or tensors); multi-input models
+        split it into named inputs."""
         return x
 
-    def build(self, data: Dataset, head: Head) -> keras.Model:  # pragma: no cover - every entry overrides it
+    def build(
+        self, description: InputDescription, block: InputBlock, head: Head
+    ) -> keras.Model:  # pragma: no cover - every entry overrides it
+        """The Keras model: ``block`` gives the input layers, ``head`` the output layer (make it with
+        :func:`output_layer`)."""
         raise NotImplementedError
-
-
-def predicted_classes(outputs, decision: str = "probability"):
-    """Class indices from a classifier's main output."""
-    import numpy as np
-
-    outputs = np.asarray(outputs)
-    if outputs.shape[-1] == 1:
-        return (outputs[:, 0] >= (0.0 if decision == "score" else 0.5)).astype("int64")
-    return outputs.argmax(axis=-1)
 
 
 Weight = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
@@ -184,83 +175,25 @@ def apply_initial_weights(model, weights, train_biases: bool = True) -> None:
             layer.bias.trainable = False
 
 
-def preprocessing_layers(data: Dataset) -> list:
-    """Input plus the scaling that travels inside the saved model, so it takes raw features.
-
-    Images stay uint8 (a quarter of float32's memory) and are rescaled to [0, 1] in the model;
-    tabular features are standardised with the training split's mean and variance.
-    """
-    import keras
-    import numpy as np
-
-    if data.input_kind == "image":
-        return [
-            keras.Input(shape=data.input_shape, dtype="uint8", name="image"),
-            keras.layers.Rescaling(1 / 255, name="rescale"),
-        ]
-    if data.has_text:
-        raise SpecError(
-            [
-                "model.architecture: text (categorical) CSV columns need the `mlp` architecture; "
-                "choose numeric columns with dataset.features for this one"
-            ]
-        )
-    layers = [keras.Input(shape=data.input_shape, name="features")]
-    x = np.asarray(data.x_train, dtype="float64")
-    if data.fill_values:
-        from annctl.models.keras_layers import FillMissing
-
-        fill = [float(data.fill_values.get(name, 0.0)) for name in data.feature_names]
-        layers.append(FillMissing(fill, name="fill_missing"))
-        x = np.where(np.isnan(x), np.asarray(fill), x)
-    if data.normalize:
-        layers.append(keras.layers.Normalization(mean=x.mean(axis=0), variance=x.var(axis=0), name="normalize"))
-    return layers
-
-
-def mixed_inputs(data: Dataset):
-    """Functional input block for CSV files with text columns: one named input per column; numbers are filled
-    and standardised, text is filled and one-hot encoded with a vocabulary from the training split (unseen
-    values fall into an out-of-vocabulary slot). Returns (inputs by name, the joined feature tensor)."""
-    import keras
-    import numpy as np
-
-    from annctl.models.keras_layers import FillMissing
-
-    fills = data.fill_values or {}
-    inputs, encoded = {}, []
-    for name in data.feature_names:
-        column = data.x_train[name]
-        if data.feature_types[name] == "text":
-            inputs[name] = keras.Input(shape=(1,), dtype="string", name=name)
-            tensor = (
-                FillMissing(str(fills.get(name, "")), name=f"fill_{name}")(inputs[name])
-                if name in fills
-                else inputs[name]
-            )
-            vocabulary = sorted({str(v) for v in column if str(v).strip()})
-            encoded.append(
-                keras.layers.StringLookup(vocabulary=vocabulary, output_mode="one_hot", name=f"lookup_{name}")(tensor)
-            )
-        else:
-            inputs[name] = keras.Input(shape=(1,), name=name)
-            values = np.asarray(column, dtype="float64")
-            tensor = inputs[name]
-            if name in fills:
-                tensor = FillMissing(float(fills[name]), name=f"fill_{name}")(tensor)
-                values = np.where(np.isnan(values), float(fills[name]), values)
-            if data.normalize:
-                tensor = keras.layers.Normalization(
-                    mean=[values.mean()], variance=[values.var()], name=f"normalize_{name}"
-                )(tensor)
-            encoded.append(tensor)
-    joined = keras.layers.Concatenate(name="features")(encoded) if len(encoded) > 1 else encoded[0]
-    return inputs, joined
-
-
 def output_layer(head: Head, name: str = "output"):
-    """The output Dense layer; under mixed precision it stays float32, so softmax and the loss are exact."""
+    """The output Dense layer — the only way an architecture makes one. Under mixed precision it computes in
+    float32, so softmax, the loss and the saved outputs are exact."""
     import keras
 
     mixed = keras.config.dtype_policy().name.startswith("mixed")
     return keras.layers.Dense(head.units, activation=head.activation, name=name, dtype="float32" if mixed else None)
+
+
+def check_float32_outputs(model, output_names: list[str], architecture: str) -> None:
+    """Every output layer of a built model computes in float32 (one made without :func:`output_layer` under
+    mixed precision would leave the outputs 16-bit). A programming error, not a user's."""
+    for name in output_names:
+        try:
+            layer = model.get_layer(name)
+        except ValueError:
+            raise AssertionError(f"{architecture}: no output layer named {name!r}") from None
+        if layer.compute_dtype in ("float16", "bfloat16"):
+            raise AssertionError(
+                f"{architecture}: output layer {name!r} computes in {layer.compute_dtype}, not float32; "
+                "make output layers with annctl.models.base.output_layer"
+            )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import keras
 
+from annctl.models.base import Head, output_layer
+
 
 @keras.saving.register_keras_serializable(package="annctl", name="WideAndDeepModel")
 class WideAndDeepModel(keras.Model):
@@ -26,10 +28,9 @@ class WideAndDeepModel(keras.Model):
             for i, u in enumerate(self.hidden_units, start=1)
         ]
         self.concat = keras.layers.Concatenate(name="concat")
-        self.main_output = keras.layers.Dense(
-            output_units, activation=output_activation, name="main" if aux else "output"
-        )
-        self.aux_output = keras.layers.Dense(output_units, activation=output_activation, name="aux") if aux else None
+        head = Head(output_units, output_activation)
+        self.main_output = output_layer(head, "main" if aux else "output")
+        self.aux_output = output_layer(head, "aux") if aux else None
 
     def call(self, inputs):
         if isinstance(inputs, dict):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from annctl.models import register_architecture
 from annctl.models.base import (
     Activation,
     ArchitectureSpec,
@@ -14,10 +13,9 @@ from annctl.models.base import (
     Initializer,
     LayerWeights,
     apply_initial_weights,
-    mixed_inputs,
     output_layer,
-    preprocessing_layers,
 )
+from annctl.models.registry import register_architecture
 
 
 @register_architecture
@@ -25,6 +23,8 @@ class MLP(ArchitectureSpec):
     """Sequential MLP: dense hidden layers, then an output layer chosen from the task."""
 
     architecture: Literal["mlp"] = "mlp"
+    input_kinds: ClassVar[tuple[str, ...]] = ("tabular", "image")
+    example: ClassVar[dict] = {"hidden_units": [4, 3], "dropout": [0.1, 0.0], "batch_norm": [True, False]}
     hidden_units: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
         [32], max_length=64, description="Units of each hidden layer, input to output (empty: no hidden layer)."
     )
@@ -88,26 +88,26 @@ class MLP(ArchitectureSpec):
             return list(self.batch_norm)
         return [self.batch_norm] * len(self.hidden_units)
 
-    def build(self, data, head):
+    def build(self, description, block, head):
         import keras
 
-        if data.has_text:  # named inputs of mixed types: the same layers, wired with the Functional API
-            inputs, tensor = mixed_inputs(data)
-            for layer in self.body_layers(data, head):
+        chain = block.chain()
+        if chain is None:  # named inputs of mixed types (CSV text columns): the same layers, Functional API
+            inputs, tensor = block.functional()
+            for layer in self.body_layers(block.shape, head):
                 tensor = layer(tensor)
             model = keras.Model(inputs, tensor, name="mlp")
-            apply_initial_weights(model, self.initial_weights, self.train_biases)
-            return model
-        model = keras.Sequential(preprocessing_layers(data) + self.body_layers(data, head), name="mlp")
+        else:
+            model = keras.Sequential(chain + self.body_layers(block.shape, head), name="mlp")
         apply_initial_weights(model, self.initial_weights, self.train_biases)
         return model
 
-    def body_layers(self, data, head) -> list:
+    def body_layers(self, shape: tuple[int, ...], head: Head) -> list:
         """Flatten (for images), the hidden layers and the output layer."""
         import keras
 
         layers = []
-        if len(data.input_shape) > 1:
+        if len(shape) > 1:
             layers.append(keras.layers.Flatten(name="flatten"))
         regularizer = keras.regularizers.L1L2(l1=self.l1, l2=self.l2) if (self.l1 or self.l2) else None
         layer_settings = zip(self.hidden_units, self.dropout_rates(), self.batch_norm_flags())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from annctl.models import register_architecture
-from annctl.models.base import ArchitectureSpec, preprocessing_layers
+from annctl.models.base import ArchitectureSpec, output_layer
+from annctl.models.registry import register_architecture
 
 
 @register_architecture
@@ -20,13 +20,15 @@ class Perceptron(ArchitectureSpec):
     architecture: Literal["perceptron"] = "perceptron"
     default_loss: ClassVar[str | None] = "perceptron"
     decision: ClassVar[str] = "score"
+    input_kinds: ClassVar[tuple[str, ...]] = ("tabular", "image")
 
-    def build(self, data, head):
+    def build(self, description, block, head):
         import keras
 
-        units = 1 if data.num_classes == 2 else data.num_classes
-        layers = preprocessing_layers(data)  # dataset.normalize: false feeds the raw numbers, as the course does
-        if len(data.input_shape) > 1:
+        from annctl.datasets.tabular import require_chain
+
+        layers = require_chain(block, "perceptron")  # dataset.normalize: false feeds the raw numbers, as the course
+        if len(block.shape) > 1:
             layers.append(keras.layers.Flatten(name="flatten"))
-        layers.append(keras.layers.Dense(units, activation=None, name="output"))
+        layers.append(output_layer(head))  # linear scores: one unit for two classes, one per class otherwise
         return keras.Sequential(layers, name="perceptron")

@@ -7,13 +7,13 @@ second head on the deep path (the course's regularising auxiliary output).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
 from annctl.errors import SpecError
-from annctl.models import register_architecture
-from annctl.models.base import Activation, ArchitectureSpec, Head
+from annctl.models.base import Activation, ArchitectureSpec, Head, output_layer
+from annctl.models.registry import register_architecture
 from annctl.specbase import StrictModel
 
 FeatureRef = Annotated[str, Field(min_length=1)] | Annotated[int, Field(ge=0, le=100_000)]
@@ -82,41 +82,41 @@ class WideDeepBase(ArchitectureSpec):
                 raise SpecError([f"model.{field}: no feature {ref!r}; features: {', '.join(feature_names)}"])
         return indices
 
-    def feed(self, x, feature_names):
+    def feed(self, x, description):
         if not self.multi_input:
             return x
+        import keras
+
+        names = description.feature_names
         return {
-            "wide": x[:, self.columns(self.wide_features, feature_names, "wide_features")],
-            "deep": x[:, self.columns(self.deep_features, feature_names, "deep_features")],
+            "wide": keras.ops.take(x, self.columns(self.wide_features, names, "wide_features"), axis=1),
+            "deep": keras.ops.take(x, self.columns(self.deep_features, names, "deep_features"), axis=1),
         }
 
-    def input_stats(self, data):
+    def input_stats(self, description) -> dict[str, tuple[list[float], list[float]]]:
         """Mean and variance of each input's columns on the training split (for the Normalization layers)."""
-        import numpy as np
-
-        if data.has_text or data.fill_values:
+        if description.has_text or description.fill_values:
             raise SpecError(
                 [
                     f"model.architecture: {self.architecture} takes complete numeric features; for text "
                     "columns or missing values use mlp, or pick numeric columns with dataset.features"
                 ]
             )
-        x = np.asarray(data.x_train, dtype="float64")
-        if len(data.input_shape) != 1:
-            raise SpecError(
-                [
-                    f"model.architecture: {self.architecture} takes tabular features, "
-                    f"not inputs of shape {data.input_shape}"
-                ]
-            )
-        fed = self.feed(x, data.feature_names)
-        parts = fed if isinstance(fed, dict) else {"features": fed}
+        names = description.feature_names
+        if self.multi_input:
+            parts = {
+                "wide": self.columns(self.wide_features, names, "wide_features"),
+                "deep": self.columns(self.deep_features, names, "deep_features"),
+            }
+        else:
+            parts = {"features": list(range(len(names)))}
         stats = {}
-        for name, values in parts.items():
-            mean, variance = values.mean(axis=0), values.var(axis=0)
-            if not data.normalize:
-                mean, variance = np.zeros_like(mean), np.ones_like(variance)
-            stats[name] = (mean.tolist(), variance.tolist())
+        for name, columns in parts.items():
+            features = [description.features[i] for i in columns]
+            if description.normalize:
+                stats[name] = ([f.mean for f in features], [f.variance for f in features])
+            else:
+                stats[name] = ([0.0] * len(features), [1.0] * len(features))
         return stats
 
 
@@ -125,11 +125,17 @@ class WideDeep(WideDeepBase):
     """Wide & Deep (Functional API): the input joins the deep path's output; optional second input and aux output."""
 
     architecture: Literal["wide_deep"] = "wide_deep"
+    example: ClassVar[dict] = {
+        "hidden_units": [4],
+        "wide_features": [0, 1],
+        "deep_features": [1, 2],
+        "aux_output": {"loss_weight": 0.2},
+    }
 
-    def build(self, data, head: Head):
+    def build(self, description, block, head: Head):
         import keras
 
-        stats = self.input_stats(data)
+        stats = self.input_stats(description)
         inputs, normalized = {}, {}
         for name, (mean, variance) in stats.items():
             inputs[name] = keras.Input(shape=(len(mean),), name=name)
@@ -141,13 +147,10 @@ class WideDeep(WideDeepBase):
         for i, units in enumerate(self.hidden_units, start=1):
             deep = keras.layers.Dense(units, activation=self.activation, name=f"hidden_{i}")(deep)
         joined = keras.layers.Concatenate(name="concat")([wide, deep])
-        outputs = {
-            self.output_names()[0]: keras.layers.Dense(
-                head.units, activation=head.activation, name=self.output_names()[0]
-            )(joined)
-        }
+        main = self.output_names()[0]
+        outputs = {main: output_layer(head, main)(joined)}
         if self.aux_output:
-            outputs["aux"] = keras.layers.Dense(head.units, activation=head.activation, name="aux")(deep)
+            outputs["aux"] = output_layer(head, "aux")(deep)
         model_inputs = inputs if self.multi_input else inputs["features"]
         model_outputs = outputs if self.aux_output else outputs["output"]
         return keras.Model(inputs=model_inputs, outputs=model_outputs, name="wide_deep")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from annctl.models import register_architecture
 from annctl.models.base import Head
+from annctl.models.registry import register_architecture
 from annctl.models.wide_deep import WideDeepBase
 
 
@@ -14,8 +14,16 @@ class WideDeepSubclassed(WideDeepBase):
     """Wide & Deep written as a `keras.Model` subclass (layers in __init__, computation in call)."""
 
     architecture: Literal["wide_deep_subclassed"] = "wide_deep_subclassed"
+    example: ClassVar[dict] = {
+        "hidden_units": [4],
+        "wide_features": [0],
+        "deep_features": [1, 2],
+        "aux_output": {"loss_weight": 0.1},
+    }
 
-    def build(self, data, head: Head):
+    def build(self, description, block, head: Head):
+        import numpy as np
+
         from annctl.models.keras_wide_deep import WideAndDeepModel
 
         model = WideAndDeepModel(
@@ -23,10 +31,10 @@ class WideDeepSubclassed(WideDeepBase):
             activation=self.activation,
             output_units=head.units,
             output_activation=head.activation,
-            input_stats=self.input_stats(data),
+            input_stats=self.input_stats(description),
             aux=bool(self.aux_output),
             name="wide_deep_subclassed",
         )
-        fed = self.feed(data.x_train[:2], data.feature_names)
-        model(fed)  # create the weights now, so transfer, summaries and saving see them
+        sample = np.zeros((2, len(description.features)), dtype="float32")
+        model(self.feed(sample, description))  # create the weights now, so transfer, summaries and saving see them
         return model

@@ -1,7 +1,8 @@
-"""From a resolved spec and its data to a compiled Keras model and the arrays `fit` takes.
+"""From a resolved spec and its data's description to a compiled Keras model, and the batches `fit` takes.
 
-Handles what every architecture shares: the output head, transfer (`init_from`, `freeze`), several
-outputs (per-output losses, weights and metrics), learning-rate schedules, and named inputs.
+Handles what every architecture shares: the input block (from the dataset entry), the output head, the
+check that the architecture takes this kind of input, transfer (`init_from`, `freeze`), several outputs
+(per-output losses, weights and metrics), learning-rate schedules.
 """
 
 from __future__ import annotations
@@ -10,17 +11,39 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from annctl.datasets.base import InputDescription
 from annctl.errors import SpecError
-from annctl.models.base import choose_head
-from annctl.spec import CosineDecay, ExperimentSpec, ExponentialDecay, ReduceOnPlateau, monitor_mode
+from annctl.models.base import check_float32_outputs, choose_head
+from annctl.spec import CosineDecay, ExperimentSpec, ExponentialDecay
 from annctl.training.compile import build_loss, build_metrics, build_optimizer, encode_targets
 
 
-def make_model(spec: ExperimentSpec, data, runs_root: Path | None = None, transfer: bool = True):
+def check_input_kind(spec: ExperimentSpec, description: InputDescription) -> None:
+    """The architecture takes this kind of input (images, tabular rows, sequences), or a clear exit 2."""
+    accepted = type(spec.model).input_kinds
+    if description.kind not in accepted:
+        raise SpecError(
+            [
+                f"model.architecture: {spec.model.architecture} takes {' or '.join(accepted)} inputs; dataset "
+                f"{spec.dataset.name} gives {description.kind} inputs of shape {tuple(description.shape)}"
+            ]
+        )
+
+
+def build_model(spec: ExperimentSpec, description: InputDescription):
+    """The architecture's Keras model on the dataset's input block, with the head the task calls for."""
+    check_input_kind(spec, description)
+    head = choose_head(description.task, description.num_classes, description.n_targets, spec.training.loss)
+    model = spec.model.build(description, spec.dataset.input_block(description), head)
+    check_float32_outputs(model, spec.model.output_names(), spec.model.architecture)
+    return model
+
+
+def make_model(spec: ExperimentSpec, description: InputDescription, runs_root: Path | None = None, transfer=True):
     """Build, transfer weights (unless resuming: the checkpoint has them), freeze layers and compile."""
     training = spec.training
-    head = choose_head(data.task, data.num_classes, data.n_targets, training.loss)
-    model = spec.model.build(data, head)
+    model = build_model(spec, description)
+    num_classes = description.num_classes
     if spec.model.init_from and transfer:
         transfer_weights(model, spec.model.init_from, runs_root, spec.model.init_layers)
     if spec.model.freeze:
@@ -34,10 +57,10 @@ def make_model(spec: ExperimentSpec, data, runs_root: Path | None = None, transf
     outputs = spec.model.output_names()
     loss = build_loss(training.loss)
     if len(outputs) == 1:
-        losses, metrics = loss, build_metrics(training.metrics, training.loss, data.num_classes)
+        losses, metrics = loss, build_metrics(training.metrics, training.loss, num_classes)
     else:
         losses = {name: loss for name in outputs}
-        metrics = {name: build_metrics(training.metrics, training.loss, data.num_classes) for name in outputs}
+        metrics = {name: build_metrics(training.metrics, training.loss, num_classes) for name in outputs}
     model.compile(
         optimizer=build_optimizer(training, learning_rate_schedule(spec)),
         loss=losses,
@@ -77,32 +100,20 @@ def learning_rate_schedule(spec: ExperimentSpec):
     return None
 
 
-def schedule_callbacks(spec: ExperimentSpec) -> list:
-    from annctl.training.callbacks import ReduceLROnPlateau
+def batch_preparer(spec: ExperimentSpec, description: InputDescription):
+    """``prepare(x, y)`` for a pipeline: the architecture's inputs (e.g. wide and deep columns) and the targets
+    in the form the loss expects (one per output for multi-output models)."""
+    import tensorflow as tf
 
-    schedule = spec.training.lr_schedule
-    if isinstance(schedule, ReduceOnPlateau):
-        return [
-            ReduceLROnPlateau(
-                monitor=schedule.monitor,
-                factor=schedule.factor,
-                patience=schedule.patience,
-                min_lr=schedule.min_lr,
-                mode=monitor_mode(schedule.monitor),
-                verbose=0,
-            )
-        ]
-    return []
-
-
-def model_inputs(spec: ExperimentSpec, data, x):
-    return spec.model.feed(x, data.feature_names)
-
-
-def model_targets(spec: ExperimentSpec, data, y):
-    encoded = encode_targets(y, spec.training.loss, data.num_classes)
     outputs = spec.model.output_names()
-    return encoded if len(outputs) == 1 else {name: encoded for name in outputs}
+    loss, num_classes = spec.training.loss, description.num_classes
+
+    @tf.autograph.experimental.do_not_convert  # plain tensor code: nothing for AutoGraph to rewrite
+    def prepare(x, y):
+        encoded = encode_targets(y, loss, num_classes)
+        return spec.model.feed(x, description), encoded if len(outputs) == 1 else {n: encoded for n in outputs}
+
+    return prepare
 
 
 def transfer_weights(model, source: str, runs_root: Path | None, only: list[str] | None = None) -> None:

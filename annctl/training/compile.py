@@ -62,11 +62,12 @@ def build_metrics(names: list[str], loss: str, num_classes: int = 0) -> list:
 
 
 def encode_targets(y, loss: str, num_classes: int):
-    """Labels in the form the loss expects: one-hot for categorical, a float column for binary."""
-    import numpy as np
+    """Labels in the form the loss expects: one-hot for categorical, a float column for binary. Works on NumPy
+    arrays and on tensors inside a tf.data pipeline."""
+    import keras
 
     if loss == "categorical_crossentropy" or (loss == "perceptron" and num_classes > 2):
-        return np.eye(num_classes, dtype="float32")[y]
+        return keras.ops.one_hot(keras.ops.cast(y, "int32"), num_classes)
     if loss in ("binary_crossentropy", "perceptron"):
-        return np.asarray(y, dtype="float32").reshape(-1, 1)
+        return keras.ops.reshape(keras.ops.cast(y, "float32"), (-1, 1))
     return y

@@ -1,28 +1,27 @@
-"""The training input pipeline: a fresh, reproducible order every epoch.
+"""The input pipelines: a fresh, reproducible order every epoch for training, the plain order otherwise.
 
 Keras' own shuffling of NumPy arrays draws its permutation with a stateful random op inside tf.data; once a
 global seed is set (as annctl does, for reproducibility) every epoch's iterator restarts that op, so every
 epoch sees the *same* order. Here epoch *e*'s order is a stateless shuffle keyed by (seed, e): different
 each epoch, identical across runs with the same seed, and known without replaying earlier epochs, so a
-resumed run continues exactly as an uninterrupted one would.
+resumed run continues exactly as an uninterrupted one would. The order is a dataset of index batches; the
+split (annctl.datasets.base) turns it into (x, y) batches — gathered from memory, or read from files.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 
-def training_dataset(x, y, batch_size: int, shuffle: bool, seed: int):
+def training_dataset(split, batch_size: int, shuffle: bool, seed: int, prepare: Callable):
     """(dataset, epoch variable, steps per epoch). Set the variable to the epoch before it starts (the
-    EpochOrder callback does)."""
+    EpochOrder callback does). ``prepare(x, y)`` maps a batch to the model's inputs and targets."""
     import tensorflow as tf
 
-    leaves = tf.nest.flatten(x)
-    n = int(leaves[0].shape[0])
+    n = split.size
     steps = math.ceil(n / batch_size)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="annctl_epoch")
-    x_t = tf.nest.map_structure(tf.convert_to_tensor, x)
-    y_t = tf.nest.map_structure(tf.convert_to_tensor, y)
     seed_t = tf.constant(seed % 2**31, dtype=tf.int64)
 
     def order(_):
@@ -31,24 +30,17 @@ def training_dataset(x, y, batch_size: int, shuffle: bool, seed: int):
             indices = tf.random.experimental.stateless_shuffle(indices, seed=tf.stack([seed_t, epoch.read_value()]))
         return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)
 
-    def gather(indices):
-        return (
-            tf.nest.map_structure(lambda a: tf.gather(a, indices), x_t),
-            tf.nest.map_structure(lambda a: tf.gather(a, indices), y_t),
-        )
-
-    dataset = tf.data.Dataset.range(1).flat_map(order)
-    dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = split.batches(tf.data.Dataset.range(1).flat_map(order))
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
     return dataset, epoch, steps
 
 
-def epoch_order_callback(epoch_variable):
-    """A Keras callback that tells the pipeline which epoch is starting."""
-    import keras
+def ordered_dataset(split, batch_size: int, prepare: Callable):
+    """The split in its own order, ``batch_size`` at a time (validation)."""
+    import tensorflow as tf
 
-    class EpochOrder(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            epoch_variable.assign(epoch)
-
-    return EpochOrder()
+    order = tf.data.Dataset.range(split.size).batch(batch_size)
+    dataset = split.batches(order).map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    steps = math.ceil(split.size / batch_size)
+    return dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)

@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from annctl.errors import AnnctlError, SpecError, UsageError
 from annctl.fileio import sha256_file
 from annctl.spec import ExperimentSpec
+
+
+@dataclass
+class ResumePoint:
+    """Where a resumed run continues: the intact checkpoint, its manifest entry, the metrics rows up to it."""
+
+    checkpoint: Path
+    entry: dict[str, Any]
+    manifest: dict[str, Any]
+    rows: list[dict[str, Any]]
+    best_weights_file: Path | None = None
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
@@ -88,7 +100,6 @@ def _defaulted(field: str, experiment: ExperimentSpec) -> bool:
 def find_resume_point(run_dir: Path, manifest: dict[str, Any], spec: ExperimentSpec):
     """The newest checkpoint whose file matches its recorded hash, with the metrics rows up to it."""
     from annctl.plots import read_metrics
-    from annctl.training.trainer import ResumePoint
 
     directory = run_dir / "checkpoints"
     hashes = {}

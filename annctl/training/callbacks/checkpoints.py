@@ -1,0 +1,88 @@
+"""Crash-safe checkpoints: `last.keras` every epoch (the one before kept as `previous.keras`), `best.keras` when
+the monitored metric improved, then `manifest.json` naming each file's epoch and SHA-256 and the state of
+every resumable callback."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+from keras.src.callbacks.monitor_callback import MonitorCallback
+
+from annctl.faults import fault_point
+from annctl.fileio import atomic_path, atomic_write_json, sha256_file
+from annctl.training.callbacks.resumable import Resumable, plain
+
+
+def finite(value) -> bool:
+    return value is not None and math.isfinite(float(value))
+
+
+class Checkpoints(Resumable, MonitorCallback):
+    """Keras' ModelCheckpoint writes in place, so a kill mid-save leaves a broken file; this one never does, and
+    a loader finds each checkpoint by its hash, so a kill between two renames cannot mix epochs up. An epoch
+    whose loss is not finite is never saved. "Improved?" is Keras' MonitorCallback decision (``min_delta``
+    included), the same one early stopping makes.
+    """
+
+    state_key = "checkpoints"
+
+    def __init__(
+        self,
+        directory: Path,
+        monitor: str,
+        mode: str,
+        spec: dict,
+        manifest: dict | None = None,
+        min_delta: float = 0.0,
+        resumables: list[Resumable] | None = None,
+    ):
+        super().__init__(monitor=monitor, mode=mode, min_delta=min_delta)
+        self.directory = Path(directory)
+        self.manifest: dict = dict(manifest or {})
+        self.manifest["spec"] = spec
+        best = self.manifest.get("best") or {}
+        self.best: float | None = best.get("value")
+        self.best_epoch: int | None = best.get("epoch")
+        self.resumables: list[Resumable] = [*(resumables or []), self]  # whose state() goes into the manifest
+
+    def state(self) -> dict:
+        return {"best": plain(self.best), "best_epoch": self.best_epoch}
+
+    def restore(self, state: dict) -> None:
+        self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._set_monitor_op()
+
+    def improved(self, value: float) -> bool:
+        return bool(self._is_improvement(value, self.best))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if not finite(logs.get("loss")):
+            return
+        value = logs.get(self.monitor)
+        improved = finite(value) and self.improved(float(value))
+        if improved:  # before the state is taken: the state after this epoch includes it
+            self.best, self.best_epoch = float(value), epoch + 1
+        last, previous = self.directory / "last.keras", self.directory / "previous.keras"
+        with atomic_path(last, suffix=".keras") as tmp:
+            self.model.save(tmp)
+            fault_point("checkpoint_write")
+            if last.exists():
+                os.replace(last, previous)  # the old last stays whole until the new one replaces it
+        state = {"callbacks": {callback.state_key: callback.state() for callback in self.resumables}}
+        if "last" in self.manifest:
+            self.manifest["previous"] = self.manifest["last"]
+        self.manifest["last"] = {"epoch": epoch + 1, "sha256": sha256_file(last), "state": state}
+        if improved:
+            with atomic_path(self.directory / "best.keras", suffix=".keras") as tmp:
+                shutil.copyfile(last, tmp)
+            self.manifest["best"] = {"epoch": epoch + 1, "sha256": self.manifest["last"]["sha256"]}
+            self.manifest["best"].update(monitor=self.monitor, value=self.best)
+        # written last: it names the files that are complete, with the hashes a loader checks
+        atomic_write_json(self.directory / "manifest.json", self.manifest)

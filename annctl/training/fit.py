@@ -1,0 +1,128 @@
+"""The fit: model + data pipelines + callbacks → `model.fit` → the final model and its test metrics.
+
+Called by annctl.training.lifecycle, which owns the run's status, lock and signals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from annctl.errors import TrainingDiverged
+from annctl.spec import ExperimentSpec
+from annctl.training.resuming import ResumePoint
+
+# Validation batches: Keras' default evaluation batch, which `fit` used for validation arrays before annctl fed
+# validation through a pipeline; the same batching keeps every val_ metric identical to the last digit.
+VALIDATION_BATCH = 32
+
+
+def fit(
+    spec: ExperimentSpec,
+    data,
+    run_dir: Path,
+    summary: dict,
+    reporter,
+    runs_root: Path,
+    extra: list,
+    stop_request,
+    resume: ResumePoint | None = None,
+) -> None:
+    """Train ``spec`` on ``data`` into ``run_dir``, updating ``summary`` (completed, with test metrics)."""
+    from annctl.faults import fault_point
+    from annctl.fileio import atomic_path, sha256_file
+    from annctl.rundir import MODEL_FILE, write_summary
+    from annctl.training.assemble import batch_preparer, make_model, precision_policy
+    from annctl.training.callbacks import build_callbacks
+    from annctl.training.distribution import distribution_scope
+    from annctl.training.inference import scalar_metrics, split_metrics
+    from annctl.training.pipeline import ordered_dataset, training_dataset
+
+    training, description = spec.training, data.description
+    state = (resume.entry.get("state") or {}) if resume else {}
+    saved = dict(state.get("callbacks") or {})
+    if "rng" in state:  # manifests before the one resumable protocol kept the RNG states beside the callbacks
+        saved.setdefault("rng", state["rng"])
+    with precision_policy(training.mixed_precision), distribution_scope(training.distribution):
+        model = make_model(spec, description, runs_root, transfer=resume is None)
+        best_weights = None
+        if resume:
+            model.optimizer.build(model.trainable_variables)
+            if resume.best_weights_file is not None:
+                model.load_weights(resume.best_weights_file)
+                best_weights = model.get_weights()
+            model.load_weights(resume.checkpoint)  # weights and optimizer state (moments, step, learning rate)
+    if getattr(model, "transferred_layers", None):
+        summary["transferred_layers"] = model.transferred_layers
+    prepare = batch_preparer(spec, description)
+    train_data, epoch_variable, steps = training_dataset(
+        data.train, training.batch_size, training.shuffle, spec.seed, prepare
+    )
+    validation_data = ordered_dataset(data.validation, VALIDATION_BATCH, prepare)
+
+    def update_summary(epoch: int, logs: dict, checkpoints) -> None:
+        summary.update(
+            epochs_completed=epoch + 1,
+            best_epoch=checkpoints.best_epoch,
+            best={"monitor": checkpoints.monitor, "mode": checkpoints.mode, "value": checkpoints.best},
+            final_metrics={k: float(v) for k, v in logs.items()},
+        )
+        write_summary(run_dir, summary)
+        fault_point("epoch_end")
+
+    built = build_callbacks(
+        spec,
+        run_dir,
+        epoch_variable=epoch_variable,
+        steps=steps,
+        reporter=reporter,
+        update_summary=update_summary,
+        stop_request=stop_request,
+        extra=extra,
+        saved=saved,
+        manifest=resume.manifest if resume else None,
+        metrics_rows=resume.rows if resume else None,
+        best_weights=best_weights,
+    )
+    reporter.run_start(run_dir, spec, data.train_size)
+    initial_epoch = resume.entry["epoch"] if resume else 0
+    if _stopped_early(saved.get("early_stopping")) or initial_epoch >= training.epochs:
+        # killed after its last epoch, before the final save: finish as EarlyStopping's on_train_end would
+        if best_weights is not None and training.early_stopping and training.early_stopping.restore_best_weights:
+            model.set_weights(best_weights)
+    else:
+        model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=training.epochs,
+            initial_epoch=initial_epoch,
+            shuffle=False,  # the pipeline orders each epoch itself
+            callbacks=built.callbacks,
+            verbose=0,
+        )
+    if built.guard.diverged_epoch is not None:
+        summary["status"] = "diverged"
+        summary["diverged_epoch"] = built.guard.diverged_epoch
+        raise TrainingDiverged(
+            f"the loss became NaN or infinite in epoch {built.guard.diverged_epoch}; the last good checkpoint is "
+            f"kept in {run_dir / 'checkpoints'}. Try a lower training.learning_rate (now {training.learning_rate})."
+        )
+    stop_request.check()  # a stop requested after the last batch: stop before the final save
+    model_path = run_dir / MODEL_FILE
+    with atomic_path(model_path, suffix=".keras") as tmp:
+        model.save(tmp)
+    total_seconds = sum(row["epoch_seconds"] for row in built.metrics_log.rows)
+    summary.update(
+        status="completed",
+        jit_compile=bool(model.jit_compile),  # what ran: Keras may refuse XLA for a model (with a warning)
+        test_metrics=scalar_metrics(split_metrics(model, spec, description, data.test)),
+        train_samples_per_second=data.train_size * summary["epochs_completed"] / total_seconds
+        if total_seconds
+        else None,
+        model_sha256=sha256_file(model_path),
+    )
+
+
+def _stopped_early(saved: dict[str, Any] | None) -> bool:
+    """Early stopping had already ended the run when it was killed (before the final model was saved)."""
+    return bool(saved and saved.get("stopped_epoch"))

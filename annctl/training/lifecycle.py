@@ -1,0 +1,277 @@
+"""A training run's lifecycle: the entry points (`train`, `resume`), the run directory's lock, how the run
+ends (status in summary.json: completed, interrupted, failed, diverged) and the stop signals. The fit itself
+is annctl.training.fit."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from annctl.config import resolve_or_raise
+from annctl.errors import AnnctlError, Interrupted, TrainingDiverged, UsageError
+from annctl.rundir import (
+    create_run_dir,
+    prepare_root,
+    read_summary,
+    utc_now,
+    write_data_info,
+    write_env,
+    write_spec,
+    write_summary,
+)
+from annctl.spec import ExperimentSpec
+
+
+class Reporter(Protocol):
+    """What training tells the user interface; every method may do nothing."""
+
+    def run_start(self, run_dir: Path, spec: ExperimentSpec, train_samples: int) -> None: ...
+    def epoch_start(self, epoch: int, epochs: int, steps: int) -> None: ...
+    def batch_end(self, epoch: int, step: int) -> None: ...
+    def epoch_end(self, epoch: int, epochs: int, logs: dict[str, float]) -> None: ...
+
+
+class SilentReporter:
+    def run_start(self, run_dir, spec, train_samples):
+        pass
+
+    def epoch_start(self, epoch, epochs, steps):
+        pass
+
+    def batch_end(self, epoch, step):
+        pass
+
+    def epoch_end(self, epoch, epochs, logs):
+        pass
+
+
+def train(
+    spec: ExperimentSpec,
+    runs_root: Path,
+    *,
+    source: str = "<spec>",
+    reporter: Reporter | None = None,
+    argv: list[str] | None = None,
+    run_dir: Path | None = None,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """Train ``spec`` into a new run directory under ``runs_root`` (or into the empty ``run_dir`` the caller
+    made, as `annctl tune` does for its trials); return its summary. ``callbacks`` are extra Keras callbacks.
+
+    With `training.distribution: multi_worker` only the chief writes under ``runs_root``; another worker trains
+    into a temporary directory it deletes, and its summary has ``run_dir`` None and its ``worker`` role.
+
+    Raises AnnctlError subclasses: DataError/SpecError (2), TrainingDiverged (1), Interrupted (130/143).
+    """
+    role = None
+    if spec.training.distribution == "multi_worker":
+        from annctl.training.distribution import worker_role
+
+        role = worker_role()
+    if role is None or role.chief:
+        prepare_root(runs_root)
+    from annctl.training.tf_setup import configure_threads, seed_everything
+
+    threads = configure_threads(spec)
+    seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
+    data = spec.dataset.load(spec.seed)
+    spec = resolve_or_raise(spec, data.task, data.num_classes, source)
+    if role is not None and not role.chief:
+        return _train_as_worker(spec, data, role, runs_root, reporter)
+    run_dir = run_dir or create_run_dir(runs_root, spec.name)
+    with run_lock(run_dir):
+        write_spec(run_dir, spec)
+        write_env(run_dir, spec.seed, argv)
+        write_data_info(run_dir, data.description, spec)
+        summary: dict[str, Any] = {
+            "run_dir": str(run_dir),
+            "name": spec.name,
+            "status": "running",
+            "pid": os.getpid(),  # with host: lets `runs list` tell a live run from one killed with SIGKILL
+            "host": socket.gethostname(),
+            "started_at": utc_now(),
+            "threads": threads,  # TensorFlow's intra- and inter-op threads (training.threads)
+            "epochs_completed": 0,
+            "best_epoch": None,
+            "best": None,
+            # filled in as training goes; present from the start so scripts can rely on every key
+            "final_metrics": {},
+            "test_metrics": None,
+            "wall_seconds": None,
+            "train_samples_per_second": None,
+        }
+        if role is not None:
+            summary["worker"] = dataclasses.asdict(role)
+        write_summary(run_dir, summary)
+        return _run(spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, list(callbacks), None)
+
+
+def _train_as_worker(spec, data, role, runs_root: Path, reporter: Reporter | None) -> dict[str, Any]:
+    """A non-chief worker: run every step the chief runs (the gradients are all-reduced), keep nothing."""
+    import shutil
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="annctl-worker-"))
+    try:
+        summary: dict[str, Any] = {"run_dir": str(scratch), "name": spec.name, "status": "running"}
+        summary = _run(spec, data, scratch, summary, reporter or SilentReporter(), runs_root, [], None)
+    except Interrupted as interrupt:
+        error = Interrupted(f"{role.describe()}: interrupted; stop the other workers too, then train again")
+        error.exit_code = interrupt.exit_code
+        raise error from None
+    except AnnctlError as failure:  # its message names the scratch directory, which is about to go
+        error = AnnctlError(f"{role.describe()}: " + str(failure).replace(str(scratch), "(deleted scratch)"))
+        error.exit_code = failure.exit_code
+        raise error from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    summary.update(run_dir=None, worker=dataclasses.asdict(role))
+    return summary
+
+
+def resume(
+    run_dir: Path,
+    runs_root: Path,
+    *,
+    experiment: ExperimentSpec | None = None,
+    source: str = "<spec>",
+    reporter: Reporter | None = None,
+) -> dict[str, Any]:
+    """Continue an interrupted or killed run from its last intact checkpoint; return its summary.
+
+    Refuses (exit 2) a finished run, a run being trained right now, a spec edited since the run started
+    (in the run's spec.yaml, or ``experiment`` differing from it), and a run without an intact checkpoint.
+    """
+    from annctl.training.resuming import find_resume_point, load_run_spec
+
+    with run_lock(run_dir):
+        summary = read_summary(run_dir) or {}
+        status = summary.get("status")
+        if status in ("completed", "diverged"):
+            hint = " (a diverged run would diverge again; train it anew with a lower learning rate)"
+            raise UsageError(
+                f"{run_dir}: the run is {status}; nothing to resume" + (hint if status == "diverged" else "")
+            )
+        spec, manifest = load_run_spec(run_dir, experiment, source)
+        if spec.training.distribution == "multi_worker":
+            raise UsageError(
+                f"{run_dir}: a multi_worker run cannot be resumed (the other workers kept no checkpoints); "
+                "train it again"
+            )
+        from annctl.training.tf_setup import configure_threads, seed_everything
+
+        threads = configure_threads(spec)
+        seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
+        data = spec.dataset.load(spec.seed)
+        spec = resolve_or_raise(spec, data.task, data.num_classes, str(run_dir / "spec.yaml"))
+        point = find_resume_point(run_dir, manifest, spec)
+        summary.update(
+            status="running",
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            threads=threads,
+            epochs_completed=point.entry["epoch"],
+            resumed_at=[*summary.get("resumed_at", []), utc_now()],
+            resumed_from_epoch=point.entry["epoch"],
+        )
+        summary.pop("error", None)
+        summary.pop("finished_at", None)
+        write_summary(run_dir, summary)
+        return _run(spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, [], point)
+
+
+def _run(spec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root: Path, extra: list, resume):
+    """Fit with the stop signals handled, and leave the summary saying how it ended."""
+    from annctl.training.callbacks.stop import Terminated
+    from annctl.training.fit import fit
+
+    started = time.perf_counter()
+    before = float(summary.get("wall_seconds") or 0.0) if resume else 0.0
+
+    def elapsed() -> float:
+        return before + time.perf_counter() - started
+
+    with contextlib.redirect_stdout(sys.stderr), _stop_signals() as stop:
+        try:
+            fit(spec, data, run_dir, summary, reporter, runs_root, extra, stop, resume)
+            stop.check()
+        except (KeyboardInterrupt, Terminated) as interrupt:
+            summary.update(status="interrupted", wall_seconds=elapsed(), finished_at=utc_now())
+            write_summary(run_dir, summary)
+            code = 143 if isinstance(interrupt, Terminated) else 130
+            error = Interrupted(
+                f"interrupted after {summary['epochs_completed']} epoch(s); run directory: {run_dir}\n"
+                f"continue it with: annctl train --resume {run_dir}"
+            )
+            error.exit_code = code
+            raise error from None
+        except TrainingDiverged:
+            summary.update(wall_seconds=elapsed(), finished_at=utc_now())
+            write_summary(run_dir, summary)
+            raise
+        except Exception as exc:
+            summary.update(
+                status="failed", error=f"{type(exc).__name__}: {exc}", wall_seconds=elapsed(), finished_at=utc_now()
+            )
+            with contextlib.suppress(OSError):  # the disk may still be full: the message below matters more
+                write_summary(run_dir, summary)
+            if isinstance(exc, AnnctlError):
+                raise
+            if isinstance(exc, OSError) and exc.filename:
+                raise AnnctlError(
+                    f"cannot write {exc.filename}: {exc.strerror}; the files of the last complete epoch are intact "
+                    f"(resume with: annctl train --resume {run_dir})"
+                ) from None
+            if type(exc).__name__ == "UnavailableError" and spec.training.distribution == "multi_worker":
+                raise AnnctlError(
+                    f"training failed: a worker of the cluster stopped (TensorFlow's peer health check: "
+                    f"{str(exc).splitlines()[0][-160:]}); run directory: {run_dir}"
+                ) from None
+            raise AnnctlError(f"training failed: {type(exc).__name__}: {exc} (run directory: {run_dir})") from exc
+    summary["wall_seconds"] = elapsed()
+    summary["finished_at"] = utc_now()
+    write_summary(run_dir, summary)
+    plot_learning_curves(run_dir, spec.name)
+    return summary
+
+
+def run_lock(run_dir: Path):
+    """One process trains a run directory at a time (a training, or a resume of it)."""
+    from annctl.fileio import exclusive_lock
+
+    return exclusive_lock(run_dir / ".lock", f"run {run_dir}")
+
+
+def plot_learning_curves(run_dir: Path, title: str) -> None:
+    """`plots/learning_curves.png`; a plotting failure never fails a finished training."""
+    from annctl.plots import learning_curves, read_metrics
+
+    try:
+        learning_curves(read_metrics(run_dir), run_dir / "plots" / "learning_curves.png", title)
+    except Exception as error:  # noqa: BLE001 - e.g. a broken matplotlib install: warn, keep the run
+        print(f"warning: could not draw learning curves: {error}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _stop_signals():
+    from annctl.training.callbacks.stop import StopRequest
+
+    stop = StopRequest()
+    try:
+        previous = {sig: signal.signal(sig, stop.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread: leave signals alone
+        yield stop
+        return
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
