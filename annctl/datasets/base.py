@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -90,6 +91,23 @@ class DatasetSpec(StrictModel):
     def load(self, seed: int) -> Dataset:  # pragma: no cover - every entry overrides it
         raise NotImplementedError
 
+    def problems(self) -> list[tuple[tuple, str]]:
+        """What `annctl validate` can find wrong without loading the data: (field path, message) pairs.
+
+        An entry overrides it where it can check something offline (a file's header, known names); data
+        absent from this machine is not a problem here.
+        """
+        return []
+
+
+def unknown_name(path: tuple, name: str, known: list[str], what: str, plural: str = "") -> list[tuple[tuple, str]]:
+    """A problem when ``name`` is not one of ``known`` (with a did-you-mean), else none."""
+    if name in known:
+        return []
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    return [(path, f"no {what} {name!r}{hint}; {plural or what + 's'}: {', '.join(known)}")]
+
 
 class TabularSpec(DatasetSpec):
     """Tabular datasets: rows of numeric features, split at random (stratified for classes)."""
@@ -107,6 +125,20 @@ class TabularSpec(DatasetSpec):
     positive_class: str | None = Field(
         None, description="Turn a multi-class target into one-vs-rest: this class against all others."
     )
+
+    def known_names(self, features: list[str], classes: list[str] | None) -> list[tuple[tuple, str]]:
+        """`problems` for a dataset whose feature and class names are constants (classes None: regression)."""
+        found = [
+            p
+            for i, name in enumerate(self.features or [])
+            for p in unknown_name(("features", i), name, features, "feature")
+        ]
+        if self.positive_class is not None:
+            if classes is None:
+                found.append((("positive_class",), "applies to classification datasets only"))
+            else:
+                found += unknown_name(("positive_class",), self.positive_class, classes, "class", "classes")
+        return found
 
     def finish(
         self,

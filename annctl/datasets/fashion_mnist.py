@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from annctl.datasets import register_dataset
-from annctl.datasets.base import Dataset, DatasetSpec
+from annctl.datasets.base import Dataset, DatasetSpec, unknown_name
 from annctl.errors import DataError
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -131,6 +131,13 @@ class FashionMnist(DatasetSpec):
 
     def known_num_classes(self):
         return len(self.classes or CLASSES)
+
+    def problems(self):
+        return [
+            p
+            for i, name in enumerate(self.classes or [])
+            for p in unknown_name(("classes", i), name, CLASSES, "class", "classes")
+        ]
 
     def load(self, seed: int) -> Dataset:
         import numpy as np
