@@ -1,5 +1,6 @@
 """Every message of spec loading: FILE:LINE:COL: field.path: message, all problems at once, exit code 2."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -432,15 +433,15 @@ def test_validate_checks_names_known_without_the_data(tmp_path, dataset, expecte
     assert validate(path) == (2, [f"error: {path}:{expected}"])
 
 
+@pytest.mark.realdata
+@pytest.mark.skipif(not os.environ.get("SCIKIT_LEARN_DATA"), reason="SCIKIT_LEARN_DATA not set")
 def test_california_feature_names_match_scikit_learn():
-    from .conftest import real_data_dir
+    """validate checks `features` against a constant; the loader takes scikit-learn's names: they must agree."""
+    from sklearn.datasets import fetch_california_housing
 
-    sklearn_datasets = pytest.importorskip("sklearn.datasets")
     from annctl.datasets.california import FEATURES
 
-    if real_data_dir() is None:
-        pytest.skip("no real data (ANNCTL_DATA_DIR)")
-    assert list(sklearn_datasets.fetch_california_housing(download_if_missing=False).feature_names) == FEATURES
+    assert list(fetch_california_housing(download_if_missing=False).feature_names) == FEATURES
 
 
 def test_validate_does_not_need_the_data_itself(tmp_path, monkeypatch):
