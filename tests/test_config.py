@@ -541,3 +541,13 @@ def test_validate_reports_every_kind_of_problem_in_one_run(tmp_path):
         f"error: {path}:7:5: search.space.training.batch_size: value 0 is invalid: training.batch_size: Input should "
         "be greater than or equal to 1 (got 0)",
     ]
+
+
+@pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_shipped_experiment_passes_the_complete_validate(path, tmp_path):
+    """The CSV examples' files and headers, every name and init_from (fashion_mnist_transfer names a run of
+    fashion_mnist_mlp: a run directory stands in for it)."""
+    source = tmp_path / "runs" / "fashion_mnist_mlp-20260101T000000-abcdef"
+    source.mkdir(parents=True)
+    (source / "spec.yaml").write_text("name: fashion_mnist_mlp\n")
+    assert validate(path, "--runs-dir", tmp_path / "runs") == (0, [])
