@@ -250,11 +250,15 @@ def search_problems(data: dict, file_problems: list[Problem], locate: Locator) -
         else:
             try:
                 params[key] = _param_adapter().validate_python(raw)
-            except ValidationError:
-                pass  # its fields' problems are among the file's own
+            except ValidationError:  # its fields' problems are among the file's own; still check its path
+                problems += [
+                    f"{locate.where(where)}: {dotted(where)}: {dotted(problem.path)}: {problem.message}"
+                    for problem in _problems_of(trial_data(base, {key: None}))
+                    if _names_no_field(problem, key) and problem not in known
+                ]
     firsts = {key: param.extremes()[0] for key, param in params.items()}
     for key, param in params.items():
-        where, parts, seen = ("search", "space", key), tuple(key.split(".")), set()
+        where, seen = ("search", "space", key), set()
         for value in param.extremes():
             alone = _problems_of(trial_data(base, {key: value}))
             if not set(alone) - known - seen:
@@ -264,7 +268,7 @@ def search_problems(data: dict, file_problems: list[Problem], locate: Locator) -
                 if problem in known or problem in seen or problem not in together:
                     continue
                 seen.add(problem)
-                if problem.kind == "extra_forbidden" and parts[: len(problem.path)] == problem.path:
+                if _names_no_field(problem, key):
                     what = ""  # the path itself names no field, whatever the value
                 else:
                     what = f"value {json.dumps(value)} is invalid: "
@@ -272,6 +276,11 @@ def search_problems(data: dict, file_problems: list[Problem], locate: Locator) -
                     f"{locate.where(where)}: {dotted(where)}: {what}{dotted(problem.path)}: {problem.message}"
                 )
     return problems
+
+
+def _names_no_field(problem: Problem, key: str) -> bool:
+    """Whether ``problem`` says that the searched path ``key`` (or a section on it) is not a field."""
+    return problem.kind == "extra_forbidden" and tuple(key.split("."))[: len(problem.path)] == problem.path
 
 
 def _search_path_error(problem: Problem) -> bool:

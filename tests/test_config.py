@@ -498,6 +498,17 @@ def test_every_search_problem_once_in_one_pass(tmp_path):
     ]
 
 
+def test_a_broken_parameter_still_has_its_path_checked(tmp_path):
+    found = problems(tmp_path, MINIMAL + "search:\n  space:\n    training.lerning_rate: {type: float, low: 1, hi: 2}\n")
+    path = tmp_path / "exp.yaml"
+    assert found == [
+        f"{path}:6:5: search.space.training.lerning_rate: training.lerning_rate: unknown field `lerning_rate` "
+        "(did you mean `learning_rate`?)",
+        f"{path}:6:5: search.space.training.lerning_rate.high: required field missing",
+        f"{path}:6:50: search.space.training.lerning_rate.hi: unknown field `hi` (did you mean `high`?)",
+    ]
+
+
 def test_a_searched_value_made_valid_by_another_parameter_is_not_blamed(tmp_path):
     text = MINIMAL + (
         "search:\n  space:\n    training.optimizer: {type: choice, values: [sgd, rmsprop]}\n"
