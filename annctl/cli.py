@@ -127,17 +127,15 @@ def train(
     from annctl.rundir import resolve_run, runs_root
 
     overrides = list(set_ or [])
-    if name is not None:
-        overrides.append(f"name={json.dumps(name)}")
-    if seed is not None:
-        overrides.append(f"seed={seed}")
+    # --name and --seed set spec fields; a message about one names the option, not `--set`
+    options = [option for option in (("--name", "name", name), ("--seed", "seed", seed)) if option[2] is not None]
     with user_errors():
         reporter = None if quiet else RichReporter(err())
         root = runs_root(runs_dir)
         if resume is not None:
             from annctl.training import resume as resume_training
 
-            if overrides:
+            if overrides or options:
                 raise UsageError("--resume continues a run as it started; --set, --name and --seed do not apply")
             spec = load_spec(experiment) if experiment is not None else None
             run_dir = resolve_run(resume, root)
@@ -147,7 +145,7 @@ def train(
 
             if experiment is None:
                 raise UsageError("give an experiment file (or --resume RUN)")
-            spec = load_spec(experiment, overrides)
+            spec = load_spec(experiment, overrides, options)
             summary = run_training(spec, root, source=str(experiment), reporter=reporter, argv=sys.argv)
     if json_output:
         print_json(summary)
@@ -272,12 +270,18 @@ def validate(
     experiment: ExperimentArg,
     set_: SetOption = None,
     show: Annotated[bool, typer.Option("--show", help="Print the resolved spec as YAML.")] = False,
+    runs_dir: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--runs-dir", help="Runs root where `init_from` is looked up (default: $ANNCTL_RUNS_DIR or ./runs)."
+        ),
+    ] = None,
 ) -> None:
-    """Check an experiment file (no TensorFlow); exit 2 listing every problem."""
+    """Check an experiment file, its CSV header and `init_from` (no TensorFlow); exit 2 listing every problem."""
     from annctl.config import load_spec
 
     with user_errors():
-        spec = load_spec(experiment, list(set_ or []))
+        spec = load_spec(experiment, list(set_ or []), complete=True, runs_root=runs_dir)
     if show:
         from annctl.rundir import spec_to_yaml
 

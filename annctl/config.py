@@ -1,35 +1,46 @@
 """Load an experiment file into a validated ExperimentSpec, or raise SpecError listing every problem.
 
-Each problem reads ``FILE:LINE:COL: field.path: message``, with "did you mean" for misspelt keys and the
-registered names for an unknown dataset or architecture. Nothing here imports TensorFlow.
+Each problem reads ``FILE:LINE:COL: field.path: message``, with "did you mean" for misspelt keys and values
+and the registered names for an unknown dataset or architecture. All problems are found in one pass: the
+fields, the search space, and (``complete=True``, for `annctl validate`) what can be checked offline — the
+dataset's files and names, the run `init_from` names. Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
-import types
-import typing
+from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from annctl import yamlsafe
-from annctl.datasets import DATASETS
-from annctl.errors import SpecError
-from annctl.models import ARCHITECTURES
+from annctl.errors import SpecError, UsageError
 from annctl.spec import ExperimentSpec, resolve
-from annctl.tuning.space import ChoiceParam, FloatParam, IntParam
+from annctl.spec_problems import UNIONS, Locator, Problem, dotted, field_problems, has, line_of
+from annctl.tuning.space import NOT_SEARCHABLE, PATH_PATTERN, Param, trial_data
 
-# Discriminated unions: pydantic puts the tag in an error's location right after these paths.
-UNIONS = {("dataset",): ("name", DATASETS), ("model",): ("architecture", ARCHITECTURES)}
-PARAM_TYPES = {"float": FloatParam, "int": IntParam, "choice": ChoiceParam}
+# A command-line option that sets a spec field: (the option as typed, e.g. "--seed", dotted path, value).
+Option = tuple[str, str, Any]
 
 
-def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentSpec:
-    """Read, override, validate and (when the data's task is known without loading it) resolve."""
+def load_spec(
+    path: str | Path,
+    overrides: Iterable[str] = (),
+    options: Iterable[Option] = (),
+    *,
+    complete: bool = False,
+    runs_root: Path | None = None,
+) -> ExperimentSpec:
+    """Read, override, validate and (when the data's task is known without loading it) resolve.
+
+    ``overrides`` are ``--set PATH=VALUE`` strings; ``options`` set fields from other command-line options and
+    are named by them in messages. ``complete`` adds the offline checks of `annctl validate` (files, column
+    and class names, ``init_from`` against ``runs_root``).
+    """
     path = Path(path)
     source = str(path)
     try:
@@ -47,11 +58,19 @@ def load_spec(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> 
         raise SpecError([f"{source}:{line}:1: not UTF-8 text (byte {error.start}); save the file as UTF-8"]) from None
     if "\x00" in text:
         raise SpecError([f"{source}:1:1: binary file (contains NUL bytes), expected YAML text"])
-    return spec_from_text(text, source, overrides, base_dir=path.resolve().parent)
+    base_dir = path.resolve().parent
+    return spec_from_text(text, source, overrides, options, base_dir=base_dir, complete=complete, runs_root=runs_root)
 
 
 def spec_from_text(
-    text: str, source: str, overrides: list[str] | tuple[str, ...] = (), base_dir: Path | None = None
+    text: str,
+    source: str,
+    overrides: Iterable[str] = (),
+    options: Iterable[Option] = (),
+    base_dir: Path | None = None,
+    *,
+    complete: bool = False,
+    runs_root: Path | None = None,
 ) -> ExperimentSpec:
     try:
         document = yamlsafe.parse(text)
@@ -62,61 +81,91 @@ def spec_from_text(
         data = {}
     if not isinstance(data, dict):
         raise SpecError([f"{source}:1:1: expected a mapping of sections (name, dataset, model, training, output)"])
-    overridden = apply_overrides(data, overrides)
-    try:
-        spec = ExperimentSpec.model_validate(data)
-    except ValidationError as error:
-        raise SpecError(format_errors(error, data, document, source, overridden)) from None
-    if spec.search is not None:
-        check_space(spec, data, document, source)
-    if base_dir is not None:
-        spec.dataset = spec.dataset.resolve_paths(base_dir)
-    task = spec.dataset.known_task()
-    num_classes = spec.dataset.known_num_classes()
-    if task is not None and (task == "regression" or num_classes is not None):
-        spec = resolve_or_raise(spec, task, num_classes or 0, source, document, overridden)
+    locate = Locator(source, document, apply_overrides(data, overrides, options))
+    spec, errors = validate_fields(data)
+    problems = search_problems(data, errors, locate)
+    problems += [locate.line(error) for error in errors if not _search_path_error(error)]
+    dataset = spec.dataset if spec else section(data, "dataset")
+    if dataset is not None and base_dir is not None:
+        dataset = dataset.resolve_paths(base_dir)
+        if spec is not None:
+            spec.dataset = dataset
+    if complete:
+        if dataset is not None:
+            problems += [locate.line(Problem(("dataset", *where), message)) for where, message in dataset.problems()]
+        model = spec.model if spec else section(data, "model")
+        if model is not None and model.init_from:
+            problems += init_from_problems(model.init_from, runs_root, locate)
+    if spec is not None:
+        task, num_classes = spec.dataset.known_task(), spec.dataset.known_num_classes()
+        if task is not None and (task == "regression" or num_classes is not None):
+            try:
+                spec = resolve(spec, task, num_classes or 0)
+            except ValueError as error:
+                problems.append(locate.line(_resolve_problem(error)))
+    if problems or spec is None:
+        raise SpecError(sorted(dict.fromkeys(problems), key=line_of) or [f"{source}: invalid experiment"])
     return spec
 
 
-def check_space(spec: ExperimentSpec, data: dict, document, source: str) -> None:
-    """Every value a search can sample at its ends (each choice, each bound) must make a valid experiment."""
-    from annctl.tuning.space import trial_data
-
-    base = {key: value for key, value in data.items() if key != "search"}
-    space = spec.search.space
-    firsts = {path: param.extremes()[0] for path, param in space.items()}  # the others sit at their first value
-    problems = []
-    for path, param in space.items():
-        line, column = document.position(("search", "space", path))
-        where = f"{source}:{line}:{column}: search.space.{path}"
-        for value in param.extremes():
-            candidate = trial_data(base, {**firsts, path: value})
-            try:
-                ExperimentSpec.model_validate(candidate)
-            except ValidationError as error:
-                label = f"{source}: --set {path}"
-                for problem in format_errors(error, candidate, None, source, {tuple(path.split("."))}):
-                    problems.append(
-                        f"{where}: value {json.dumps(value)} is invalid: {problem.removeprefix(label + ': ')}"
-                    )
-                break
-    if problems:
-        raise SpecError(list(dict.fromkeys(problems)))
+def validate_fields(data: dict) -> tuple[ExperimentSpec | None, list[Problem]]:
+    """The spec, or None and every field's problem."""
+    try:
+        return ExperimentSpec.model_validate(data), []
+    except ValidationError as error:
+        return None, field_problems(error, data)
 
 
-def resolve_or_raise(spec, task, num_classes, source, document=None, overridden=frozenset()) -> ExperimentSpec:
+def section(data: dict, name: str):
+    """The `dataset` or `model` section validated on its own (for offline checks when another section fails)."""
+    tag, registry = UNIONS[(name,)]
+    raw = data.get(name)
+    if not isinstance(raw, dict) or not isinstance(raw.get(tag), str) or raw[tag] not in registry:
+        return None
+    entry = registry.get(raw[tag])
+    try:
+        return entry.model_validate(raw)
+    except ValidationError as error:  # leave out the fields already reported, to check the others
+        failed = {item["loc"][0] for item in error.errors() if item["loc"] and item["loc"][0] != tag}
+    try:
+        return entry.model_validate({key: value for key, value in raw.items() if key not in failed})
+    except ValidationError:
+        return None
+
+
+def init_from_problems(reference: str, runs_root: Path | None, locate: Locator) -> list[str]:
+    from annctl.rundir import resolve_run
+    from annctl.rundir import runs_root as default_root
+
+    try:
+        resolve_run(reference, runs_root or default_root(), newest=True)
+    except UsageError as error:
+        return [locate.line(Problem(("model", "init_from"), str(error)))]
+    return []
+
+
+def resolve_or_raise(spec, task, num_classes, source, document=None, labels=None) -> ExperimentSpec:
     """``resolve`` with its ValueError turned into a positioned SpecError."""
     try:
         return resolve(spec, task, num_classes)
     except ValueError as error:
-        field, _, message = str(error).partition(": ")
-        path = tuple(field.split("."))
-        raise SpecError([f"{_where(source, document, path, overridden)}: {field}: {message}"]) from None
+        raise SpecError([Locator(source, document, labels or {}).line(_resolve_problem(error))]) from None
 
 
-def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...]) -> set[tuple]:
-    """Apply ``PATH=VALUE`` strings in place (VALUE is YAML: ``[64,32]``, ``1e-3``); return the paths set."""
-    paths = set()
+def _resolve_problem(error: ValueError) -> Problem:
+    field_path, _, message = str(error).partition(": ")
+    return Problem(tuple(field_path.split(".")), message)
+
+
+# --- overrides ---------------------------------------------------------------------------------------------
+
+
+def apply_overrides(data: dict, overrides: Iterable[str], options: Iterable[Option] = ()) -> dict[tuple, str]:
+    """Apply ``PATH=VALUE`` strings (VALUE is YAML: ``[64,32]``, ``1e-3``), then ``options``, in place.
+
+    Returns each path set with the label that names it in messages: ``--set PATH`` or the option as typed.
+    """
+    labels: dict[tuple, str] = {}
     problems = []
     for item in overrides:
         key, sep, value_text = item.partition("=")
@@ -130,121 +179,118 @@ def apply_overrides(data: dict, overrides: list[str] | tuple[str, ...]) -> set[t
             problems.append(f"--set {item}: {problem.message}")
             continue
         path = tuple(int(part) if part.isdigit() else part for part in key.split("."))
-        node: Any = data
-        for depth, part in enumerate(path[:-1]):
-            child = node[part] if _has(node, part) else None
-            if child is None:
-                if isinstance(part, int):
-                    problems.append(f"--set {item}: {'.'.join(map(str, path[: depth + 1]))} does not exist")
-                    break
-                child = node[part] = {}
-            if not isinstance(child, (dict, list)):
-                problems.append(f"--set {item}: {'.'.join(map(str, path[: depth + 1]))} is a value, not a section")
-                break
-            node = child
+        problem = _set(data, path, value)
+        if problem:
+            problems.append(f"--set {item}: {problem}")
         else:
-            last = path[-1]
-            if isinstance(node, list) and (not isinstance(last, int) or last >= len(node)):
-                problems.append(f"--set {item}: index {last} is outside the list")
-                continue
-            node[last] = value
-            paths.add(path)
+            labels[path] = f"--set {key}"
+    for label, field_path, value in options:
+        path = tuple(field_path.split("."))
+        problem = _set(data, path, value)
+        if problem:  # pragma: no cover - the CLI's options set top-level fields
+            problems.append(f"{label}: {problem}")
+        else:
+            labels[path] = label
     if problems:
         raise SpecError(problems)
-    return paths
+    return labels
 
 
-def _has(node: Any, part: Any) -> bool:
-    if isinstance(node, dict):
-        return part in node
-    return isinstance(node, list) and isinstance(part, int) and part < len(node)
-
-
-def format_errors(error: ValidationError, data: dict, document, source: str, overridden) -> list[str]:
-    problems = []
-    for item in error.errors():
-        path, model = _clean(item["loc"], data)
-        kind, message = item["type"], item["msg"]
-        if kind == "literal_error" and path[:-1] in UNIONS and path[-1] == UNIONS[path[:-1]][0]:
-            kind = "union_tag_invalid"  # a union of one member: pydantic checks the tag as a Literal
-            path = path[:-1]
-            item = {**item, "ctx": {"tag": item.get("input")}}
-        if kind == "extra_forbidden":
-            message = f"unknown field `{path[-1]}`"
-            _, parent = _clean(item["loc"][:-1], data)
-            if parent is not None:
-                close = difflib.get_close_matches(str(path[-1]), list(parent.model_fields), n=1)
-                message += f" (did you mean `{close[0]}`?)" if close else f"; allowed: {', '.join(parent.model_fields)}"
-        elif kind in ("union_tag_invalid", "union_tag_not_found"):
-            tag, registry = UNIONS[path]
-            if kind == "union_tag_not_found":
-                path = (*path, tag)
-                message = f"missing; registered {registry.kind}s: {', '.join(registry.names())}"
-            else:
-                path = (*path, tag)
-                message = registry.unknown_message(item["ctx"]["tag"])
-        elif kind == "missing":
-            message = "required field missing"
-        elif kind == "value_error":
-            message = message.removeprefix("Value error, ")
-            field, sep, rest = message.partition(": ")
-            if sep and model is not None and field in model.model_fields:
-                path, message = (*path, field), rest
-        elif kind not in ("model_type", "dict_type") and not isinstance(item.get("input"), (dict, list)):
-            message += f" (got {item.get('input')!r})"
-        dotted = ".".join(str(part) for part in path) or "(top level)"
-        problems.append(f"{_where(source, document, path, overridden)}: {dotted}: {message}")
-    return sorted(dict.fromkeys(problems), key=_line_of)
-
-
-def _line_of(problem: str) -> tuple[int, int]:
-    match = re.match(r"^.*?:(\d+):(\d+): ", problem)
-    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
-
-
-def _where(source, document, path, overridden) -> str:
-    for length in range(len(path), 0, -1):
-        if tuple(path[:length]) in overridden:
-            return f"{source}: --set {'.'.join(map(str, path[:length]))}"
-    if document is None:
-        return source
-    line, column = document.position(path)
-    return f"{source}:{line}:{column}"
-
-
-def _clean(loc: tuple, data: dict) -> tuple[tuple, type[BaseModel] | None]:
-    """Drop pydantic's union tags from an error location; also return the spec class the location ends in."""
-    path: list = []
-    model: type[BaseModel] | None = ExperimentSpec
-    parts = list(loc)
-    while parts:
-        part = parts.pop(0)
-        path.append(part)
-        if tuple(path) in UNIONS:
-            tag_field, registry = UNIONS[tuple(path)]
-            section = data.get(part) if isinstance(data, dict) else None
-            tag = section.get(tag_field) if isinstance(section, dict) else None
-            if parts and parts[0] == tag:
-                parts.pop(0)
-            model = registry.get(tag) if isinstance(tag, str) and tag in registry else None
-            continue
-        if len(path) == 3 and path[:2] == ["search", "space"] and parts and parts[0] in PARAM_TYPES:
-            model = PARAM_TYPES[parts.pop(0)]  # the tag of the parameter union
-            continue
-        model = _field_model(model, part)
-    return tuple(path), model
-
-
-def _field_model(model: type[BaseModel] | None, part: Any) -> type[BaseModel] | None:
-    if model is None or not isinstance(part, str) or part not in model.model_fields:
-        return None
-    annotation = model.model_fields[part].annotation
-    candidates = (
-        typing.get_args(annotation)
-        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
-        else (annotation,)
-    )
-    for candidate in candidates:
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
+def _set(data: dict, path: tuple, value: Any) -> str | None:
+    """Set ``value`` at ``path``, creating missing sections; a message when the path cannot be set."""
+    node: Any = data
+    for depth, part in enumerate(path[:-1]):
+        child = node[part] if has(node, part) else None
+        if child is None:
+            if isinstance(part, int):
+                return f"{'.'.join(map(str, path[: depth + 1]))} does not exist"
+            child = node[part] = {}
+        if not isinstance(child, (dict, list)):
+            return f"{'.'.join(map(str, path[: depth + 1]))} is a value, not a section"
+        node = child
+    last = path[-1]
+    if isinstance(node, list) and (not isinstance(last, int) or last >= len(node)):
+        return f"index {last} is outside the list"
+    node[last] = value
     return None
+
+
+# --- the search space --------------------------------------------------------------------------------------
+
+
+@cache
+def _param_adapter() -> TypeAdapter:
+    return TypeAdapter(Param)
+
+
+def search_problems(data: dict, file_problems: list[Problem], locate: Locator) -> list[str]:
+    """Every searched path must name a field, and every value a search can sample at its ends (each choice,
+    each bound) must make a valid experiment; each problem once, under the parameter that causes it.
+
+    A value is blamed when it is invalid in the file as written and stays invalid with the other parameters
+    at their first values (which may be what makes it valid, e.g. `optimizer: sgd` for a momentum).
+    """
+    search = data.get("search")
+    space = search.get("space") if isinstance(search, dict) else None
+    if not isinstance(space, dict):
+        return []
+    base = {key: value for key, value in data.items() if key != "search"}
+    known = set(file_problems)  # the file's own problems, reported on their own
+    params, problems = {}, []
+    for key, raw in space.items():
+        where = ("search", "space", key)
+        if not isinstance(key, str):
+            continue  # the file's own problem: a key must be a string
+        if not PATH_PATTERN.match(key):
+            problems.append(
+                f"{locate.where(where)}: {dotted(where)}: not a dotted spec path such as training.learning_rate"
+            )
+        elif key.split(".")[0] in NOT_SEARCHABLE:
+            problems.append(f"{locate.where(where)}: {dotted(where)}: {key.split('.')[0]} cannot be searched")
+        else:
+            try:
+                params[key] = _param_adapter().validate_python(raw)
+            except ValidationError:  # its fields' problems are among the file's own; still check its path
+                problems += [
+                    f"{locate.where(where)}: {dotted(where)}: {dotted(problem.path)}: {problem.message}"
+                    for problem in _problems_of(trial_data(base, {key: None}))
+                    if _names_no_field(problem, key) and problem not in known
+                ]
+    firsts = {key: param.extremes()[0] for key, param in params.items()}
+    for key, param in params.items():
+        where, seen = ("search", "space", key), set()
+        for value in param.extremes():
+            alone = _problems_of(trial_data(base, {key: value}))
+            if not set(alone) - known - seen:
+                continue
+            together = set(_problems_of(trial_data(base, {**firsts, key: value})))
+            for problem in alone:
+                if problem in known or problem in seen or problem not in together:
+                    continue
+                seen.add(problem)
+                if _names_no_field(problem, key):
+                    what = ""  # the path itself names no field, whatever the value
+                else:
+                    what = f"value {json.dumps(value)} is invalid: "
+                problems.append(
+                    f"{locate.where(where)}: {dotted(where)}: {what}{dotted(problem.path)}: {problem.message}"
+                )
+    return problems
+
+
+def _names_no_field(problem: Problem, key: str) -> bool:
+    """Whether ``problem`` says that the searched path ``key`` (or a section on it) is not a field."""
+    return problem.kind == "extra_forbidden" and tuple(key.split("."))[: len(problem.path)] == problem.path
+
+
+def _search_path_error(problem: Problem) -> bool:
+    """SearchSpec's own check of the paths, which stops at the first; search_problems reports each path."""
+    return (
+        problem.path == ("search", "space")
+        and problem.kind == "value_error"
+        and ("is not a dotted spec path" in problem.message or problem.message.endswith("cannot be searched"))
+    )
+
+
+def _problems_of(data: dict) -> list[Problem]:
+    return validate_fields(data)[1]

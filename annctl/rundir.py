@@ -17,8 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from annctl import __version__
 from annctl.errors import UsageError
 from annctl.fileio import atomic_write_json, atomic_write_text
@@ -80,7 +78,9 @@ def spec_to_yaml(spec) -> str:
         del data["search"]  # only tune experiments have one
     for section, key in (("dataset", "name"), ("model", "architecture")):
         data[section] = {key: data[section].pop(key), **data[section]}
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    from annctl.yamlsafe import dump
+
+    return dump(data)  # quoted wherever YAML 1.2 would read a string back as a number (a run named 1e3)
 
 
 def write_spec(run_dir: Path, spec) -> None:

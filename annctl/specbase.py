@@ -10,9 +10,11 @@ Task = Literal["classification", "regression"]
 
 
 class StrictModel(BaseModel):
-    """Every spec section rejects unknown keys, so a typo is an error, not a silent default."""
+    """Every spec section rejects unknown keys, so a typo is an error, not a silent default, and converts no
+    value between strings, numbers and booleans (pydantic's strict mode): `yes`, `"off"`, `0` are not
+    booleans and `"3"` is not a number. An integer is still a valid float (`learning_rate: 1`)."""
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class Record(BaseModel):

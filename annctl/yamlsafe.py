@@ -67,8 +67,18 @@ _RESOLVERS = [
     ),
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
 ]
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes YAML that `parse` reads back as the same values: a string that these resolvers would take for
+    a number or boolean (`1e3`, `0o17`) is quoted, where PyYAML's YAML 1.1 rules would leave it plain."""
+
+    yaml_implicit_resolvers: dict = {}
+
+
 for _tag, _regexp, _first in _RESOLVERS:
     _Loader.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
+    _Dumper.add_implicit_resolver(_tag, re.compile(_regexp), list(_first))
 
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -92,6 +102,11 @@ class Document:
         while path and path not in self.marks:
             path = path[:-1]
         return self.marks.get(path, (1, 1))
+
+
+def dump(data: Any) -> str:
+    """YAML text of plain data (mappings keep their order) that `parse` reads back unchanged."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
 def parse(text: str) -> Document:

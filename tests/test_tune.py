@@ -54,7 +54,7 @@ def leaderboard(tune_dir: Path) -> list[dict]:
         ("training.epochs: {type: int, low: 9, high: 2}", "low (9) is greater than high (2)"),
         (
             "model.hiden_units: {type: choice, values: [[4]]}",
-            "search.space.model.hiden_units: value [4] is invalid: model.hiden_units: unknown field `hiden_units` "
+            "search.space.model.hiden_units: model.hiden_units: unknown field `hiden_units` "
             "(did you mean `hidden_units`?)",
         ),
         ("training.batch_size: {type: int, low: 0, high: 8}", "value 0 is invalid: training.batch_size"),

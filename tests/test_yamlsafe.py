@@ -1,6 +1,6 @@
 import pytest
 
-from annctl.yamlsafe import MAX_ALIASES, YamlProblem, parse
+from annctl.yamlsafe import MAX_ALIASES, YamlProblem, dump, parse
 
 
 def test_yaml_12_numbers_and_booleans():
@@ -63,3 +63,13 @@ def test_control_characters_are_a_yaml_problem_not_a_crash():
     with pytest.raises(YamlProblem, match="not YAML text") as info:
         parse("name: t\nseed: 1\x01\n")
     assert info.value.line == 2
+
+
+def test_dump_is_read_back_unchanged():
+    """PyYAML's dumper follows YAML 1.1, so it left `1e3` and `0o17` plain, and `parse` (YAML 1.2) read them
+    back as numbers: a run named `1e3` wrote a spec.yaml that no longer validated."""
+    strings = ["1e3", "1.5e3", "0o17", "0x1f", "1_000", "yes", "no", "on", "true", "null", "~", ".inf", "-.nan", "+1"]
+    data = {"name": "1e3", "strings": strings, "numbers": [1, -2, 0.001, 1e-05, 1e300, float("inf"), True, None]}
+    text = dump(data)
+    assert parse(text).data == data
+    assert text.startswith("name: '1e3'\n")

@@ -11,6 +11,7 @@ also says how its kind of input enters a model (:meth:`DatasetSpec.input_block`)
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -230,6 +231,14 @@ class DatasetSpec(StrictModel):
     def load(self, seed: int) -> Data:  # pragma: no cover - every entry overrides it
         raise NotImplementedError
 
+    def problems(self) -> list[tuple[tuple, str]]:
+        """What `annctl validate` can find wrong without loading the data: (field path, message) pairs.
+
+        An entry overrides it where it can check something offline (a file's header, known names); data
+        absent from this machine is not a problem here.
+        """
+        return []
+
     def input_block(self, description: InputDescription):  # pragma: no cover - kind bases override it
         """The model's input layers for this kind: an :class:`InputBlock`."""
         raise NotImplementedError
@@ -238,6 +247,15 @@ class DatasetSpec(StrictModel):
         """An object whose ``chunks()`` yields ``(x, labels)`` of new inputs read from ``source`` (a file, a
         folder or ``-``), validated, as the model takes them; and ``read_labeled(path)`` for `evaluate --data`."""
         raise NotImplementedError  # pragma: no cover - kind bases override it
+
+
+def unknown_name(path: tuple, name: str, known: list[str], what: str, plural: str = "") -> list[tuple[tuple, str]]:
+    """A problem when ``name`` is not one of ``known`` (with a did-you-mean), else none."""
+    if name in known:
+        return []
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    return [(path, f"no {what} {name!r}{hint}; {plural or what + 's'}: {', '.join(known)}")]
 
 
 class InputBlock:

@@ -9,6 +9,9 @@ from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import TabularSpec
 from annctl.errors import DataError
 
+# scikit-learn's feature_names for this dataset, known without reading it (`annctl validate` checks `features`).
+FEATURES = ["MedInc", "HouseAge", "AveRooms", "AveBedrms", "Population", "AveOccup", "Latitude", "Longitude"]
+
 
 @register_dataset
 class CaliforniaHousing(TabularSpec):
@@ -26,6 +29,9 @@ class CaliforniaHousing(TabularSpec):
 
     def known_task(self):
         return "regression"
+
+    def problems(self):
+        return self.known_names(FEATURES, None)
 
     def load(self, seed: int) -> Data:
         from sklearn.datasets import fetch_california_housing, get_data_home

@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from annctl.datasets.base import Data, Example
+from annctl.datasets.base import Data, Example, unknown_name
 from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import TabularSpec, is_missing
 from annctl.errors import DataError
@@ -77,6 +77,30 @@ class CsvFile(TabularSpec):
     def resolve_paths(self, base_dir: Path) -> CsvFile:
         path = Path(self.path).expanduser()
         return self if path.is_absolute() else self.model_copy(update={"path": str((base_dir / path).resolve())})
+
+    def problems(self):
+        """The file opens and its header (read alone, with the spec's dialect) has `target` and `features`."""
+        path = Path(self.path)
+        try:
+            with open(path, newline="", encoding=self.encoding) as handle:
+                first = next(csv.reader(handle, delimiter=self.delimiter), None)
+        except LookupError:
+            return [(("encoding",), f"unknown encoding {self.encoding!r}")]
+        except UnicodeDecodeError as error:
+            return [(("encoding",), f"{path} is not {self.encoding} text ({error.reason} at byte {error.start})")]
+        except FileNotFoundError:
+            return [(("path",), f"no such file: {path}")]
+        except IsADirectoryError:
+            return [(("path",), f"{path} is a directory, not a CSV file")]
+        except (OSError, csv.Error) as error:
+            return [(("path",), f"cannot read {path}: {getattr(error, 'strerror', None) or error}")]
+        if first is None:
+            return [(("path",), f"{path} is empty; expected a header row and data rows")]
+        columns = [name.strip() for name in first] if self.header else [f"column_{i + 1}" for i in range(len(first))]
+        found = unknown_name(("target",), self.target, columns, "column")
+        for i, name in enumerate(self.features or []):
+            found += unknown_name(("features", i), name, columns, "column")
+        return found
 
     def read(self) -> tuple[list[str], list[list[str]]]:
         path = Path(self.path)

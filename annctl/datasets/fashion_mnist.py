@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from annctl.datasets.base import ArraySplit, Data, Example, InputDescription
+from annctl.datasets.base import ArraySplit, Data, Example, InputDescription, unknown_name
 from annctl.datasets.images import ImageDataset
 from annctl.datasets.registry import register_dataset
 from annctl.errors import DataError
@@ -155,6 +155,13 @@ class FashionMnist(ImageDataset):
 
     def known_num_classes(self):
         return len(self.classes or CLASSES)
+
+    def problems(self):
+        return [
+            p
+            for i, name in enumerate(self.classes or [])
+            for p in unknown_name(("classes", i), name, CLASSES, "class", "classes")
+        ]
 
     def load(self, seed: int) -> Data:
         import numpy as np

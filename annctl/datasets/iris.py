@@ -28,6 +28,9 @@ class Iris(TabularSpec):
     def known_num_classes(self):
         return 2 if self.positive_class else len(CLASSES)
 
+    def problems(self):
+        return self.known_names(FEATURES, CLASSES)
+
     def load(self, seed: int) -> Data:
         from sklearn.datasets import load_iris
 

@@ -26,6 +26,7 @@ from annctl.datasets.base import (
     InputBlock,
     InputDescription,
     Warn,
+    unknown_name,
 )
 from annctl.errors import DataError, SpecError
 from annctl.specbase import Task
@@ -68,6 +69,20 @@ class TabularSpec(TabularDataset):
     positive_class: str | None = Field(
         None, description="Turn a multi-class target into one-vs-rest: this class against all others."
     )
+
+    def known_names(self, features: list[str], classes: list[str] | None) -> list[tuple[tuple, str]]:
+        """`problems` for a dataset whose feature and class names are constants (classes None: regression)."""
+        found = [
+            p
+            for i, name in enumerate(self.features or [])
+            for p in unknown_name(("features", i), name, features, "feature")
+        ]
+        if self.positive_class is not None:
+            if classes is None:
+                found.append((("positive_class",), "applies to classification datasets only"))
+            else:
+                found += unknown_name(("positive_class",), self.positive_class, classes, "class", "classes")
+        return found
 
     def finish(
         self,
