@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -98,8 +99,13 @@ def evaluate_run(
     checkpoint: Checkpoint = "final",
     fail_under: list[str] | None = None,
     fail_over: list[str] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate; save `RUN/eval/<split>-<timestamp>.json`; raise GateFailed (exit 3) when a gate is not met."""
+    """Evaluate; save `RUN/eval/<split>-<timestamp>.json`; raise GateFailed (exit 3) when a gate is not met.
+
+    Saving is a convenience: a run directory that cannot be written (read-only) gets a ``warn`` and the result
+    is returned all the same.
+    """
     from annctl.config import load_spec
     from annctl.rundir import read_data_info
 
@@ -147,13 +153,18 @@ def evaluate_run(
     if data_file is not None:
         result["data"] = str(data_file)
     eval_dir = run_dir / "eval"
-    atomic_write_json(eval_dir / f"{split}-{stamp}.json", result)
-    if info["task"] == "classification":
-        result["confusion_matrix_png"] = str(save_confusion_matrix(metrics, eval_dir / f"confusion_matrix-{split}.png"))
-    else:
-        from annctl.plots import residuals
+    try:
+        atomic_write_json(eval_dir / f"{split}-{stamp}.json", result)
+        if info["task"] == "classification":
+            png = save_confusion_matrix(metrics, eval_dir / f"confusion_matrix-{split}.png")
+            result["confusion_matrix_png"] = str(png)
+        else:
+            from annctl.plots import residuals
 
-        result["residuals_png"] = str(residuals(y, outputs[main], eval_dir / f"residuals-{split}.png"))
+            result["residuals_png"] = str(residuals(y, outputs[main], eval_dir / f"residuals-{split}.png"))
+    except OSError as error:
+        if warn is not None:
+            warn(f"the evaluation is not saved: {error.filename}: {error.strerror or error}")
     check_gates(metrics, gates, result)
     return result
 

@@ -220,7 +220,9 @@ class ReporterBridge(keras.callbacks.Callback):
         self.reporter.epoch_start(self._epoch, self.epochs, self.steps)
 
     def on_train_batch_end(self, batch, logs=None):
-        self.reporter.batch_end(self._epoch, batch + 1)
+        # With steps_per_execution > 1 Keras reports the last step of each chunk of batches, which for an
+        # epoch's last, shorter chunk lies past the epoch's end: the counter stops at the batch count.
+        self.reporter.batch_end(self._epoch, min(batch + 1, self.steps))
 
     def on_epoch_end(self, epoch, logs=None):
         self.reporter.epoch_end(epoch + 1, self.epochs, dict(logs or {}))
