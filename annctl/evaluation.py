@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -12,6 +13,8 @@ from annctl.errors import GateFailed, UsageError
 from annctl.fileio import atomic_write_json
 from annctl.modelio import Checkpoint, load_run_model
 
+# A run directory evaluate cannot save into (read-only, another user's, a full disk): it warns and goes on.
+UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
 CLASSIFICATION_GATES = ("loss", "accuracy", "macro_precision", "macro_recall", "macro_f1")
 REGRESSION_GATES = ("loss", "mse", "rmse", "mae", "r2")
 
@@ -163,6 +166,8 @@ def evaluate_run(
 
             result["residuals_png"] = str(residuals(y, outputs[main], eval_dir / f"residuals-{split}.png"))
     except OSError as error:
+        if error.errno not in UNWRITABLE:  # e.g. a symbolic link planted in the run: refused loudly
+            raise
         if warn is not None:
             warn(f"the evaluation is not saved: {error.filename}: {error.strerror or error}")
     check_gates(metrics, gates, result)
