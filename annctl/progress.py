@@ -234,7 +234,7 @@ def print_unwrapped(console: Console, table: Table) -> None:
     """Print ``table`` at its full width, wider than the console if need be (a pipe has no width)."""
     width = table_width(console, table)
     if width > console.width:
-        console = Console(
+        console = type(console)(  # the same class: the CLI's handles a closed pipe
             file=console.file,
             width=width,
             force_terminal=console.is_terminal,

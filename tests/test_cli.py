@@ -313,3 +313,14 @@ def test_evaluate_into_a_closed_pipe_ends_quietly(trained_run):
     """The issue's own example: `annctl evaluate RUN | head -3`, the reader gone before the tables are out."""
     result = closed_pipe_run(["evaluate", str(trained_run)])
     assert (result.returncode, result.stderr) == (141, "")
+
+
+def test_a_wide_table_into_a_closed_pipe_ends_quietly_too(tmp_path):
+    from .test_runs import make_run
+
+    for number in range(3):
+        make_run(tmp_path / "runs", f"a_rather_long_experiment_name_{number}-20260101T000000-abcdef", accuracy=0.5)
+    result = closed_pipe_run(
+        ["runs", "list", "--runs-dir", str(tmp_path / "runs")], env={**os.environ, "COLUMNS": "40"}
+    )
+    assert (result.returncode, result.stderr) == (141, "")
