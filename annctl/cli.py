@@ -523,7 +523,8 @@ def runs_list(
         return
     from annctl.progress import print_runs, print_searches
 
-    print_runs(out(), runs, root)
+    if runs or not searches:
+        print_runs(out(), runs, root)
     if searches:
         print_searches(out(), searches, root)
     stopped = [row["run_dir"] for row in runs if row["status"] in ("killed", "interrupted", "failed")]
