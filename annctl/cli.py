@@ -7,19 +7,45 @@ TensorFlow, Keras and scikit-learn are imported only inside the commands that tr
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from annctl import __version__
 from annctl.errors import AnnctlError, UsageError
 
+STARTED = time.perf_counter()  # for the summary's "command time" (Python's own start-up is ~0.05 s before)
+
+# `annctl evaluate RUN | head -3`: when the reader of stdout goes away, end quietly with the status a shell
+# reports for a Unix tool stopped by SIGPIPE (128 + 13), as `cat` or `git log` do (README: exit codes).
+BROKEN_PIPE_EXIT = 141
+
+
+class _Commands(TyperGroup):
+    """annctl's command group: a closed stdout ends any command quietly (click alone would exit 1)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # Python flushes stdout again at exit: point it at /dev/null so that flush cannot fail (the recipe
+            # of Python's documentation, "Note on SIGPIPE").
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(BROKEN_PIPE_EXIT) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="annctl",
     help="Run neural-network experiments from YAML files: train, evaluate, predict, backprop, compare, report.",
     no_args_is_help=True,
@@ -38,7 +64,12 @@ def _console(stderr: bool):
     """
     from rich.console import Console
 
-    return Console(stderr=stderr, soft_wrap=True)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich's own exits 1 at once; _Commands ends with 141
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+    return _Console(stderr=stderr, soft_wrap=True)
 
 
 def out():
@@ -49,6 +80,10 @@ def out():
 def err():
     """stderr: progress, tables, messages."""
     return _console(True)
+
+
+def warn(message: str) -> None:
+    err().print(f"[yellow]warning:[/yellow] {message}", highlight=False)
 
 
 def print_line(text: str) -> None:
@@ -71,21 +106,46 @@ def print_json(data) -> None:
 
 
 @contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn annctl's own exceptions into a message on stderr and the documented exit code."""
+def user_errors(json_output: bool = False) -> Iterator[None]:
+    """Turn annctl's own exceptions into a message on stderr and the documented exit code.
+
+    An error that carries the run directory it leaves (an interrupted, failed or diverged training) prints it
+    on stdout too, as a finished training does, so `RUN=$(annctl train ... --quiet)` can resume or inspect it;
+    with ``json_output`` the run's summary.json instead.
+    """
     try:
         yield
     except AnnctlError as error:
         for line in str(error).splitlines() or [type(error).__name__]:
             err().print(f"[red]error:[/red] {line}", markup=True, highlight=False)
+        if error.run_dir is not None:
+            if json_output:
+                from annctl.rundir import read_summary
+
+                print_json(read_summary(error.run_dir) or {"run_dir": str(error.run_dir)})
+            else:
+                print_line(str(error.run_dir))
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
         err().print("[yellow]interrupted[/yellow]")
         raise typer.Exit(130) from None
+    except BrokenPipeError:
+        raise  # stdout's reader went away: _Commands ends the command quietly
     except OSError as error:  # a full disk, a permission, a planted symlink: one line naming the path
         where = f"{error.filename}: " if error.filename else ""
         err().print(f"[red]error:[/red] {where}{error.strerror or error}", markup=True, highlight=False)
         raise typer.Exit(1) from None
+
+
+def load_tensorflow(quiet: bool = False) -> None:
+    """Import TensorFlow and Keras now, under a "loading TensorFlow…" spinner on a terminal (seconds of blank
+    screen otherwise); the command's own first use of them is then instant."""
+    from annctl.progress import spinner
+    from annctl.training.tf_setup import import_tensorflow
+
+    with spinner("loading TensorFlow…") if not quiet else contextlib.nullcontext():
+        import_tensorflow()
+        import keras  # noqa: F401 - a second or two more after TensorFlow
 
 
 def _version(value: bool) -> None:
@@ -129,8 +189,9 @@ def train(
     overrides = list(set_ or [])
     # --name and --seed set spec fields; a message about one names the option, not `--set`
     options = [option for option in (("--name", "name", name), ("--seed", "seed", seed)) if option[2] is not None]
-    with user_errors():
-        reporter = None if quiet else RichReporter(err())
+    reporter = None if quiet else RichReporter(err())
+    # the reporter stops its bar (an interrupted epoch's) before user_errors prints the message
+    with user_errors(json_output), reporter or contextlib.nullcontext():
         root = runs_root(runs_dir)
         if resume is not None:
             from annctl.training import resume as resume_training
@@ -139,6 +200,7 @@ def train(
                 raise UsageError("--resume continues a run as it started; --set, --name and --seed do not apply")
             spec = load_spec(experiment) if experiment is not None else None
             run_dir = resolve_run(resume, root)
+            load_tensorflow(quiet)
             summary = resume_training(run_dir, root, experiment=spec, source=str(experiment), reporter=reporter)
         else:
             from annctl.training import train as run_training
@@ -146,12 +208,13 @@ def train(
             if experiment is None:
                 raise UsageError("give an experiment file (or --resume RUN)")
             spec = load_spec(experiment, overrides, options)
+            load_tensorflow(quiet)
             summary = run_training(spec, root, source=str(experiment), reporter=reporter, argv=sys.argv)
     if json_output:
         print_json(summary)
         return
     if not quiet:
-        err().print(summary_table(summary))
+        err().print(summary_table(summary, command_seconds=time.perf_counter() - STARTED))
     if summary["run_dir"] is not None:  # None on a multi-worker run's non-chief workers
         out().print(summary["run_dir"], highlight=False)
 
@@ -163,9 +226,11 @@ def tune(
     ] = None,
     set_: SetOption = None,
     trials: Annotated[
-        Optional[int], typer.Option("--trials", help="Finished trials the study should hold (default 20).")
+        Optional[int], typer.Option("--trials", min=1, help="Finished trials the study should hold (default 20).")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", help="Trials at once on this machine (cores are split).")] = 1,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Trials at once on this machine (cores are split).")
+    ] = 1,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Start no new trial after SECONDS.")] = None,
     storage: Annotated[
         Optional[str],
@@ -243,7 +308,10 @@ def tune(
                     f"{config['trials']} trials, {workers} worker(s) → {tune_dir}"
                 )
             search = runner.Search(tune_dir, config, spec, root, storage=storage, workers=workers, on_trial=on_trial)
-        summary = search.run()
+        # on a terminal a spinner under the trial lines says the search is at work (trials take minutes)
+        searching = err().status("searching…") if err().is_terminal and not quiet else contextlib.nullcontext()
+        with searching:
+            summary = search.run()
     if json_output:
         print_json(summary)
         return
@@ -311,6 +379,7 @@ def backprop(
 
     with user_errors():
         spec = load_spec(experiment, list(set_ or []))
+        load_tensorflow()
         result = run_backprop(spec, steps=steps, every=every, source=str(experiment))
     if json_output:
         print_json(result)
@@ -372,8 +441,9 @@ def evaluate(
         raise typer.BadParameter(f"{split!r}: use test, validation or train", param_hint="--split")
     with user_errors():
         run_dir = resolve_run(run, runs_root(runs_dir))
+        load_tensorflow()
         try:
-            result = evaluate_run(run_dir, split, data, _checkpoint(checkpoint), fail_under, fail_over)
+            result = evaluate_run(run_dir, split, data, _checkpoint(checkpoint), fail_under, fail_over, warn)
             failure = None
         except GateFailed as error:
             result, failure = error.result, error
@@ -406,11 +476,9 @@ def predict(
     from annctl.prediction import predict_run
     from annctl.rundir import resolve_run, runs_root
 
-    def warn(message: str) -> None:
-        err().print(f"[yellow]warning:[/yellow] {message}", highlight=False)
-
     with user_errors():
         run_dir = resolve_run(run, runs_root(runs_dir))
+        load_tensorflow()
         result = predict_run(
             run_dir, input_, output, fmt, top_k, _checkpoint(checkpoint), batch_size, warn, all_outputs
         )
@@ -431,68 +499,69 @@ def runs_list(
         Optional[str], typer.Option("--name", help="Only runs whose name matches (substring or glob).")
     ] = None,
     status: Annotated[
-        Optional[str], typer.Option("--status", help="Only runs with this status (completed, stale, ...).")
+        Optional[str], typer.Option("--status", help="Only runs with this status (completed, killed, ...).")
     ] = None,
     sort: Annotated[
-        Optional[str], typer.Option("--sort", help="Sort by a test metric, best, epochs or wall_seconds.")
+        Optional[str],
+        typer.Option("--sort", help="Sort runs by a test metric, best, epochs_completed or wall_seconds."),
     ] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Show at most N runs.")] = None,
+    trials: Annotated[bool, typer.Option("--trials", help="Also list every search's trials, as runs.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="A Markdown table on stdout.")] = False,
 ) -> None:
-    """List runs, newest first: status, epochs, best and test metrics, duration, age."""
+    """List runs and searches, newest first: status, epochs, best and test metrics, duration, age."""
     from annctl.rundir import runs_root
-    from annctl.runs import describe_age, headline_test_metric, markdown_table, run_rows, sort_rows
+    from annctl.runs import markdown_table, run_rows, sort_rows
 
     root = runs_root(runs_dir)
     with user_errors():
-        rows = sort_rows(list(reversed(run_rows(root, name, status))), sort)
-    rows = rows[:limit] if limit else rows
+        rows = list(reversed(run_rows(root, name, status, trials)))
+        runs = sort_rows([row for row in rows if row["kind"] == "run"], sort)[:limit]
+    searches = [row for row in rows if row["kind"] == "search"][:limit]
     if json_output:
-        print_json(rows)
+        print_json(runs + searches)
         return
     if markdown:
-        out().print(markdown_table(rows), highlight=False, end="")
+        out().print(markdown_table(runs + searches, root), highlight=False, end="", markup=False)
         return
-    from rich.table import Table
+    from annctl.progress import print_runs, print_searches
 
-    table = Table(title=f"{len(rows)} run(s) in {root}")
-    table.add_column("run", overflow="fold")
-    for column in ("status", "epochs", "best", "test", "duration", "age"):
-        table.add_column(column)
-    for row in rows:
-        best = f"{row['best_monitor']} {row['best']:.4g}" if row["best"] is not None else ""
-        duration = f"{row['wall_seconds']:.0f} s" if row["wall_seconds"] is not None else ""
-        table.add_row(
-            row["run"],
-            row["status"],
-            str(row["epochs"] or ""),
-            best,
-            headline_test_metric(row["test"]),
-            duration,
-            describe_age(row["age_seconds"]),
-        )
-    out().print(table)
-    stopped = [row["run"] for row in rows if row["status"] in ("killed", "interrupted", "failed")]
+    if runs or not searches:
+        print_runs(out(), runs, root)
+    if searches:
+        print_searches(out(), searches, root)
+    stopped = [row["run_dir"] for row in runs if row["status"] in ("killed", "interrupted", "failed")]
     if stopped:
         err().print(f"continue a killed or interrupted run with: annctl train --resume {stopped[0]}", highlight=False)
 
 
 @runs_app.command("show")
-def runs_show(run: RunArg, runs_dir: RunsDirOption = None) -> None:
+def runs_show(
+    run: RunArg,
+    runs_dir: RunsDirOption = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="The summary, spec and files as one JSON object on stdout.")
+    ] = False,
+) -> None:
     """Show a run's resolved spec, summary and files."""
-    from annctl.rundir import SPEC_FILE, read_summary, resolve_run, runs_root
+    from annctl.rundir import SPEC_FILE, resolve_run, runs_root
+    from annctl.runs import show_run
 
     with user_errors():
         run_dir = resolve_run(run, runs_root(runs_dir))
+        shown = show_run(run_dir)
+    if json_output:
+        print_json(shown)
+        return
     out().print(f"[bold]{run_dir}[/bold]")
-    out().print("[bold]spec.yaml[/bold]")
-    out().print((run_dir / SPEC_FILE).read_text(encoding="utf-8"), highlight=False, end="")
+    out().print(f"[bold]{SPEC_FILE}[/bold]")
+    out().print((run_dir / SPEC_FILE).read_text(encoding="utf-8"), highlight=False, end="", markup=False)
     out().print("[bold]summary.json[/bold]")
-    print_json(read_summary(run_dir) or {})
+    print_json(shown["summary"])
     out().print("[bold]files[/bold]")
-    for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
-        out().print(f"  {path.relative_to(run_dir)}  ({path.stat().st_size:,} bytes)", highlight=False)
+    for entry in shown["files"]:
+        out().print(f"  {entry['path']}  ({entry['bytes']:,} bytes)", highlight=False)
 
 
 @app.command()
@@ -516,7 +585,7 @@ def runs_compare(
 ) -> None:
     """Compare runs: the spec fields that differ, side by side, and the test metrics with the best marked."""
     from annctl.rundir import resolve_run, runs_root
-    from annctl.runs import compare_markdown, compare_runs, json_key
+    from annctl.runs import compare_markdown, compare_runs
 
     with user_errors():
         if len(runs) < 2:
@@ -529,22 +598,9 @@ def runs_compare(
     if markdown:
         out().print(compare_markdown(comparison), highlight=False, end="", markup=False)
         return
-    from rich.table import Table
+    from annctl.progress import print_comparison
 
-    table = Table(title="differing spec fields and test metrics (best in green)")
-    table.add_column("")
-    for name in comparison["runs"]:
-        table.add_column(name, overflow="fold")
-    for key, values in comparison["differing_fields"].items():
-        table.add_row(key, *(json_key(v) for v in values))
-    for name, entry in comparison["metrics"].items():
-        cells = [
-            ("" if v is None else f"[bold green]{v:.4g}[/bold green]" if i == entry["best_index"] else f"{v:.4g}")
-            for i, v in enumerate(entry["values"])
-        ]
-        table.add_row(name, *cells)
-    table.add_row("epochs", *(str(e) for e in comparison["epochs"]))
-    out().print(table)
+    print_comparison(out(), comparison)
 
 
 @app.command()
@@ -557,11 +613,11 @@ def plot(
     runs_dir: RunsDirOption = None,
 ) -> None:
     """Overlay one metric of several runs per epoch (learning curves side by side)."""
-    from annctl.plots import plot_runs
-    from annctl.rundir import expand_runs, runs_root
+    from annctl.plots import plot_references
+    from annctl.rundir import runs_root
 
     with user_errors():
-        path = plot_runs(expand_runs(runs, runs_root(runs_dir)), metric, output or Path(f"plot-{metric}.png"))
+        path = plot_references(runs, runs_root(runs_dir), metric, output or Path(f"plot-{metric}.png"))
     out().print(str(path), highlight=False)
 
 
@@ -581,6 +637,8 @@ def report(
     with user_errors():
         folder = Path(target)
         path = folder if folder.is_dir() and not is_run_dir(folder) else resolve_run(target, runs_root(runs_dir))
+        if is_run_dir(path):
+            load_tensorflow()  # a run's report evaluates it
         written = write_report(path, output, metric)
     out().print(str(written), highlight=False)
 

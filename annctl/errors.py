@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class AnnctlError(Exception):
-    """Base class: a failure with a message meant for the user (exit 1)."""
+    """Base class: a failure with a message meant for the user (exit 1).
+
+    ``run_dir``: the run directory the failed command leaves behind (a training interrupted, failed or diverged
+    after creating it), which the CLI prints on stdout like a finished training's.
+    """
 
     exit_code = 1
+    run_dir: Path | None = None
 
 
 class SpecError(AnnctlError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,8 @@ from annctl.errors import GateFailed, UsageError
 from annctl.fileio import atomic_write_json
 from annctl.modelio import Checkpoint, load_run_model
 
+# A run directory evaluate cannot save into (read-only, another user's, a full disk): it warns and goes on.
+UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
 CLASSIFICATION_GATES = ("loss", "accuracy", "macro_precision", "macro_recall", "macro_f1")
 REGRESSION_GATES = ("loss", "mse", "rmse", "mae", "r2")
 
@@ -51,8 +55,13 @@ def evaluate_run(
     checkpoint: Checkpoint = "final",
     fail_under: list[str] | None = None,
     fail_over: list[str] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate; save `RUN/eval/<split>-<timestamp>.json`; raise GateFailed (exit 3) when a gate is not met."""
+    """Evaluate; save `RUN/eval/<split>-<timestamp>.json`; raise GateFailed (exit 3) when a gate is not met.
+
+    Saving is a convenience: a run directory that cannot be written (read-only) gets a ``warn`` and the result
+    is returned all the same.
+    """
     from annctl.config import load_spec
     from annctl.rundir import read_description
 
@@ -78,13 +87,20 @@ def evaluate_run(
     if data_file is not None:
         result["data"] = str(data_file)
     eval_dir = run_dir / "eval"
-    atomic_write_json(eval_dir / f"{split}-{stamp}.json", result)
-    if description.task == "classification":
-        result["confusion_matrix_png"] = str(save_confusion_matrix(metrics, eval_dir / f"confusion_matrix-{split}.png"))
-    else:
-        from annctl.plots import residuals
+    try:
+        atomic_write_json(eval_dir / f"{split}-{stamp}.json", result)
+        if description.task == "classification":
+            png = save_confusion_matrix(metrics, eval_dir / f"confusion_matrix-{split}.png")
+            result["confusion_matrix_png"] = str(png)
+        else:
+            from annctl.plots import residuals
 
-        result["residuals_png"] = str(residuals(y, outputs[main], eval_dir / f"residuals-{split}.png"))
+            result["residuals_png"] = str(residuals(y, outputs[main], eval_dir / f"residuals-{split}.png"))
+    except OSError as error:
+        if error.errno not in UNWRITABLE:  # e.g. a symbolic link planted in the run: refused loudly
+            raise
+        if warn is not None:
+            warn(f"the evaluation is not saved: {error.filename}: {error.strerror or error}")
     check_gates(metrics, gates, result)
     return result
 

@@ -17,14 +17,23 @@ from typing import Any
 
 @contextlib.contextmanager
 def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temp path beside ``target``; on success it is renamed onto ``target``, on error removed."""
+    """Yield a temp path beside ``target``; on success it is renamed onto ``target``, on error removed.
+
+    An OSError names ``target`` (the path the user gave), never the hidden temp file.
+    """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot create its folder: {error.strerror}", str(target)) from None
     refuse_symlinks(target)
     from annctl.faults import write_fault
 
     write_fault(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot write in {target.parent}: {error.strerror}", str(target)) from None
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a finished file gets the usual permissions
@@ -33,8 +42,10 @@ def atomic_path(target: Path, suffix: str = "") -> Iterator[Path]:
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename == str(tmp):
+            error.filename, error.filename2 = str(target), None
         raise
 
 

@@ -49,12 +49,25 @@ def learning_curves(rows: list[dict[str, float]], path: Path, title: str = "") -
     return _save(figure, plt, path)
 
 
+def plot_references(references: list[str], root: Path, metric: str, path: Path) -> Path:
+    """`annctl plot RUN...`: runs, or folders of runs (a runs root, a tune directory's trials)."""
+    from annctl.errors import UsageError
+    from annctl.rundir import expand_runs
+
+    run_dirs = expand_runs(references, root)
+    if not run_dirs:
+        raise UsageError(f"{', '.join(references)}: no runs in there to plot (a run directory holds spec.yaml)")
+    return plot_runs(run_dirs, metric, path)
+
+
 def plot_runs(run_dirs: list[Path], metric: str, path: Path) -> Path:
-    """`annctl plot`: one metrics.csv column of several runs; an unknown column lists the available ones."""
+    """One metrics.csv column of several runs; an unknown column lists the available ones."""
     from annctl.errors import UsageError
 
     series = [(run_dir.name, read_metrics(run_dir)) for run_dir in run_dirs]
     available = sorted({key for _, rows in series for row in rows for key in row} - {"epoch"})
+    if not available:
+        raise UsageError(f"--metric {metric}: these runs have no epoch in their metrics.csv yet")
     if metric not in available:
         raise UsageError(f"--metric {metric}: not in these runs' metrics.csv; available: {', '.join(available)}")
     return overlay(series, metric, path)

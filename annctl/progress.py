@@ -1,14 +1,22 @@
-"""What the user sees while training and after: a bar over each epoch's batches, a line per epoch, a summary table.
+"""What the user sees: a spinner while TensorFlow loads, a bar over each epoch's batches, a line per epoch, the
+summary table, and the tables of `runs list`, `runs compare`, `evaluate` and `tune`.
 
-Everything goes to stderr, so stdout carries only the run directory (or ``--json``'s summary).
+Progress goes to stderr, so stdout carries only results (the run directory, ``--json``'s summary, tables).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -21,13 +29,42 @@ def format_logs(logs: dict[str, float]) -> str:
     return text
 
 
+@contextlib.contextmanager
+def spinner(text: str) -> Iterator[None]:
+    """A spinner with ``text`` on stderr while the block runs, only when stderr is a terminal (nothing reaches a
+    pipe or a file); erased when the block ends, however it ends.
+
+    It draws on a duplicate of file descriptor 2: TensorFlow's import points descriptor 2 at /dev/null to
+    silence its C++ start-up logs (annctl.training.tf_setup), and the spinner must show through that.
+    """
+    if not sys.stderr.isatty():
+        yield
+        return
+    with os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding="utf-8") as terminal:
+        with Console(file=terminal, stderr=True).status(text):
+            yield
+
+
 class RichReporter:
-    """Implements annctl.training.Reporter with rich."""
+    """Implements annctl.training.Reporter with rich; use it as a context manager, so a bar left running by an
+    interrupted epoch is stopped (and the cursor shown again) before any message is printed."""
 
     def __init__(self, console: Console):
         self.console = console
         self.progress: Progress | None = None
         self.task = None
+        self.steps = 0
+
+    def __enter__(self) -> RichReporter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
     def run_start(self, run_dir, spec, train_samples: int) -> None:
         self.console.print(
@@ -46,6 +83,7 @@ class RichReporter:
             console=self.console,
             transient=True,
         )
+        self.steps = steps
         self.task = self.progress.add_task("batches", total=steps)
         self.progress.start()
 
@@ -55,12 +93,13 @@ class RichReporter:
 
     def epoch_end(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
         if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+            self.progress.update(self.task, completed=self.steps)  # the last frame shows the whole epoch
+            self.close()
         self.console.print(f"epoch {epoch}/{epochs}  {format_logs(logs)}")
 
 
-def summary_table(summary: dict[str, Any]) -> Table:
+def summary_table(summary: dict[str, Any], command_seconds: float | None = None) -> Table:
+    """The end-of-training table; ``command_seconds``: the whole command's time, start-up included."""
     table = Table(title=f"{summary.get('name')} — {summary.get('status')}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
@@ -75,8 +114,10 @@ def summary_table(summary: dict[str, Any]) -> Table:
         table.add_row("best", f"{best['monitor']} {best['value']:.4g} (epoch {summary.get('best_epoch')})")
     for key, value in (summary.get("test_metrics") or {}).items():
         table.add_row(f"test {key}", f"{value:.4g}")
-    if summary.get("wall_seconds") is not None:
-        table.add_row("wall time", f"{summary['wall_seconds']:.1f} s")
+    if summary.get("wall_seconds") is not None:  # summary.json's wall_seconds: model building to final save
+        table.add_row("training time", f"{summary['wall_seconds']:.1f} s (model building to final save)")
+    if command_seconds is not None:
+        table.add_row("command time", f"{command_seconds:.1f} s (start-up and data loading included)")
     if summary.get("train_samples_per_second"):
         table.add_row("training speed", f"{summary['train_samples_per_second']:,.0f} samples/s")
     return table
@@ -177,3 +218,144 @@ def budget_line(budget: dict[str, Any]) -> str:
             f"up to {budget['estimated_max_seconds'] / 60:.1f} min"
         )
     return line + " (train the experiment once for a time estimate)"
+
+
+# Tables of names (runs list, runs compare): a run name or a metric name is never wrapped or cut. On a terminal
+# a table that does not fit leaves out its optional columns, or names its runs by number; in a pipe it is as
+# wide as it needs to be.
+
+
+def table_width(console: Console, table: Table) -> int:
+    """The width ``table`` takes with nothing wrapped."""
+    return Measurement.get(console, console.options.update_width(100_000), table).maximum
+
+
+def print_unwrapped(console: Console, table: Table) -> None:
+    """Print ``table`` at its full width, wider than the console if need be (a pipe has no width)."""
+    width = table_width(console, table)
+    if width > console.width:
+        console = type(console)(  # the same class: the CLI's handles a closed pipe
+            file=console.file,
+            width=width,
+            force_terminal=console.is_terminal,
+            color_system=console.color_system,  # type: ignore[arg-type]
+            soft_wrap=True,
+        )
+    console.print(table)
+
+
+def print_fitted(
+    console: Console, build: Callable[[list[str]], Table], columns: Sequence[str], optional: Sequence[str]
+):
+    """Print ``build(columns)``; on a terminal too narrow for it, leave out ``optional`` columns (in that order)
+    until it fits, and say which in the caption."""
+    shown = list(columns)
+    table = build(shown)
+    if console.is_terminal:
+        for column in optional:
+            if table_width(console, table) <= console.width:
+                break
+            shown.remove(column)
+            table = build(shown)
+        left_out = [column for column in columns if column not in shown]
+        if left_out:
+            table.caption = f"left out to fit {console.width} columns: {', '.join(left_out)} (--json has all)"
+    print_unwrapped(console, table)
+
+
+def _name_table(title: str) -> Table:
+    return Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold"
+    )
+
+
+RUN_COLUMNS = ("run", "status", "epochs", "best", "test", "duration", "age")
+
+
+def print_runs(console: Console, rows: list[dict[str, Any]], root: Path) -> None:
+    """`runs list`'s table of runs (trials included)."""
+    from annctl.runs import best_text, describe_age, display_name, duration_text, headline_test_metric
+
+    cells = {
+        "run": lambda row: display_name(row, root),
+        "status": lambda row: row["status"],
+        "epochs": lambda row: str(row["epochs_completed"] or ""),
+        "best": lambda row: best_text(row["best"]),
+        "test": lambda row: headline_test_metric(row["test_metrics"]),
+        "duration": lambda row: duration_text(row["wall_seconds"]),
+        "age": lambda row: describe_age(row["age_seconds"]),
+    }
+
+    def build(columns: list[str]) -> Table:
+        table = _name_table(f"{len(rows)} run(s) in {root}")
+        for column in columns:
+            table.add_column(column, no_wrap=True, justify="right" if column in ("epochs", "duration") else "left")
+        for row in rows:
+            table.add_row(*(cells[column](row) for column in columns))
+        return table
+
+    print_fitted(console, build, RUN_COLUMNS, ("age", "duration", "best", "epochs"))
+
+
+SEARCH_COLUMNS = ("search", "status", "trials", "best", "duration", "age")
+
+
+def print_searches(console: Console, rows: list[dict[str, Any]], root: Path) -> None:
+    """`runs list`'s table of searches (tune directories)."""
+    from annctl.runs import describe_age, display_name, duration_text, search_best_text, trials_text
+
+    cells = {
+        "search": lambda row: display_name(row, root),
+        "status": lambda row: row["status"],
+        "trials": trials_text,
+        "best": search_best_text,
+        "duration": lambda row: duration_text(row["wall_seconds"]),
+        "age": lambda row: describe_age(row["age_seconds"]),
+    }
+
+    def build(columns: list[str]) -> Table:
+        table = _name_table(f"{len(rows)} search(es) in {root} (their trials: --trials)")
+        for column in columns:
+            table.add_column(column, no_wrap=True, justify="right" if column == "duration" else "left")
+        for row in rows:
+            table.add_row(*(cells[column](row) for column in columns))
+        return table
+
+    print_fitted(console, build, SEARCH_COLUMNS, ("age", "duration", "best"))
+
+
+def print_comparison(console: Console, comparison: dict[str, Any]) -> None:
+    """`runs compare`: the differing spec fields and the test metrics, one column per run, the best marked ✓
+    (and green where there is colour). A terminal too narrow for the run names gets `run 1`, `run 2`, ... as
+    column headings, under a legend."""
+    from annctl.runs import json_key
+
+    def build(headings: list[str]) -> Table:
+        table = _name_table("differing spec fields and test metrics (best marked ✓)")
+        table.add_column("", no_wrap=True)
+        for heading in headings:
+            table.add_column(heading, no_wrap=True)
+        for key, values in comparison["differing_fields"].items():
+            table.add_row(key, *(json_key(v) for v in values))
+        for name, entry in comparison["metrics"].items():
+            table.add_row(
+                name,
+                *(
+                    ""
+                    if v is None
+                    else f"[bold green]{v:.4g} ✓[/bold green]"
+                    if i == entry["best_index"]
+                    else f"{v:.4g}"
+                    for i, v in enumerate(entry["values"])
+                ),
+            )
+        table.add_row("epochs_completed", *(str(e) for e in comparison["epochs_completed"]))
+        return table
+
+    table = build(list(comparison["runs"]))
+    if console.is_terminal and table_width(console, table) > console.width:
+        numbered = [f"run {i}" for i in range(1, len(comparison["runs"]) + 1)]
+        for heading, name in zip(numbered, comparison["runs"]):
+            console.print(f"[bold]{heading}[/bold]: {name}", highlight=False, soft_wrap=True)
+        table = build(numbered)
+    print_unwrapped(console, table)

@@ -9,9 +9,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from annctl.errors import AnnctlError
+from annctl.errors import AnnctlError, UsageError
 from annctl.fileio import atomic_write_text
 from annctl.rundir import SPEC_FILE, expand_runs, is_run_dir, read_summary
+from annctl.runs import LOWER_IS_BETTER
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -97,44 +98,76 @@ def evaluation_section(run_dir: Path) -> list[str]:
 
 
 def collection_section(root: Path, run_dirs: list[Path], metric: str | None) -> str:
+    """A folder of runs: a leaderboard ranked by ``metric`` (for a tune directory by default its search's
+    objective, each trial's value from its trial.json), learning curves overlaid, parameters against the metric."""
     from annctl.plots import overlay, parallel_coordinates, read_metrics
-    from annctl.runs import compare_runs, headline_test_metric, run_rows
+    from annctl.runs import compare_runs, headline_test_metric, is_tune_dir, run_row, search_row
 
-    rows = list(reversed(run_rows(root)))
     comparison = compare_runs(run_dirs)
-    metric = metric or next(iter(comparison["metrics"]), None)
-    parts = [f"<h1>{html.escape(root.name)}: {len(run_dirs)} runs</h1>", "<h2>Leaderboard</h2>"]
+    rows = [run_row(run_dir) for run_dir in run_dirs]
+    objective = search_row(root) if is_tune_dir(root) else None
+    values, lower = _ranking(comparison, run_dirs, objective, metric)
+    metric = metric or (objective["metric"] if objective else next(iter(comparison["metrics"]), None))
+    order = sorted(
+        range(len(run_dirs)),
+        key=lambda i: (values[i] is None, (values[i] if lower else -values[i]) if values[i] is not None else 0),
+    )
+    what = f"{len(run_dirs)} trials of the search" if objective else f"{len(run_dirs)} runs"
+    parts = [f"<h1>{html.escape(root.name)}: {what}</h1>", "<h2>Leaderboard</h2>"]
     if metric:
-        values = comparison["metrics"][metric]["values"]
-        lower = metric.split("_")[-1] in ("loss", "mse", "rmse", "mae")
-        order = sorted(
-            range(len(run_dirs)), key=lambda i: (values[i] is None, values[i] if lower else -(values[i] or 0))
-        )
-    else:
-        order = list(range(len(run_dirs)))
-    by_name = {row["run"]: row for row in rows}
+        direction = "lowest" if lower else "highest"
+        parts.append(f"<p>Ranked by {html.escape(metric)}, {direction} first.</p>")
+    header = ["run", "status", *([metric] if metric else []), "test", *comparison["differing_fields"]]
     table_rows = []
     for i in order:
-        row = by_name.get(run_dirs[i].name, {})
         params = [comparison["differing_fields"][k][i] for k in comparison["differing_fields"]]
         table_rows.append(
             [
                 run_dirs[i].name,
-                row.get("status"),
-                headline_test_metric(row.get("test") or {}),
+                rows[i]["status"],
+                *([values[i]] if metric else []),
+                headline_test_metric(rows[i]["test_metrics"]),
                 *(json.dumps(p) for p in params),
             ]
         )
-    parts.append(_table(["run", "status", "test", *comparison["differing_fields"]], table_rows))
+    parts.append(_table(header, table_rows))
     with tempfile.TemporaryDirectory() as scratch:
         series = [(d.name, read_metrics(d)) for d in run_dirs]
         parts += ["<h2>Validation loss per epoch</h2>", _image(overlay(series, "val_loss", Path(scratch) / "o.png"))]
         params = {k: v for k, v in comparison["differing_fields"].items() if k != "name"}
         if metric and params:
-            values = comparison["metrics"][metric]["values"]
             picture = parallel_coordinates(params, values, metric, Path(scratch) / "p.png")
             parts += [f"<h2>Parameters against {html.escape(metric)}</h2>", _image(picture)]
     return "\n".join(parts)
+
+
+def _ranking(comparison: dict, run_dirs: list[Path], objective: dict | None, metric: str | None):
+    """Each run's value of the ranking metric, and whether lower is better.
+
+    A test metric (`test_mse`) comes from the runs' summaries; a search's objective (its `metric`, by default
+    for a tune directory) from each trial's trial.json, in the search's direction.
+    """
+    if objective and metric in (None, objective["metric"]):
+        return [_trial_value(run_dir) for run_dir in run_dirs], objective["direction"] == "minimize"
+    metric = metric or next(iter(comparison["metrics"]), None)
+    if metric is None:
+        return [None] * len(run_dirs), True
+    if metric not in comparison["metrics"]:
+        available = [*comparison["metrics"], *([objective["metric"]] if objective else [])]
+        raise UsageError(f"--metric {metric}: not a test metric of these runs; available: {', '.join(available)}")
+    return comparison["metrics"][metric]["values"], metric.split("_")[-1] in LOWER_IS_BETTER
+
+
+def _trial_value(run_dir: Path) -> float | None:
+    """A trial's value of its search's metric (its best epoch's), as the search recorded it."""
+    from annctl.tuning.trial import TRIAL_FILE
+
+    try:
+        outcome = json.loads((run_dir / TRIAL_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = outcome.get("value") if outcome.get("state") in ("complete", "pruned") else None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def write_report(target: Path, output: Path, metric: str | None = None) -> Path:
@@ -144,7 +177,7 @@ def write_report(target: Path, output: Path, metric: str | None = None) -> Path:
     else:
         run_dirs = expand_runs([str(target)], target)  # a tune directory stands for its trials
         if not run_dirs:
-            raise AnnctlError(f"{target}: neither a run directory nor a folder of runs")
+            raise UsageError(f"{target}: neither a run directory nor a folder of runs (a run holds {SPEC_FILE})")
         body = collection_section(target, run_dirs, metric)
         title = target.name
     page = (

@@ -38,12 +38,16 @@ def runs_root(option: str | Path | None = None) -> Path:
 
 def prepare_root(root: Path) -> Path:
     """Create the runs root if needed and check it is writable, before any training starts."""
+    for path in (root, *root.parents):  # a file where a folder should be: say so, not "File exists"
+        if path.exists() and not path.is_dir():
+            where = "" if path == root else f"cannot create it: {path} "
+            raise UsageError(
+                f"runs directory {root}: {where}is a file, not a directory; choose another with --runs-dir"
+            )
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UsageError(f"runs directory {root}: cannot create it: {error.strerror or error}") from None
-    if not root.is_dir():
-        raise UsageError(f"runs directory {root}: exists but is not a directory")
     if not os.access(root, os.W_OK | os.X_OK):
         raise UsageError(f"runs directory {root}: not writable; choose another with --runs-dir or ANNCTL_RUNS_DIR")
     return root

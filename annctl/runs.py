@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import socket
 import time
@@ -11,40 +12,144 @@ from pathlib import Path
 from typing import Any
 
 from annctl.errors import UsageError
-from annctl.rundir import list_run_dirs, read_summary
+from annctl.rundir import SPEC_FILE, SUMMARY_FILE, list_run_dirs, read_summary
+
+# What marks a tune directory, and its lock (annctl.tuning.runner's TUNE_FILE and LOCK_FILE, spelled here because
+# importing the tuning package costs `runs list` pydantic; tests/test_runs.py checks they agree).
+TUNE_FILE, TUNE_LOCK_FILE = "tune.json", ".lock"
+# What --status accepts: a run's summary status or the state `runs list` tells (killed, stale), and a search's.
+STATUSES = ("running", "completed", "interrupted", "failed", "diverged", "killed", "stale", "unknown")
 
 # A run whose summary still says "running" but has not been touched for this long is shown as stale
 # (killed with SIGKILL, or its machine went away).
 STALE_SECONDS = 15 * 60
 
 
-def run_rows(root: Path, name: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+def run_rows(
+    root: Path, name: str | None = None, status: str | None = None, trials: bool = False
+) -> list[dict[str, Any]]:
+    """One row per run under ``root``, oldest first, in summary.json's vocabulary; searches (tune directories)
+    as rows of `kind` "search", and with ``trials`` each search's trials as runs after it.
+
+    Raises UsageError (exit 2) for a root that is missing or not a folder, or an unknown ``status``.
+    """
+    check_root(root)
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"--status {status}: unknown status; use one of {', '.join(STATUSES)}")
     rows = []
     now = time.time()
     for run_dir in list_run_dirs(root):
-        if name and not fnmatch.fnmatch(run_dir.name, name if any(c in name for c in "*?[") else f"*{name}*"):
-            continue
-        summary = read_summary(run_dir) or {}
-        state = run_state(run_dir, summary, now)
-        if status and state != status:
-            continue
-        best = summary.get("best") or {}
-        started = summary.get("started_at")
-        rows.append(
-            {
-                "run": run_dir.name,
-                "run_dir": str(run_dir),
-                "status": state,
-                "epochs": summary.get("epochs_completed"),
-                "best_monitor": best.get("monitor"),
-                "best": best.get("value"),
-                "test": summary.get("test_metrics") or {},
-                "wall_seconds": summary.get("wall_seconds"),
-                "started_at": started,
-                "age_seconds": now - datetime.fromisoformat(started).timestamp() if started else None,
-            }
+        rows.append(run_row(run_dir, now))
+    for tune_dir in list_tune_dirs(root):
+        rows.append(search_row(tune_dir, now))
+        if trials:
+            rows += [run_row(trial, now, search=tune_dir) for trial in list_run_dirs(tune_dir / "trials")]
+    rows.sort(key=lambda row: row["started_at"] or "")  # ISO times in UTC: oldest first; stable for ties
+    return [row for row in rows if _matches(row, root, name) and (status is None or row["status"] == status)]
+
+
+def _matches(row: dict[str, Any], root: Path, name: str | None) -> bool:
+    if not name:
+        return True
+    label = display_name(row, root)
+    return fnmatch.fnmatch(label, name if any(c in name for c in "*?[") else f"*{name}*")
+
+
+def display_name(row: dict[str, Any], root: Path) -> str:
+    """How a row is shown: the folder's name, or `TUNE_DIR/trials/NNN` for a trial (relative to the root)."""
+    path = Path(row["tune_dir"] if row["kind"] == "search" else row["run_dir"])
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return path.name
+
+
+def check_root(root: Path) -> None:
+    if not root.exists():
+        raise UsageError(
+            f"runs directory {root}: does not exist; train a run first, or give another with --runs-dir "
+            "(or $ANNCTL_RUNS_DIR)"
         )
-    return rows
+    if not root.is_dir():
+        raise UsageError(f"runs directory {root}: is a file, not a directory; give a folder with --runs-dir")
+
+
+def list_tune_dirs(root: Path) -> list[Path]:
+    """The tune directories (searches) directly under ``root``."""
+    return sorted(path for path in root.iterdir() if path.is_dir() and not path.is_symlink() and is_tune_dir(path))
+
+
+def is_tune_dir(path: Path) -> bool:
+    return (path / TUNE_FILE).is_file()
+
+
+def run_row(run_dir: Path, now: float | None = None, search: Path | None = None) -> dict[str, Any]:
+    """A run as `runs list` shows it: summary.json's own keys, the live status, and its age."""
+    now = time.time() if now is None else now
+    summary = read_summary(run_dir) or {}
+    started = summary.get("started_at")
+    return {
+        "kind": "run",
+        "run_dir": str(run_dir),
+        "name": summary.get("name"),
+        "status": run_state(run_dir, summary, now),
+        "epochs_completed": summary.get("epochs_completed"),
+        "best_epoch": summary.get("best_epoch"),
+        "best": summary.get("best"),
+        "test_metrics": summary.get("test_metrics") or {},
+        "wall_seconds": summary.get("wall_seconds"),
+        "started_at": started,
+        "age_seconds": _age(started, now),
+        "search": str(search) if search is not None else None,  # the tune directory of a trial
+    }
+
+
+def search_row(tune_dir: Path, now: float | None = None) -> dict[str, Any]:
+    """A search as `runs list` shows it, in its summary.json's vocabulary (tune.json's before a trial ends)."""
+    now = time.time() if now is None else now
+    config = _read_json(tune_dir / TUNE_FILE)
+    summary = _read_json(tune_dir / SUMMARY_FILE)
+    state = summary.get("status", "running")
+    if state == "running" and not _lock_holder_alive(tune_dir):
+        state = "killed"
+    started = config.get("created_at")
+    row: dict[str, Any] = {"kind": "search", "tune_dir": str(tune_dir), "name": config.get("name"), "status": state}
+    for key in ("metric", "direction"):
+        row[key] = summary.get(key, config.get(key))
+    row["trials_requested"] = summary.get("trials_requested", config.get("trials"))
+    for key in ("trials_complete", "trials_pruned", "trials_failed", "trials_running"):
+        row[key] = summary.get(key, 0)
+    for key in ("best_trial", "best_value", "best_run_dir", "wall_seconds"):
+        row[key] = summary.get(key)
+    row.update(started_at=started, age_seconds=_age(started, now))
+    return row
+
+
+def _lock_holder_alive(tune_dir: Path) -> bool:
+    """Whether the process named in the tune directory's lock file (`annctl pid N on HOST`) still runs; one on
+    another host is taken to be alive."""
+    try:
+        words = (tune_dir / TUNE_LOCK_FILE).read_text(encoding="utf-8").split()
+    except OSError:
+        return True
+    if len(words) != 5 or not words[2].isdigit():
+        return True
+    return words[4] != socket.gethostname() or process_alive(int(words[2]))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _age(started: str | None, now: float) -> float | None:
+    try:
+        return now - datetime.fromisoformat(started).timestamp() if started else None
+    except ValueError:
+        return None
 
 
 def run_state(run_dir: Path, summary: dict[str, Any], now: float) -> str:
@@ -69,25 +174,36 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+SORT_FIELDS = ("best", "epochs_completed", "wall_seconds")
+
+
 def sort_rows(rows: list[dict[str, Any]], key: str | None) -> list[dict[str, Any]]:
-    """Sort by a test metric (`accuracy`, `mse`, ...), `best`, `epochs` or `wall_seconds`; best first."""
+    """Sort runs by a test metric (`accuracy`, `mse`, ...), `best` (the monitored value, in its own direction),
+    `epochs_completed` or `wall_seconds`; best first, runs without the value last."""
     if not key:
         return rows
-    higher_is_better = key in ("accuracy", "auc", "r2", "epochs")
-
-    def value(row):
-        if key in ("best", "epochs", "wall_seconds"):
-            found = row.get(key)
-        else:
-            found = row["test"].get(key)
-        return found
-
-    known = {v for row in rows for v in row["test"]} | {"best", "epochs", "wall_seconds"}
+    key = "epochs_completed" if key == "epochs" else key  # the old spelling
+    known = {metric for row in rows for metric in row["test_metrics"]} | set(SORT_FIELDS)
     if rows and key not in known:
         raise UsageError(f"--sort {key}: unknown metric; available: {', '.join(sorted(known))}")
+
+    def value(row) -> float | None:
+        if key == "best":
+            best = row["best"] or {}
+            if best.get("value") is None:
+                return None
+            return -best["value"] if best.get("mode") == "max" else best["value"]  # smaller is better
+        found = row.get(key) if key in SORT_FIELDS else row["test_metrics"].get(key)
+        if found is None:
+            return None
+        return -found if key in HIGHER_IS_BETTER else found
+
     present = [row for row in rows if value(row) is not None]
     missing = [row for row in rows if value(row) is None]
-    return sorted(present, key=value, reverse=higher_is_better) + missing
+    return sorted(present, key=value) + missing
+
+
+HIGHER_IS_BETTER = ("accuracy", "auc", "r2", "epochs_completed", "macro_f1", "macro_precision", "macro_recall")
 
 
 def headline_test_metric(test: dict[str, float]) -> str:
@@ -97,16 +213,63 @@ def headline_test_metric(test: dict[str, float]) -> str:
     return ""
 
 
-def markdown_table(rows: list[dict[str, Any]]) -> str:
+def best_text(best: dict[str, Any] | None) -> str:
+    """summary.json's `best` as `val_loss 0.1234`."""
+    if not best or best.get("value") is None:
+        return ""
+    return f"{best['monitor']} {best['value']:.4g}"
+
+
+def search_best_text(row: dict[str, Any]) -> str:
+    if row["best_value"] is None:
+        return ""
+    return f"{row['metric']} {row['best_value']:.4g} (trial {row['best_trial']:03d})"
+
+
+def trials_text(row: dict[str, Any]) -> str:
+    """A search's trial counts: `3/20 complete, 1 failed, 2 pruned`."""
+    text = f"{row['trials_complete']}/{row['trials_requested']} complete"
+    for key in ("failed", "pruned", "running"):
+        if row[f"trials_{key}"]:
+            text += f", {row[f'trials_{key}']} {key}"
+    return text
+
+
+def duration_text(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds:.0f} s"
+
+
+def markdown_table(rows: list[dict[str, Any]], root: Path) -> str:
     lines = ["| run | status | epochs | best | test | duration |", "|---|---|---|---|---|---|"]
     for row in rows:
-        best = f"{row['best_monitor']} {row['best']:.4g}" if row["best"] is not None else ""
-        duration = f"{row['wall_seconds']:.0f} s" if row["wall_seconds"] is not None else ""
+        if row["kind"] == "search":
+            lines.append(
+                f"| {display_name(row, root)} (search) | {row['status']} | {trials_text(row)} | "
+                f"{search_best_text(row)} | | {duration_text(row['wall_seconds'])} |"
+            )
+            continue
         lines.append(
-            f"| {row['run']} | {row['status']} | {row['epochs'] or ''} | {best} | "
-            f"{headline_test_metric(row['test'])} | {duration} |"
+            f"| {display_name(row, root)} | {row['status']} | {row['epochs_completed'] or ''} | "
+            f"{best_text(row['best'])} | {headline_test_metric(row['test_metrics'])} | "
+            f"{duration_text(row['wall_seconds'])} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def show_run(run_dir: Path) -> dict[str, Any]:
+    """`runs show --json`: the run's summary, its resolved spec and its files, as one object."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load((run_dir / SPEC_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise UsageError(f"{run_dir}: cannot read {SPEC_FILE}: {error}") from None
+    files = [
+        {"path": str(path.relative_to(run_dir)), "bytes": path.stat().st_size}
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    ]
+    return {"run_dir": str(run_dir), "summary": read_summary(run_dir) or {}, "spec": spec, "files": files}
 
 
 def describe_age(seconds: float | None) -> str:
@@ -154,12 +317,12 @@ def compare_runs(run_dirs: list[Path]) -> dict[str, Any]:
         lower = name.split("_")[-1] in LOWER_IS_BETTER
         best = (min(present) if lower else max(present)) if present else None
         metrics[f"test_{name}"] = {"values": values, "best_index": values.index(best) if best is not None else None}
-    epochs = [s.get("epochs_completed") for s in summaries]
     return {
         "runs": [run_dir.name for run_dir in run_dirs],
+        "run_dirs": [str(run_dir) for run_dir in run_dirs],
         "differing_fields": differing,
         "metrics": metrics,
-        "epochs": epochs,
+        "epochs_completed": [s.get("epochs_completed") for s in summaries],
         "status": [s.get("status") for s in summaries],
     }
 
@@ -181,5 +344,5 @@ def compare_markdown(comparison: dict[str, Any]) -> str:
             for i, v in enumerate(entry["values"])
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("| epochs | " + " | ".join(str(e) for e in comparison["epochs"]) + " |")
+    lines.append("| epochs_completed | " + " | ".join(str(e) for e in comparison["epochs_completed"]) + " |")
     return "\n".join(lines) + "\n"

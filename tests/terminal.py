@@ -15,7 +15,7 @@ from pathlib import Path
 
 SHOW_CURSOR = "\x1b[?25h"
 HIDE_CURSOR = "\x1b[?25l"
-_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+_TOKENS = re.compile(r"\x1b\[([0-9;?]*)([A-Za-z])|\x1b\][^\x07]*\x07|\r\n|\r|\n|[^\x1b\r\n]+")
 
 
 @dataclass
@@ -25,11 +25,28 @@ class TerminalRun:
 
     @property
     def screen_lines(self) -> list[str]:
-        """The text lines without escape sequences; a carriage return starts the line anew, as on a screen."""
-        lines = []
-        for line in _ESCAPES.sub("", self.raw).replace("\r\n", "\n").split("\n"):
-            lines.append(line.rsplit("\r", 1)[-1])
-        return [line for line in lines if line.strip()]
+        """The text left on the screen at the end: a carriage return goes back to the line's start, cursor-up
+        and erase-line sequences (how rich removes a finished bar or spinner) are applied, other escape
+        sequences (colours, cursor visibility) dropped; blank lines left out. Lines wider than the terminal
+        stay one line."""
+        lines, row, column = [""], 0, 0
+        for match in _TOKENS.finditer(self.raw):
+            token, (parameter, command) = match.group(0), match.groups()
+            if token in ("\r\n", "\n"):
+                row, column = row + 1, 0
+                if row == len(lines):
+                    lines.append("")
+            elif token == "\r":
+                column = 0
+            elif command == "A":  # cursor up
+                row = max(0, row - int(parameter or 1))
+            elif command == "K":  # erase in line: 2 = all of it, else from the cursor on
+                lines[row] = "" if parameter == "2" else lines[row][:column]
+            elif not token.startswith("\x1b"):
+                line = lines[row].ljust(column)
+                lines[row] = line[:column] + token + line[column + len(token) :]
+                column += len(token)
+        return [line.rstrip() for line in lines if line.strip()]
 
     @property
     def text(self) -> str:

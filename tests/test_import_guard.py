@@ -12,7 +12,8 @@ def test_importing_the_cli_leaves_heavy_modules_out():
     assert result.stdout.strip() == ""
 
 
-def test_validate_datasets_models_run_without_heavy_modules(tmp_path):
+def test_validate_datasets_models_run_without_heavy_modules(tmp_path, isolated_runs):
+    isolated_runs.mkdir()  # `runs list` on a missing runs root is exit 2
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"

@@ -1,5 +1,6 @@
 """`annctl report`: one self-contained HTML file; rendered in headless Chromium when it is installed."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -54,9 +55,76 @@ def test_folder_report_has_leaderboard_and_parallel_coordinates(two_runs, tmp_pa
     assert "Leaderboard" in page and "Parameters against test_mse" in page and "training.epochs" in page
 
 
-def test_report_of_nothing_is_a_clear_error(tmp_path):
-    result = runner.invoke(app, ["report", str(tmp_path), "-o", str(tmp_path / "x.html")])
-    assert result.exit_code == 1 and "neither a run directory nor a folder of runs" in result.stderr
+def test_report_of_nothing_is_bad_input(tmp_path):
+    """Issue 16: a folder without runs is bad input (exit 2), not a runtime failure (it was 1)."""
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["report", str(tmp_path / "empty"), "-o", str(tmp_path / "x.html")])
+    assert result.exit_code == 2 and "neither a run directory nor a folder of runs" in result.stderr
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_report_to_an_unwritable_place_names_the_path_given(two_runs, tmp_path):
+    """Issue 16: the error named the hidden temp file (`.x.html.abc123.tmp`)."""
+    from .test_cli import read_only
+
+    root, _, _ = two_runs
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    with read_only(locked):
+        result = runner.invoke(app, ["report", str(root), "-o", str(locked / "x.html")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {locked / 'x.html'}: cannot write in {locked}: ")
+    assert len(result.stderr.splitlines()) == 1 and ".tmp" not in result.stderr
+    blocker = tmp_path / "file"  # a folder in the path that is a file
+    blocker.write_text("")
+    result = runner.invoke(app, ["report", str(root), "-o", str(blocker / "x.html")])
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {blocker / 'x.html'}: cannot create its folder: File exists\n"
+
+
+def make_trial(trials, number, lr, value, mse, state="complete"):
+    """A trial directory of a search as `annctl tune` leaves it (only the files a folder report reads)."""
+    run_dir = trials / f"{number:03d}"
+    run_dir.mkdir(parents=True)
+    (run_dir / "spec.yaml").write_text(f"name: t\ntraining: {{learning_rate: {lr}}}\n")
+    summary = {"name": "t", "status": "completed", "epochs_completed": 2, "test_metrics": {"mse": mse}}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    (run_dir / "metrics.csv").write_text(f"epoch,loss,val_loss\n1,1.0,{value + 0.1}\n2,0.8,{value}\n")
+    (run_dir / "trial.json").write_text(json.dumps({"state": state, "value": value}))
+
+
+def test_tune_report_reads_the_trials_and_ranks_by_the_search_metric(tmp_path):
+    """Issue 18 item 8: the report of a tune directory read TUNE/ (status and test cells empty) and ranked
+    by test_accuracy."""
+    tune_dir = tmp_path / "t-tune-20260101T000000-abcdef"
+    tune_dir.mkdir()
+    (tune_dir / "tune.json").write_text(json.dumps({"name": "t", "metric": "val_loss", "direction": "minimize"}))
+    (tune_dir / "summary.json").write_text(
+        json.dumps({"status": "completed", "metric": "val_loss", "direction": "minimize"})
+    )
+    # the search's metric and the test metric disagree on the order: the report must follow the search's
+    make_trial(tune_dir / "trials", 0, 0.1, value=0.30, mse=0.20)
+    make_trial(tune_dir / "trials", 1, 0.01, value=0.10, mse=0.40)
+    make_trial(tune_dir / "trials", 2, 0.001, value=0.20, mse=0.30)
+    out = tmp_path / "tune.html"
+    result = runner.invoke(app, ["report", str(tune_dir), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "3 trials of the search" in page and "Ranked by val_loss, lowest first" in page
+    board = page.split("Leaderboard", 1)[1].split("</table>", 1)[0]
+    assert [board.index(f"<td>{n}</td>") for n in ("001", "002", "000")] == sorted(
+        board.index(f"<td>{n}</td>") for n in ("001", "002", "000")
+    )
+    assert board.count("<td>completed</td>") == 3 and "mse 0.2" in board  # status and test cells filled
+    assert "Parameters against val_loss" in page
+    # --metric still ranks by a test metric, and an unknown one is exit 2 naming the choices
+    result = runner.invoke(app, ["report", str(tune_dir), "-o", str(out), "--metric", "test_mse"])
+    board = out.read_text().split("Leaderboard", 1)[1]
+    assert result.exit_code == 0 and board.index("<td>000</td>") < board.index("<td>002</td>") < board.index(
+        "<td>001</td>"
+    )
+    result = runner.invoke(app, ["report", str(tune_dir), "-o", str(out), "--metric", "test_bogus"])
+    assert result.exit_code == 2 and "available: test_mse, val_loss" in result.stderr
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -2,8 +2,12 @@
 
 import json
 import os
+import socket
+import subprocess
 import time
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from annctl.cli import app
@@ -41,7 +45,7 @@ def test_list_sort_filter_json_markdown(tmp_path):
     (root / "not-a-run").mkdir()
     result = runner.invoke(app, ["runs", "list", "--runs-dir", str(root), "--json"])
     rows = json.loads(result.stdout)
-    assert [r["run"] for r in rows] == [
+    assert [Path(r["run_dir"]).name for r in rows] == [
         "c-20260103T000000-cccccc",
         "b-20260102T000000-bbbbbb",
         "a-20260101T000000-aaaaaa",
@@ -50,11 +54,11 @@ def test_list_sort_filter_json_markdown(tmp_path):
     result = runner.invoke(
         app, ["runs", "list", "--runs-dir", str(root), "--json", "--sort", "accuracy", "--limit", "2"]
     )
-    assert [r["run"][0] for r in json.loads(result.stdout)] == ["b", "a"]
+    assert [r["name"][0] for r in json.loads(result.stdout)] == ["b", "a"]
     result = runner.invoke(app, ["runs", "list", "--runs-dir", str(root), "--json", "--status", "stale"])
-    assert [r["run"][0] for r in json.loads(result.stdout)] == ["c"]
+    assert [r["name"][0] for r in json.loads(result.stdout)] == ["c"]
     result = runner.invoke(app, ["runs", "list", "--runs-dir", str(root), "--json", "--name", "a-*"])
-    assert [r["run"][0] for r in json.loads(result.stdout)] == ["a"]
+    assert [r["name"][0] for r in json.loads(result.stdout)] == ["a"]
     result = runner.invoke(app, ["runs", "list", "--runs-dir", str(root), "--markdown"])
     assert (
         result.stdout.startswith("| run | status |") and "| b-20260102T000000-bbbbbb | completed | 3 |" in result.stdout
@@ -65,14 +69,137 @@ def test_list_sort_filter_json_markdown(tmp_path):
     assert result.exit_code == 2 and "unknown metric" in result.stderr
 
 
+def test_list_json_speaks_summary_json_vocabulary(tmp_path):
+    """Issue 18 item 11: `runs list --json` rows use summary.json's keys for the same things."""
+    root = tmp_path / "runs"
+    run_dir = make_run(root, "a-20260101T000000-aaaaaa", accuracy=0.8)
+    (row,) = json.loads(runner.invoke(app, ["runs", "list", "--runs-dir", str(root), "--json"]).stdout)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    for key in ("run_dir", "name", "status", "epochs_completed", "best", "test_metrics", "wall_seconds", "started_at"):
+        assert row[key] == summary[key], key
+    assert "run" not in row and "epochs" not in row and "test" not in row
+    # the old spelling of the sort key still works, the documented one is summary.json's
+    for key in ("epochs", "epochs_completed"):
+        assert runner.invoke(app, ["runs", "list", "--runs-dir", str(root), "--sort", key]).exit_code == 0
+
+
+def test_show_json_is_summary_spec_and_files(tmp_path):
+    run_dir = make_run(tmp_path, "x-20260101T000000-abcdef", mse=0.3)
+    (run_dir / "checkpoints").mkdir()
+    (run_dir / "checkpoints" / "last.keras").write_bytes(b"12345")
+    result = runner.invoke(app, ["runs", "show", str(run_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["run_dir"] == str(run_dir)
+    assert shown["summary"] == json.loads((run_dir / "summary.json").read_text())
+    assert shown["spec"] == {"name": "x"}
+    assert {"path": "checkpoints/last.keras", "bytes": 5} in shown["files"]
+
+
+@pytest.mark.parametrize(
+    ("make_root", "expected"),
+    [
+        (lambda tmp: tmp / "none", "does not exist"),
+        (lambda tmp: (tmp / "file").write_text("x") and tmp / "file", "is a file, not a directory"),
+    ],
+)
+def test_list_an_unusable_root_is_exit_2(tmp_path, make_root, expected):
+    root = make_root(tmp_path)
+    result = runner.invoke(app, ["runs", "list", "--runs-dir", str(root)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: runs directory {root}: {expected}")
+    assert "0 run(s)" not in result.stdout
+
+
+def test_list_unknown_status_is_exit_2_listing_the_statuses(tmp_path):
+    make_run(tmp_path / "runs", "a-20260101T000000-aaaaaa")
+    result = runner.invoke(app, ["runs", "list", "--runs-dir", str(tmp_path / "runs"), "--status", "bogus"])
+    assert result.exit_code == 2
+    assert "--status bogus: unknown status; use one of running, completed, interrupted" in result.stderr
+
+
 def test_list_empty_root_and_show(tmp_path):
-    result = runner.invoke(app, ["runs", "list", "--runs-dir", str(tmp_path / "none")])
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["runs", "list", "--runs-dir", str(tmp_path / "empty")])
     assert result.exit_code == 0 and "0 run(s)" in result.stdout
     run_dir = make_run(tmp_path, "x-20260101T000000-abcdef", mse=0.3)
     result = runner.invoke(app, ["runs", "show", str(run_dir)])
     assert result.exit_code == 0 and "summary.json" in result.stdout and "spec.yaml" in result.stdout
     result = runner.invoke(app, ["runs", "show", "x-", "--runs-dir", str(tmp_path)])
     assert result.exit_code == 0 and "0.3" in result.stdout
+
+
+def make_search(root, name="cal-tune-20260105T000000-dddddd", status="completed", trials=3, lock_pid=None):
+    """A tune directory as `annctl tune` leaves it: tune.json, summary.json, trials/NNN run directories."""
+    tune_dir = root / name
+    tune_dir.mkdir(parents=True)
+    config = {"name": "cal", "metric": "val_loss", "direction": "minimize", "trials": 4}
+    (tune_dir / "tune.json").write_text(json.dumps({**config, "created_at": "2026-01-05T00:00:00+00:00"}))
+    summary = {
+        "tune_dir": str(tune_dir),
+        "status": status,
+        "metric": "val_loss",
+        "direction": "minimize",
+        "trials_requested": 4,
+        "trials_complete": trials - 1,
+        "trials_failed": 1,
+        "trials_pruned": 0,
+        "trials_running": 0,
+        "best_trial": 1,
+        "best_value": 0.25,
+        "wall_seconds": 30.0,
+    }
+    (tune_dir / "summary.json").write_text(json.dumps(summary))
+    if lock_pid is not None:
+        (tune_dir / ".lock").write_text(f"annctl pid {lock_pid} on {socket.gethostname()}")
+    for number in range(trials):
+        make_run(tune_dir / "trials", f"{number:03d}", mse=0.5 - 0.1 * number)
+    return tune_dir
+
+
+def test_list_shows_searches_and_on_request_their_trials(tmp_path):
+    """Issue 18 item 8: a runs root holding a search listed 0 runs."""
+    root = tmp_path / "runs"
+    make_run(root, "a-20260101T000000-aaaaaa", accuracy=0.8)
+    tune_dir = make_search(root)
+    rows = json.loads(runner.invoke(app, ["runs", "list", "--runs-dir", str(root), "--json"]).stdout)
+    assert [row["kind"] for row in rows] == ["run", "search"]
+    search = rows[1]
+    assert search["tune_dir"] == str(tune_dir) and search["name"] == "cal" and search["status"] == "completed"
+    assert (search["trials_complete"], search["trials_failed"], search["trials_pruned"]) == (2, 1, 0)
+    assert (search["metric"], search["best_value"], search["best_trial"]) == ("val_loss", 0.25, 1)
+
+    result = runner.invoke(app, ["runs", "list", "--runs-dir", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "1 search(es)" in result.stdout and tune_dir.name in result.stdout
+    assert "2/4 complete, 1 failed" in result.stdout and "val_loss 0.25 (trial 001)" in result.stdout
+    assert "000" not in result.stdout.replace("T000000", "")  # the trials only on request
+
+    rows = json.loads(runner.invoke(app, ["runs", "list", "--runs-dir", str(root), "--json", "--trials"]).stdout)
+    trials = [row for row in rows if row["kind"] == "run" and row["search"] == str(tune_dir)]
+    assert sorted(Path(row["run_dir"]).name for row in trials) == ["000", "001", "002"]
+    result = runner.invoke(app, ["runs", "list", "--runs-dir", str(root), "--trials", "--sort", "mse"])
+    assert f"{tune_dir.name}/trials/002" in result.stdout
+    # --name matches a trial by its search's name
+    rows = json.loads(
+        runner.invoke(app, ["runs", "list", "--runs-dir", str(root), "--json", "--trials", "--name", "cal"]).stdout
+    )
+    assert len(rows) == 4 and {row["kind"] for row in rows} == {"run", "search"}
+
+
+def test_list_tells_a_search_whose_process_is_gone(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    make_search(tmp_path / "runs", status="running", lock_pid=dead.pid)
+    (row,) = json.loads(runner.invoke(app, ["runs", "list", "--runs-dir", str(tmp_path / "runs"), "--json"]).stdout)
+    assert row["status"] == "killed"
+
+
+def test_tune_file_names_agree_with_the_tuning_package():
+    from annctl import runs
+    from annctl.tuning import runner as tune_runner
+
+    assert (runs.TUNE_FILE, runs.TUNE_LOCK_FILE) == (tune_runner.TUNE_FILE, tune_runner.LOCK_FILE)
 
 
 def write_metrics(run_dir, rows):
@@ -93,6 +220,7 @@ def test_compare_marks_the_best_and_lists_differing_fields(tmp_path):
     assert "training.epochs" not in result.stdout  # equal fields are left out
     data = json.loads(runner.invoke(app, ["runs", "compare", str(a), str(b), "--json"]).stdout)
     assert data["metrics"]["test_mse"]["best_index"] == 1
+    assert data["epochs_completed"] == [3, 3] and data["run_dirs"] == [str(a), str(b)]
     assert runner.invoke(app, ["runs", "compare", str(a)]).exit_code == 2
 
 

@@ -199,7 +199,7 @@ def _run(spec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root
     def elapsed() -> float:
         return before + time.perf_counter() - started
 
-    with contextlib.redirect_stdout(sys.stderr), _stop_signals() as stop:
+    with contextlib.redirect_stdout(sys.stderr), _stop_signals() as stop, _naming_run_dir(run_dir):
         try:
             fit(spec, data, run_dir, summary, reporter, runs_root, extra, stop, resume)
             stop.check()
@@ -241,6 +241,16 @@ def _run(spec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root
     write_summary(run_dir, summary)
     plot_learning_curves(run_dir, spec.name)
     return summary
+
+
+@contextlib.contextmanager
+def _naming_run_dir(run_dir: Path):
+    """An AnnctlError out of a training carries the run directory it leaves (the CLI prints it on stdout)."""
+    try:
+        yield
+    except AnnctlError as error:
+        error.run_dir = error.run_dir or run_dir
+        raise
 
 
 def run_lock(run_dir: Path):
