@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
-import json
 import os
 import sys
 import time
@@ -101,7 +100,9 @@ ExperimentArg = Annotated[Path, typer.Argument(metavar="EXP.yaml", help="Experim
 
 def print_json(data) -> None:
     """JSON for scripts on stdout: plain (rich's highlighting is slow on large documents and adds nothing)."""
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    from annctl.fileio import json_text
+
+    sys.stdout.write(json_text(data) + "\n")
     sys.stdout.flush()
 
 
@@ -122,7 +123,8 @@ def user_errors(json_output: bool = False) -> Iterator[None]:
             if json_output:
                 from annctl.rundir import read_summary
 
-                print_json(read_summary(error.run_dir) or {"run_dir": str(error.run_dir)})
+                summary = read_summary(error.run_dir)
+                print_json(summary.model_dump(mode="json") if summary else {"run_dir": str(error.run_dir)})
             else:
                 print_line(str(error.run_dir))
         raise typer.Exit(error.exit_code) from None
@@ -211,12 +213,12 @@ def train(
             load_tensorflow(quiet)
             summary = run_training(spec, root, source=str(experiment), reporter=reporter, argv=sys.argv)
     if json_output:
-        print_json(summary)
+        print_json(summary.model_dump(mode="json"))
         return
     if not quiet:
         err().print(summary_table(summary, command_seconds=time.perf_counter() - STARTED))
-    if summary["run_dir"] is not None:  # None on a multi-worker run's non-chief workers
-        out().print(summary["run_dir"], highlight=False)
+    if summary.run_dir is not None:  # None on a multi-worker run's non-chief workers
+        out().print(summary.run_dir, highlight=False)
 
 
 @app.command()
@@ -567,11 +569,27 @@ def runs_show(
 @app.command()
 def schema(
     markdown: Annotated[bool, typer.Option("--markdown", help="The YAML reference as Markdown instead.")] = False,
+    record: Annotated[
+        Optional[str],
+        typer.Option(
+            "--record",
+            metavar="NAME",
+            help="The JSON Schema of a file annctl writes instead: summary, dataset, manifest, env.",
+        ),
+    ] = None,
 ) -> None:
     """Print the experiment file's JSON Schema (or its Markdown reference), generated from the spec models."""
-    from annctl.reference import json_schema_text, markdown_reference
+    from annctl.reference import json_schema_text, markdown_reference, record_schema_text
 
-    out().print(markdown_reference() if markdown else json_schema_text(), highlight=False, end="", markup=False)
+    if record is not None:
+        from annctl.records import RECORDS
+
+        if record not in RECORDS:
+            raise typer.BadParameter(f"{record!r}: use one of {', '.join(RECORDS)}", param_hint="--record")
+        text = record_schema_text(record)
+    else:
+        text = markdown_reference() if markdown else json_schema_text()
+    out().print(text, highlight=False, end="", markup=False)
 
 
 @runs_app.command("compare")

@@ -63,10 +63,11 @@ def evaluate_run(
     is returned all the same.
     """
     from annctl.config import load_spec
-    from annctl.rundir import read_description
+    from annctl.rundir import RunPaths, read_data_info
 
-    spec = load_spec(run_dir / "spec.yaml")
-    description = read_description(run_dir)
+    paths = RunPaths(run_dir)
+    spec = load_spec(paths.spec)
+    description = read_data_info(run_dir)
     gates = parse_gates(list(fail_under or []), list(fail_over or []), description.task)
     model = load_run_model(run_dir, checkpoint)
     from annctl.training.inference import metrics as measure
@@ -86,7 +87,7 @@ def evaluate_run(
     result = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint, "metrics": metrics}
     if data_file is not None:
         result["data"] = str(data_file)
-    eval_dir = run_dir / "eval"
+    eval_dir = paths.eval
     try:
         atomic_write_json(eval_dir / f"{split}-{stamp}.json", result)
         if description.task == "classification":

@@ -69,7 +69,24 @@ def atomic_write_text(target: Path, text: str) -> None:
 
 
 def atomic_write_json(target: Path, data: Any) -> None:
-    atomic_write_text(target, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+    atomic_write_text(target, json_text(data) + "\n")
+
+
+def json_text(data: Any) -> str:
+    """Standard JSON that jq, pandas and browsers read: NaN and infinities (not JSON) become null."""
+    return json.dumps(_finite(data), indent=2, sort_keys=False, default=_json_default, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy scalars and arrays
+        value = value.tolist()
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def atomic_save_npy(target: Path, array: Any) -> None:

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
-from annctl.errors import UsageError
+from annctl.errors import AnnctlError, UsageError
 from annctl.fileio import sha256_file
-from annctl.rundir import MODEL_FILE, read_summary
+from annctl.rundir import RunPaths, read_manifest, read_summary
 
 Checkpoint = Literal["final", "best", "last"]
 
 
 def model_path(run_dir: Path, checkpoint: Checkpoint) -> tuple[Path, str | None]:
     """The file of ``checkpoint`` and the SHA-256 the run recorded for it."""
+    paths = RunPaths(run_dir)
     if checkpoint == "final":
-        summary = read_summary(run_dir) or {}
-        return run_dir / MODEL_FILE, summary.get("model_sha256")
+        summary = read_summary(run_dir)
+        return paths.model, summary.model_sha256 if summary else None
     try:
-        manifest = json.loads((run_dir / "checkpoints" / "manifest.json").read_text())
-    except (OSError, ValueError):
-        manifest = {}
-    entry = manifest.get(checkpoint) or {}
-    return run_dir / "checkpoints" / f"{checkpoint}.keras", entry.get("sha256")
+        manifest = read_manifest(run_dir)
+    except AnnctlError:
+        manifest = None
+    entry = getattr(manifest, checkpoint, None) if manifest else None
+    return paths.checkpoint(checkpoint), entry.sha256 if entry else None
 
 
 def load_run_model(run_dir: Path, checkpoint: Checkpoint = "final"):

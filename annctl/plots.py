@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 from annctl.fileio import atomic_path
+from annctl.rundir import RunPaths
 
 
 def _pyplot():
@@ -20,7 +21,7 @@ def _pyplot():
 
 def read_metrics(run_dir: Path) -> list[dict[str, float]]:
     try:
-        with open(run_dir / "metrics.csv", newline="", encoding="utf-8") as handle:
+        with open(RunPaths(run_dir).metrics, newline="", encoding="utf-8") as handle:
             return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]
     except OSError:
         return []

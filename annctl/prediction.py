@@ -13,12 +13,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from annctl.datasets.base import Warn
 from annctl.errors import UsageError
 from annctl.fileio import atomic_path
 from annctl.modelio import Checkpoint, load_run_model
+
+if TYPE_CHECKING:
+    from annctl.records import DataInfo
 
 Format = Literal["csv", "jsonl"]
 
@@ -36,12 +39,12 @@ def output_format(output: Path | None, requested: str | None) -> Format:
 class PredictionWriter:
     """Turns model outputs into rows: class name + probability (+ top k) for classifiers, values for regressors."""
 
-    def __init__(self, handle: TextIO, fmt: Format, info: dict[str, Any], top_k: int | None, extra: list[str]):
+    def __init__(self, handle: TextIO, fmt: Format, info: DataInfo, top_k: int | None, extra: list[str]):
         self.handle, self.fmt, self.info, self.top_k, self.extra = handle, fmt, info, top_k, extra
-        self.classes = info.get("class_names")
+        self.classes = info.class_names
         # a perceptron's output is a score (the Heaviside step decides at 0), not a probability
-        self.confidence = "score" if info.get("decision") == "score" else "probability"
-        targets = info["target_name"].split(",") if info.get("n_targets", 1) > 1 else []
+        self.confidence = info.decision
+        targets = info.target_name.split(",") if info.n_targets > 1 else []
         self.value_columns = [f"prediction_{name}" for name in targets] or ["prediction"]
         self.writer: csv.DictWriter | None = None
 
@@ -116,20 +119,19 @@ def predict_run(
     ``all_outputs`` adds one set of columns per extra output of a multi-output model (e.g. `aux_prediction`).
     """
     from annctl.config import load_spec
-    from annctl.rundir import SPEC_FILE, read_data_info, read_description
+    from annctl.rundir import RunPaths, read_data_info
 
     info = read_data_info(run_dir)
-    description = read_description(run_dir)
-    spec = load_spec(run_dir / SPEC_FILE)
-    extra = list(info.get("outputs", ["output"])[1:]) if all_outputs else []
+    spec = load_spec(RunPaths(run_dir).spec)
+    extra = list(info.outputs[1:]) if all_outputs else []
     chosen = output_format(output, fmt)
-    if top_k is not None and not description.class_names:
+    if top_k is not None and not info.class_names:
         raise UsageError("--top-k applies to classifiers only")
     model = load_run_model(run_dir, checkpoint)
     from annctl.training.inference import predict_batches
 
     # new inputs are read by the dataset entry that made the run, as its kind of input is read
-    inputs = spec.dataset.reader(description, source, chunk_rows=max(batch_size, 1024), warn=warn)
+    inputs = spec.dataset.reader(info, source, chunk_rows=max(batch_size, 1024), warn=warn)
     started, rows = time.perf_counter(), 0
     if output is not None:
         target = output
@@ -142,7 +144,7 @@ def predict_run(
         with context as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
             writer = PredictionWriter(handle, chosen, info, top_k, extra)
             for chunk, files in inputs.chunks():
-                fed = spec.model.feed(chunk, description)
+                fed = spec.model.feed(chunk, info)
                 outputs = predict_batches(model, fed, batch_size, all_outputs=True)
                 writer.write(outputs, files)
                 rows += len(next(iter(outputs.values())))

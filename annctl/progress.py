@@ -12,13 +12,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from annctl.records import Summary
 
 
 def format_logs(logs: dict[str, float]) -> str:
@@ -98,28 +101,28 @@ class RichReporter:
         self.console.print(f"epoch {epoch}/{epochs}  {format_logs(logs)}")
 
 
-def summary_table(summary: dict[str, Any], command_seconds: float | None = None) -> Table:
+def summary_table(summary: Summary, command_seconds: float | None = None) -> Table:
     """The end-of-training table; ``command_seconds``: the whole command's time, start-up included."""
-    table = Table(title=f"{summary.get('name')} — {summary.get('status')}", show_header=False)
+    table = Table(title=f"{summary.name} — {summary.status}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
-    worker = summary.get("worker") or {}
-    if summary.get("run_dir") is None and worker:
-        table.add_row("run directory", f"written by the chief (this is {worker['task_type']} {worker['index']})")
+    worker = summary.worker
+    if summary.run_dir is None and worker:
+        table.add_row("run directory", f"written by the chief (this is {worker.task_type} {worker.index})")
     else:
-        table.add_row("run directory", str(summary.get("run_dir")))
-    table.add_row("epochs", str(summary.get("epochs_completed")))
-    best = summary.get("best") or {}
-    if best.get("value") is not None:
-        table.add_row("best", f"{best['monitor']} {best['value']:.4g} (epoch {summary.get('best_epoch')})")
-    for key, value in (summary.get("test_metrics") or {}).items():
-        table.add_row(f"test {key}", f"{value:.4g}")
-    if summary.get("wall_seconds") is not None:  # summary.json's wall_seconds: model building to final save
-        table.add_row("training time", f"{summary['wall_seconds']:.1f} s (model building to final save)")
+        table.add_row("run directory", str(summary.run_dir))
+    table.add_row("epochs", str(summary.epochs_completed))
+    best = summary.best
+    if best is not None and best.value is not None:
+        table.add_row("best", f"{best.monitor} {best.value:.4g} (epoch {summary.best_epoch})")
+    for key, value in (summary.test_metrics or {}).items():
+        table.add_row(f"test {key}", "n/a" if value is None else f"{value:.4g}")
+    if summary.wall_seconds is not None:  # summary.json's wall_seconds: model building to final save
+        table.add_row("training time", f"{summary.wall_seconds:.1f} s (model building to final save)")
     if command_seconds is not None:
         table.add_row("command time", f"{command_seconds:.1f} s (start-up and data loading included)")
-    if summary.get("train_samples_per_second"):
-        table.add_row("training speed", f"{summary['train_samples_per_second']:,.0f} samples/s")
+    if summary.train_samples_per_second:
+        table.add_row("training speed", f"{summary.train_samples_per_second:,.0f} samples/s")
     return table
 
 

@@ -28,6 +28,23 @@ from annctl.tuning.space import ChoiceParam, FloatParam, IntParam, SearchSpec
 SCHEMA_ID = "https://annctl.example/experiment.schema.json"
 
 
+def record_schema_text(name: str) -> str:
+    """The JSON Schema of a run-directory record (annctl.records.RECORDS: summary, dataset, manifest, env), as
+    the files are written (computed keys included)."""
+    from annctl.records import RECORDS
+
+    record = RECORDS[name]
+    schema = record.model_json_schema(mode="serialization")
+    schema.pop("title", None)
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://annctl.example/{name}.schema.json",
+        "title": f"annctl {record.__doc__.strip().split(':')[0].strip('`')}",
+        **schema,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 def json_schema() -> dict[str, Any]:
     schema = ExperimentSpec.model_json_schema()
     schema.pop("title", None)

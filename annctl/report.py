@@ -48,7 +48,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 def run_section(run_dir: Path) -> str:
     from annctl.plots import learning_curves, read_metrics
 
-    summary = read_summary(run_dir) or {}
+    record = read_summary(run_dir)
+    summary = record.model_dump(mode="json") if record else {}
     parts = [f"<h1>{html.escape(run_dir.name)}</h1>"]
     rows = [
         [key, summary.get(key)]

@@ -1,12 +1,10 @@
-"""Run directories: where they go, how they are named and created, and the small files in them.
-
-Layout of ``RUNS/<name>-<UTC yyyymmddThhmmss>-<6 hex>/``: spec.yaml, env.json, metrics.csv, summary.json,
-checkpoints/{best,last}.keras, model.keras, tensorboard/. Nothing here imports TensorFlow.
+"""Run and tune directories: where they go, how they are named and created, every path in them (the one place
+file names are spelled: :class:`RunPaths`, :class:`TunePaths`), and reading and writing their JSON records
+(annctl.records). Nothing here imports TensorFlow.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -15,19 +13,83 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from annctl.records import DataInfo, Manifest, Summary
 
 from annctl import __version__
 from annctl.errors import UsageError
 from annctl.fileio import atomic_write_json, atomic_write_text
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")  # a spec name (≤ 64) plus "-tune"
-SPEC_FILE, ENV_FILE, SUMMARY_FILE, METRICS_FILE, MODEL_FILE = (
-    "spec.yaml",
-    "env.json",
-    "summary.json",
-    "metrics.csv",
-    "model.keras",
+
+
+class RunPaths:
+    """Every file and folder of a run directory ``RUNS/<name>-<UTC yyyymmddThhmmss>-<6 hex>/``."""
+
+    SPEC, ENV, SUMMARY, METRICS, MODEL, DATA, LOCK = (
+        "spec.yaml",
+        "env.json",
+        "summary.json",
+        "metrics.csv",
+        "model.keras",
+        "dataset.json",
+        ".lock",
+    )
+
+    def __init__(self, run_dir: str | Path):
+        self.dir = Path(run_dir)
+
+    spec = property(lambda self: self.dir / self.SPEC)  # the resolved spec that built the run
+    env = property(lambda self: self.dir / self.ENV)  # versions, command line, seed (records.Environment)
+    summary = property(lambda self: self.dir / self.SUMMARY)  # records.Summary
+    metrics = property(lambda self: self.dir / self.METRICS)  # one row per epoch
+    model = property(lambda self: self.dir / self.MODEL)  # the final model
+    data = property(lambda self: self.dir / self.DATA)  # records.DataInfo
+    lock = property(lambda self: self.dir / self.LOCK)  # held by the process training it
+    checkpoints = property(lambda self: self.dir / "checkpoints")
+    manifest = property(lambda self: self.checkpoints / "manifest.json")  # records.Manifest
+    tensorboard = property(lambda self: self.dir / "tensorboard")
+    plots = property(lambda self: self.dir / "plots")
+    learning_curves = property(lambda self: self.plots / "learning_curves.png")
+    eval = property(lambda self: self.dir / "eval")  # one JSON per `annctl evaluate`, and its figures
+
+    def checkpoint(self, which: str) -> Path:
+        """`best`, `last` or `previous`."""
+        return self.checkpoints / f"{which}.keras"
+
+
+class TunePaths:
+    """Every file and folder of a tune directory ``RUNS/<name>-tune-<UTC time>-<6 hex>/``."""
+
+    CONFIG, LOCK = "tune.json", ".lock"
+
+    def __init__(self, tune_dir: str | Path):
+        self.dir = Path(tune_dir)
+
+    config = property(lambda self: self.dir / self.CONFIG)  # how the search was started
+    lock = property(lambda self: self.dir / self.LOCK)  # one `annctl tune` process per directory
+    experiment = property(lambda self: self.dir / "experiment.yaml")  # the experiment with its search, frozen
+    database = property(lambda self: self.dir / "study.db")  # the default (SQLite) storage
+    trials = property(lambda self: self.dir / "trials")  # each trial a run directory
+    leaderboard = property(lambda self: self.dir / "leaderboard.csv")
+    best = property(lambda self: self.dir / "best.yaml")  # the best trial as a plain experiment
+    summary = property(lambda self: self.dir / "summary.json")
+    tensorboard = property(lambda self: self.dir / "tensorboard")  # one HParams session per trial
+
+    def trial(self, number: int) -> Path:
+        return self.trials / f"{number:03d}"
+
+
+# The names other modules import (kept for scripts and tests that use them).
+SPEC_FILE, ENV_FILE, SUMMARY_FILE, METRICS_FILE, MODEL_FILE, DATA_FILE = (
+    RunPaths.SPEC,
+    RunPaths.ENV,
+    RunPaths.SUMMARY,
+    RunPaths.METRICS,
+    RunPaths.MODEL,
+    RunPaths.DATA,
 )
 
 
@@ -97,23 +159,23 @@ def write_env(run_dir: Path, seed: int, argv: list[str] | None = None) -> None:
     import numpy
     import tensorflow
 
-    atomic_write_json(
-        run_dir / ENV_FILE,
-        {
-            "annctl": __version__,
-            "python": platform.python_version(),
-            "tensorflow": tensorflow.__version__,
-            "keras": keras.__version__,
-            "numpy": numpy.__version__,
-            "platform": platform.platform(),
-            "machine": platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "command": list(argv if argv is not None else sys.argv),
-            "cwd": os.getcwd(),
-            "seed": seed,
-            "git_commit": git_commit(),
-        },
+    from annctl.records import Environment
+
+    environment = Environment(
+        annctl=__version__,
+        python=platform.python_version(),
+        tensorflow=tensorflow.__version__,
+        keras=keras.__version__,
+        numpy=numpy.__version__,
+        platform=platform.platform(),
+        machine=platform.machine(),
+        cpu_count=os.cpu_count(),
+        command=list(argv if argv is not None else sys.argv),
+        cwd=os.getcwd(),
+        seed=seed,
+        git_commit=git_commit(),
     )
+    atomic_write_json(RunPaths(run_dir).env, environment.model_dump(mode="json"))
 
 
 def git_commit() -> str | None:
@@ -125,15 +187,36 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
-    atomic_write_json(run_dir / SUMMARY_FILE, summary)
+def write_summary(run_dir: Path, summary: Summary) -> None:
+    atomic_write_json(RunPaths(run_dir).summary, summary.model_dump(mode="json"))
 
 
-def read_summary(run_dir: Path) -> dict[str, Any] | None:
+def read_summary(run_dir: Path) -> Summary | None:
+    """The run's summary.json, or None when it is missing or unreadable (a run killed as it started)."""
+    from pydantic import ValidationError
+
+    from annctl.records import Summary
+
     try:
-        return json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return Summary.model_validate_json(RunPaths(run_dir).summary.read_bytes())
+    except (OSError, ValidationError):
         return None
+
+
+def read_manifest(run_dir: Path) -> Manifest | None:
+    """checkpoints/manifest.json, or None when the run has none; an unreadable one is an AnnctlError."""
+    from pydantic import ValidationError
+
+    from annctl.errors import AnnctlError
+    from annctl.records import Manifest
+
+    path = RunPaths(run_dir).manifest
+    try:
+        return Manifest.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValidationError) as error:
+        raise AnnctlError(f"{path}: unreadable ({str(error).splitlines()[0]})") from None
 
 
 def utc_now() -> str:
@@ -192,45 +275,23 @@ def resolve_run(reference: str, root: Path, newest: bool = False) -> Path:
     raise UsageError(f"{reference}: {len(matches)} runs in {root} start with that name ({newest}); be more specific")
 
 
-DATA_FILE = "dataset.json"
-
-
 def write_data_info(run_dir: Path, description, spec) -> None:
-    """dataset.json: the input description (annctl.datasets.base.InputDescription) and the model's outputs —
-    what predict and evaluate need without loading the training data."""
-    atomic_write_json(
-        run_dir / DATA_FILE,
-        {
-            "outputs": spec.model.output_names(),
-            "decision": type(spec.model).decision,
-            **description.model_dump(mode="json"),
-            # for scripts: the same facts under the names earlier versions used
-            "feature_names": description.feature_names,
-            "feature_types": description.feature_types,
-            "fill_values": description.fill_values,
-            "input_kind": description.kind,
-            "input_shape": list(description.shape),
-        },
-    )
+    """dataset.json: the input description and the model's outputs — what predict and evaluate need without
+    loading the training data."""
+    from annctl.records import DataInfo
+
+    info = DataInfo(**description.model_dump(), outputs=spec.model.output_names(), decision=type(spec.model).decision)
+    atomic_write_json(RunPaths(run_dir).data, info.model_dump(mode="json"))
 
 
-def read_data_info(run_dir: Path) -> dict[str, Any]:
-    try:
-        return json.loads((run_dir / DATA_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise UsageError(f"{run_dir}: no readable {DATA_FILE}; was this run made by an older annctl?") from None
-
-
-def read_description(run_dir: Path):
-    """The run's input description, from dataset.json."""
+def read_data_info(run_dir: Path) -> DataInfo:
+    """The run's dataset.json (an InputDescription with the model's outputs)."""
     from pydantic import ValidationError
 
-    from annctl.datasets.base import InputDescription
+    from annctl.records import DataInfo
 
-    info = read_data_info(run_dir)
+    path = RunPaths(run_dir).data
     try:
-        return InputDescription.model_validate(info)
-    except ValidationError:
-        raise UsageError(
-            f"{run_dir / DATA_FILE}: not an input description; was this run made by an older annctl?"
-        ) from None
+        return DataInfo.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        raise UsageError(f"{path}: missing or unreadable; was this run made by an older annctl?") from None

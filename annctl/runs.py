@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from annctl.errors import UsageError
-from annctl.rundir import SPEC_FILE, SUMMARY_FILE, list_run_dirs, read_summary
+from annctl.rundir import SPEC_FILE, SUMMARY_FILE, RunPaths, TunePaths, list_run_dirs, read_summary
 
-# What marks a tune directory, and its lock (annctl.tuning.runner's TUNE_FILE and LOCK_FILE, spelled here because
-# importing the tuning package costs `runs list` pydantic; tests/test_runs.py checks they agree).
-TUNE_FILE, TUNE_LOCK_FILE = "tune.json", ".lock"
+TUNE_FILE, TUNE_LOCK_FILE = TunePaths.CONFIG, TunePaths.LOCK  # what marks a tune directory, and its lock
 # What --status accepts: a run's summary status or the state `runs list` tells (killed, stale), and a search's.
 STATUSES = ("running", "completed", "interrupted", "failed", "diverged", "killed", "stale", "unknown")
 
@@ -83,10 +81,16 @@ def is_tune_dir(path: Path) -> bool:
     return (path / TUNE_FILE).is_file()
 
 
+def summary_json(run_dir: Path) -> dict[str, Any]:
+    """A run's summary.json as JSON data (every key, typed by annctl.records.Summary), or {} when unreadable."""
+    record = read_summary(run_dir)
+    return record.model_dump(mode="json") if record else {}
+
+
 def run_row(run_dir: Path, now: float | None = None, search: Path | None = None) -> dict[str, Any]:
     """A run as `runs list` shows it: summary.json's own keys, the live status, and its age."""
     now = time.time() if now is None else now
-    summary = read_summary(run_dir) or {}
+    summary = summary_json(run_dir)
     started = summary.get("started_at")
     return {
         "kind": "run",
@@ -160,7 +164,8 @@ def run_state(run_dir: Path, summary: dict[str, Any], now: float) -> str:
         return state
     if summary.get("host") == socket.gethostname() and summary.get("pid") and not process_alive(int(summary["pid"])):
         return "killed"
-    touched = (run_dir / "summary.json").stat().st_mtime if (run_dir / "summary.json").exists() else 0
+    summary_file = RunPaths(run_dir).summary
+    touched = summary_file.stat().st_mtime if summary_file.exists() else 0
     return "stale" if now - touched > STALE_SECONDS else state
 
 
@@ -269,7 +274,7 @@ def show_run(run_dir: Path) -> dict[str, Any]:
         for path in sorted(run_dir.rglob("*"))
         if path.is_file() and not path.is_symlink()
     ]
-    return {"run_dir": str(run_dir), "summary": read_summary(run_dir) or {}, "spec": spec, "files": files}
+    return {"run_dir": str(run_dir), "summary": summary_json(run_dir), "spec": spec, "files": files}
 
 
 def describe_age(seconds: float | None) -> str:
@@ -301,14 +306,14 @@ def compare_runs(run_dirs: list[Path]) -> dict[str, Any]:
     specs = []
     for run_dir in run_dirs:
         try:
-            specs.append(flatten(yaml.safe_load((run_dir / "spec.yaml").read_text(encoding="utf-8"))))
+            specs.append(flatten(yaml.safe_load(RunPaths(run_dir).spec.read_text(encoding="utf-8"))))
         except (OSError, yaml.YAMLError) as error:
             raise UsageError(f"{run_dir}: cannot read spec.yaml: {error}") from None
     keys = sorted({key for spec in specs for key in spec})
     differing = {
         key: [spec.get(key) for spec in specs] for key in keys if len({json_key(spec.get(key)) for spec in specs}) > 1
     }
-    summaries = [read_summary(run_dir) or {} for run_dir in run_dirs]
+    summaries = [summary_json(run_dir) for run_dir in run_dirs]
     metric_names = sorted({name for s in summaries for name in (s.get("test_metrics") or {})})
     metrics: dict[str, dict[str, Any]] = {}
     for name in metric_names:

@@ -51,8 +51,8 @@ def test_build_train_save_reload_predict_identically(architecture, kind, tmp_pat
     }
     spec = spec_from_text(json.dumps(document), "<smoke>")
     summary = train(spec, tmp_path / "runs")
-    run_dir = Path(summary["run_dir"])
-    assert summary["status"] == "completed"
+    run_dir = Path(summary.run_dir)
+    assert summary.status == "completed"
     in_memory = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     reloaded = load_run_model(run_dir)
     data = load_spec(run_dir / "spec.yaml").dataset.load(spec.seed)
@@ -119,9 +119,9 @@ model: {{architecture: wide_deep, hidden_units: [4], wide_features: [a, b], deep
 training: {{epochs: 2}}
 """
     summary = train(spec_from_text(text, "<wd>"), tmp_path / "runs")
-    run_dir = summary["run_dir"]
-    assert {"main_loss", "aux_loss", "val_main_loss", "val_aux_loss"} <= set(summary["final_metrics"])
-    assert {"loss", "mse", "main_loss", "aux_loss"} <= set(summary["test_metrics"])
+    run_dir = summary.run_dir
+    assert {"main_loss", "aux_loss", "val_main_loss", "val_aux_loss"} <= set(summary.final_metrics)
+    assert {"loss", "mse", "main_loss", "aux_loss"} <= set(summary.test_metrics)
     header = (Path(run_dir) / "metrics.csv").read_text().splitlines()[0].split(",")
     assert "main_mae" in header and "val_aux_mae" in header
     rows = "c,b,a\n0.3,0.2,0.1\n-1,1,2\n"
@@ -177,14 +177,14 @@ training: {{epochs: 3, batch_size: 8, learning_rate: 0.1,
            lr_schedule: {{type: exponential, decay_steps: 5, decay_rate: 0.5}}}}
 """
     summary = train(spec_from_text(text, "<s>"), tmp_path / "runs")
-    rates = [float(r["learning_rate"]) for r in csv.DictReader(open(Path(summary["run_dir"]) / "metrics.csv"))]
+    rates = [float(r["learning_rate"]) for r in csv.DictReader(open(Path(summary.run_dir) / "metrics.csv"))]
     assert rates[0] < 0.1 and rates[2] < rates[1] < rates[0]
     text = text.replace(
         "{type: exponential, decay_steps: 5, decay_rate: 0.5}",
         "{type: reduce_on_plateau, patience: 0, factor: 0.5, monitor: loss}",
     )
     summary = train(spec_from_text(text, "<s>"), tmp_path / "runs")
-    assert summary["status"] == "completed"
+    assert summary.status == "completed"
     with pytest.raises(SpecError, match="training.lr_schedule.monitor: unknown metric 'val_acc'"):
         load_spec_text(
             "dataset: {name: iris}",
@@ -199,17 +199,17 @@ def test_transfer_copies_matching_layers_and_freezes(tmp_path):
         base.format(name="source") + "model: {architecture: mlp, hidden_units: [6, 4]}\ntraining: {epochs: 2}\n",
         "<src>",
     )
-    source_run = Path(train(source, tmp_path / "runs")["run_dir"])
+    source_run = Path(train(source, tmp_path / "runs").run_dir)
     target_text = base.format(name="target") + (
         f"model: {{architecture: mlp, hidden_units: [6, 4], init_from: {source_run}, freeze: [hidden_1]}}\n"
         "training: {epochs: 2}\n"
     )
     summary = train(spec_from_text(target_text, "<t>"), tmp_path / "runs")
-    assert set(summary["transferred_layers"]) >= {"hidden_1", "hidden_2", "output"}
+    assert set(summary.transferred_layers) >= {"hidden_1", "hidden_2", "output"}
     import keras
 
     source_model = keras.saving.load_model(source_run / "model.keras")
-    target_model = keras.saving.load_model(Path(summary["run_dir"]) / "model.keras")
+    target_model = keras.saving.load_model(Path(summary.run_dir) / "model.keras")
     np.testing.assert_array_equal(
         source_model.get_layer("hidden_1").get_weights()[0], target_model.get_layer("hidden_1").get_weights()[0]
     )  # frozen: unchanged
@@ -217,7 +217,7 @@ def test_transfer_copies_matching_layers_and_freezes(tmp_path):
         source_model.get_layer("hidden_2").get_weights()[0], target_model.get_layer("hidden_2").get_weights()[0]
     )  # trained further
     by_prefix = target_text.replace(str(source_run), "source")  # newest run named source-...
-    assert train(spec_from_text(by_prefix, "<t>"), tmp_path / "runs")["status"] == "completed"
+    assert train(spec_from_text(by_prefix, "<t>"), tmp_path / "runs").status == "completed"
     mismatch = target_text.replace("hidden_units: [6, 4]", "hidden_units: [5, 4]")
     with pytest.raises(SpecError, match=r"hidden_1 \[\(3, 5\), \(5,\)\] vs \[\(3, 6\), \(6,\)\]"):
         train(spec_from_text(mismatch, "<t>"), tmp_path / "runs")

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from annctl import __version__
 from annctl.cli import app
 from annctl.errors import Interrupted
+from annctl.records import Summary
 
 from .conftest import EXPERIMENTS, write_csv, write_experiment
 from .terminal import annctl_command
@@ -75,7 +76,7 @@ def fake_training(monkeypatch):
 
     def fake(spec, root, **kwargs):
         calls.append((spec, root, kwargs))
-        return dict(FAKE_SUMMARY)
+        return Summary(**FAKE_SUMMARY)
 
     monkeypatch.setattr("annctl.training.train", fake)
     return calls
@@ -86,7 +87,7 @@ def test_train_prints_run_dir_json_or_quiet(fake_training, tmp_path):
     result = runner.invoke(app, ["train", exp, "--quiet"])
     assert result.exit_code == 0 and result.stdout == "/runs/x-1\n" and result.stderr == ""
     result = runner.invoke(app, ["train", exp, "--json"])
-    assert result.exit_code == 0 and json.loads(result.stdout) == FAKE_SUMMARY
+    assert result.exit_code == 0 and json.loads(result.stdout) == Summary(**FAKE_SUMMARY).model_dump(mode="json")
     result = runner.invoke(app, ["train", exp])
     assert result.exit_code == 0 and result.stdout == "/runs/x-1\n" and "completed" in result.stderr
 
@@ -138,7 +139,7 @@ def test_interrupt_prints_the_run_directory_on_stdout(monkeypatch, tmp_path):
     """Issue 16: after Ctrl-C stdout was empty, so `RUN=$(annctl train ... --quiet)` got nothing to resume."""
     run_dir = tmp_path / "runs" / "x-1"
     run_dir.mkdir(parents=True)
-    (run_dir / "summary.json").write_text(json.dumps({"run_dir": str(run_dir), "status": "interrupted"}))
+    (run_dir / "summary.json").write_text(json.dumps({"run_dir": str(run_dir), "name": "x", "status": "interrupted"}))
 
     def interrupted(*args, **kwargs):
         error = Interrupted("interrupted after 1 epoch(s)")
@@ -268,7 +269,7 @@ def trained_run(tmp_path_factory):
     from annctl.training import train
 
     base = tmp_path_factory.mktemp("cli")
-    return Path(train(load_spec(write_experiment(base, "classification")), base / "runs")["run_dir"])
+    return Path(train(load_spec(write_experiment(base, "classification")), base / "runs").run_dir)
 
 
 def test_evaluate_on_a_read_only_run_still_prints_its_metrics(trained_run, tmp_path):

@@ -24,7 +24,7 @@ def shipped_csv_runs(tmp_path_factory):
     runs = {}
     for stem in ("csv_regression", "csv_classification"):
         spec = load_spec(EXPERIMENTS / f"{stem}.yaml", ["training.epochs=25"])
-        runs[stem] = Path(train(spec, root)["run_dir"])
+        runs[stem] = Path(train(spec, root).run_dir)
     return runs
 
 
@@ -97,12 +97,12 @@ def test_missing_drop_and_imputation_from_the_training_split(tmp_path):
     assert filled.description.feature_types == {"x": "numeric", "colour": "text"}
     assert filled.description.fill_values["colour"] in ("red", "blue") and 0 < filled.description.fill_values["x"] < 7
     summary = train(csv_spec(tmp_path, path, missing="mean"), tmp_path / "runs")
-    assert summary["status"] == "completed"
+    assert summary.status == "completed"
 
 
 def test_predict_with_a_gap_on_a_run_without_imputation_is_exit_2(tmp_path):
     path = write(tmp_path, "a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(30)))
-    run_dir = train(csv_spec(tmp_path, path), tmp_path / "runs")["run_dir"]
+    run_dir = train(csv_spec(tmp_path, path), tmp_path / "runs").run_dir
     result = runner.invoke(app, ["predict", run_dir, "-i", "-", "-o", str(tmp_path / "o.csv")], input="a,b\n1,\n")
     assert result.exit_code == 2 and "trained without imputation" in result.stderr
     assert not (tmp_path / "o.csv").exists()

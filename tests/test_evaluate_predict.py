@@ -27,7 +27,7 @@ def runs(tmp_path_factory):
     made = {}
     for task in ("classification", "regression"):
         spec = load_spec(write_experiment(base, task, name=f"tiny_{task}", epochs=3))
-        made[task] = Path(train(spec, root)["run_dir"])
+        made[task] = Path(train(spec, root).run_dir)
     fake_fashion(base / "data", n_train=60, n_test=12)
     image_experiment = base / "images.yaml"
     image_experiment.write_text(
@@ -36,7 +36,7 @@ def runs(tmp_path_factory):
     )
     with pytest.MonkeyPatch.context() as patch:  # restores the caller's ANNCTL_DATA_DIR afterwards
         patch.setenv("ANNCTL_DATA_DIR", str(base / "data"))
-        made["image"] = Path(train(load_spec(image_experiment), root)["run_dir"])
+        made["image"] = Path(train(load_spec(image_experiment), root).run_dir)
     made["root"] = root
     made["data"] = base
     return made

@@ -36,9 +36,9 @@ def test_lever_keeps_accuracy(lever, tmp_path):
         "output: {tensorboard: false}\n"
     )
     summary = train(spec_from_text(text, "<lever>"), tmp_path / "runs")
-    assert summary["status"] == "completed"
-    assert summary["test_metrics"]["accuracy"] >= 0.85, summary["test_metrics"]
-    assert summary["jit_compile"] == (lever == "xla")  # Keras silently refused XLA under op determinism once
+    assert summary.status == "completed"
+    assert summary.test_metrics["accuracy"] >= 0.85, summary.test_metrics
+    assert summary.jit_compile == (lever == "xla")  # Keras silently refused XLA under op determinism once
 
 
 def _spec(model: str = "{architecture: mlp, hidden_units: [16]}", **training):

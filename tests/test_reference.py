@@ -34,3 +34,44 @@ def test_schema_command_and_contents():
 def test_every_shipped_experiment_points_editors_at_the_schema():
     for path in EXPERIMENTS.glob("*.yaml"):
         assert path.read_text().startswith("# yaml-language-server: $schema=../experiment.schema.json\n"), path
+
+
+REGENERATE_RECORD = (
+    "regenerate with: for r in summary dataset manifest env; do annctl schema --record $r > schemas/$r.schema.json;"
+    " done"
+)
+
+
+def test_committed_record_schemas_are_up_to_date():
+    from annctl.records import RECORDS
+    from annctl.reference import record_schema_text
+
+    for name in RECORDS:
+        assert (REPO / "schemas" / f"{name}.schema.json").read_text() == record_schema_text(name), REGENERATE_RECORD
+
+
+def test_files_a_run_writes_validate_against_the_committed_schemas(tmp_path):
+    """An independent validator (jsonschema) accepts what a real training writes, so scripts can rely on them."""
+    import jsonschema
+
+    from annctl.config import load_spec
+    from annctl.training import train
+
+    from .conftest import write_experiment
+
+    run_dir = tmp_path / "runs"
+    summary = train(load_spec(write_experiment(tmp_path, "classification")), run_dir)
+    files = {"summary": "summary.json", "dataset": "dataset.json", "manifest": "checkpoints/manifest.json"}
+    files["env"] = "env.json"
+    for name, relative in files.items():
+        schema = json.loads((REPO / "schemas" / f"{name}.schema.json").read_text())
+        jsonschema.Draft202012Validator.check_schema(schema)
+        document = json.loads((tmp_path / "runs" / summary.run_dir.rsplit("/", 1)[-1] / relative).read_text())
+        jsonschema.Draft202012Validator(schema).validate(document)
+    bad = json.loads((REPO / "schemas" / "summary.schema.json").read_text())
+    try:
+        jsonschema.Draft202012Validator(bad).validate({"name": "x", "status": "exploded"})
+    except jsonschema.ValidationError as error:
+        assert "exploded" in str(error)
+    else:
+        raise AssertionError("the summary schema accepted an unknown status")

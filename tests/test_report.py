@@ -24,7 +24,7 @@ def two_runs(tmp_path_factory):
     root = base / "runs"
     first = train(load_spec(write_experiment(base, "regression", name="rep", epochs=2)), root)
     second = train(load_spec(write_experiment(base, "regression", name="rep", epochs=3, learning_rate=0.01)), root)
-    return root, Path(first["run_dir"]), Path(second["run_dir"])
+    return root, Path(first.run_dir), Path(second.run_dir)
 
 
 def assert_self_contained(page: str) -> None:

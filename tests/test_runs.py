@@ -25,7 +25,7 @@ def make_run(root, name, status="completed", accuracy=None, mse=None, stale=Fals
         "name": name,
         "status": status,
         "epochs_completed": 3,
-        "best": {"monitor": "val_loss", "value": 0.5},
+        "best": {"monitor": "val_loss", "mode": "min", "value": 0.5},
         "test_metrics": test,
         "wall_seconds": 12.0,
         "started_at": "2026-01-01T00:00:00+00:00",
@@ -91,7 +91,8 @@ def test_show_json_is_summary_spec_and_files(tmp_path):
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)
     assert shown["run_dir"] == str(run_dir)
-    assert shown["summary"] == json.loads((run_dir / "summary.json").read_text())
+    written = json.loads((run_dir / "summary.json").read_text())
+    assert {key: shown["summary"][key] for key in written} == written  # every key present (typed: all of them)
     assert shown["spec"] == {"name": "x"}
     assert {"path": "checkpoints/last.keras", "bytes": 5} in shown["files"]
 

@@ -88,7 +88,7 @@ def trained_run(tmp_path_factory):
     from annctl.training import train
 
     base = tmp_path_factory.mktemp("terminal")
-    return Path(train(load_spec(experiment(base)), base / "runs")["run_dir"])
+    return Path(train(load_spec(experiment(base)), base / "runs").run_dir)
 
 
 def test_evaluate_on_a_terminal(trained_run):

@@ -81,10 +81,10 @@ def test_two_epoch_run_directory_contract(classification_experiment, isolated_ru
 def test_regression_run_reports_mse_rmse_mae(regression_experiment, isolated_runs):
     spec = load_spec(regression_experiment)
     summary = train(spec, isolated_runs, source=str(regression_experiment))
-    assert summary["status"] == "completed"
-    assert set(summary["test_metrics"]) >= {"loss", "mse", "rmse", "mae"}
-    assert summary["test_metrics"]["rmse"] == pytest.approx(summary["test_metrics"]["mse"] ** 0.5)
-    assert summary["test_metrics"]["loss"] == pytest.approx(summary["test_metrics"]["mse"], rel=1e-4)
+    assert summary.status == "completed"
+    assert set(summary.test_metrics) >= {"loss", "mse", "rmse", "mae"}
+    assert summary.test_metrics["rmse"] == pytest.approx(summary.test_metrics["mse"] ** 0.5)
+    assert summary.test_metrics["loss"] == pytest.approx(summary.test_metrics["mse"], rel=1e-4)
 
 
 @pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
@@ -94,12 +94,12 @@ def test_same_spec_and_seed_give_identical_metrics(tmp_path, isolated_runs, jit)
     spec = load_spec(experiment)
     first = train(spec, isolated_runs)
     second = train(spec, isolated_runs)
-    assert first["run_dir"] != second["run_dir"]
+    assert first.run_dir != second.run_dir
     strip = lambda rows: [{k: v for k, v in row.items() if k != "epoch_seconds"} for row in rows]  # noqa: E731
     from pathlib import Path
 
-    assert strip(read_metrics(Path(first["run_dir"]))) == strip(read_metrics(Path(second["run_dir"])))
-    assert first["test_metrics"] == second["test_metrics"]
+    assert strip(read_metrics(Path(first.run_dir))) == strip(read_metrics(Path(second.run_dir)))
+    assert first.test_metrics == second.test_metrics
 
 
 def test_nan_loss_is_diverged_with_exit_1(tmp_path, isolated_runs):

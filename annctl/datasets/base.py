@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from annctl.specbase import Record, StrictModel, Task
 
@@ -57,14 +57,17 @@ class InputDescription(Record):
         default_factory=dict, description="Kind-specific settings for reading new inputs (e.g. image size, mode)."
     )
 
+    @computed_field(description="The features' names (`[image]` for images).")  # type: ignore[prop-decorator]
     @property
     def feature_names(self) -> list[str]:
         return [feature.name for feature in self.features] if self.features else ["image"]
 
+    @computed_field(description="Tabular inputs: each feature's type.")  # type: ignore[prop-decorator]
     @property
     def feature_types(self) -> dict[str, str] | None:
         return {f.name: f.type for f in self.features} if self.kind == "tabular" else None
 
+    @computed_field(description="What fills a missing cell, per feature (imputation).")  # type: ignore[prop-decorator]
     @property
     def fill_values(self) -> dict[str, float | str] | None:
         fills = {f.name: f.fill for f in self.features if f.fill is not None}

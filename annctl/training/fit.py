@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from annctl.errors import TrainingDiverged
+from annctl.records import Summary
 from annctl.spec import ExperimentSpec
 from annctl.training.resuming import ResumePoint
 
@@ -21,7 +22,7 @@ def fit(
     spec: ExperimentSpec,
     data,
     run_dir: Path,
-    summary: dict,
+    summary: Summary,
     reporter,
     runs_root: Path,
     extra: list,
@@ -31,7 +32,8 @@ def fit(
     """Train ``spec`` on ``data`` into ``run_dir``, updating ``summary`` (completed, with test metrics)."""
     from annctl.faults import fault_point
     from annctl.fileio import atomic_path, sha256_file
-    from annctl.rundir import MODEL_FILE, write_summary
+    from annctl.records import Best
+    from annctl.rundir import RunPaths, write_summary
     from annctl.training.assemble import batch_preparer, make_model, precision_policy
     from annctl.training.callbacks import build_callbacks
     from annctl.training.distribution import distribution_scope
@@ -39,7 +41,7 @@ def fit(
     from annctl.training.pipeline import ordered_dataset, training_dataset
 
     training, description = spec.training, data.description
-    state = (resume.entry.get("state") or {}) if resume else {}
+    state = (resume.entry.state or {}) if resume else {}
     saved = dict(state.get("callbacks") or {})
     if "rng" in state:  # manifests before the one resumable protocol kept the RNG states beside the callbacks
         saved.setdefault("rng", state["rng"])
@@ -53,7 +55,7 @@ def fit(
                 best_weights = model.get_weights()
             model.load_weights(resume.checkpoint)  # weights and optimizer state (moments, step, learning rate)
     if getattr(model, "transferred_layers", None):
-        summary["transferred_layers"] = model.transferred_layers
+        summary.transferred_layers = model.transferred_layers
     prepare = batch_preparer(spec, description)
     train_data, epoch_variable, steps = training_dataset(
         data.train, training.batch_size, training.shuffle, spec.seed, prepare
@@ -64,7 +66,7 @@ def fit(
         summary.update(
             epochs_completed=epoch + 1,
             best_epoch=checkpoints.best_epoch,
-            best={"monitor": checkpoints.monitor, "mode": checkpoints.mode, "value": checkpoints.best},
+            best=Best(monitor=checkpoints.monitor, mode=checkpoints.mode, value=checkpoints.best),
             final_metrics={k: float(v) for k, v in logs.items()},
         )
         write_summary(run_dir, summary)
@@ -85,7 +87,7 @@ def fit(
         best_weights=best_weights,
     )
     reporter.run_start(run_dir, spec, data.train_size)
-    initial_epoch = resume.entry["epoch"] if resume else 0
+    initial_epoch = resume.entry.epoch if resume else 0
     if _stopped_early(saved.get("early_stopping")) or initial_epoch >= training.epochs:
         # killed after its last epoch, before the final save: finish as EarlyStopping's on_train_end would
         if best_weights is not None and training.early_stopping and training.early_stopping.restore_best_weights:
@@ -101,14 +103,13 @@ def fit(
             verbose=0,
         )
     if built.guard.diverged_epoch is not None:
-        summary["status"] = "diverged"
-        summary["diverged_epoch"] = built.guard.diverged_epoch
+        summary.update(status="diverged", diverged_epoch=built.guard.diverged_epoch)
         raise TrainingDiverged(
             f"the loss became NaN or infinite in epoch {built.guard.diverged_epoch}; the last good checkpoint is "
             f"kept in {run_dir / 'checkpoints'}. Try a lower training.learning_rate (now {training.learning_rate})."
         )
     stop_request.check()  # a stop requested after the last batch: stop before the final save
-    model_path = run_dir / MODEL_FILE
+    model_path = RunPaths(run_dir).model
     with atomic_path(model_path, suffix=".keras") as tmp:
         model.save(tmp)
     total_seconds = sum(row["epoch_seconds"] for row in built.metrics_log.rows)
@@ -116,9 +117,7 @@ def fit(
         status="completed",
         jit_compile=bool(model.jit_compile),  # what ran: Keras may refuse XLA for a model (with a warning)
         test_metrics=scalar_metrics(split_metrics(model, spec, description, data.test)),
-        train_samples_per_second=data.train_size * summary["epochs_completed"] / total_seconds
-        if total_seconds
-        else None,
+        train_samples_per_second=data.train_size * summary.epochs_completed / total_seconds if total_seconds else None,
         model_sha256=sha256_file(model_path),
     )
 

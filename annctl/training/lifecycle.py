@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from annctl.config import resolve_or_raise
-from annctl.errors import AnnctlError, Interrupted, TrainingDiverged, UsageError
+from annctl.errors import AnnctlError, Interrupted, SpecError, TrainingDiverged, UsageError
+from annctl.records import Source, Summary, Worker
 from annctl.rundir import (
+    RunPaths,
     create_run_dir,
     prepare_root,
     read_summary,
@@ -62,7 +64,7 @@ def train(
     argv: list[str] | None = None,
     run_dir: Path | None = None,
     callbacks: Sequence[Any] = (),
-) -> dict[str, Any]:
+) -> Summary:
     """Train ``spec`` into a new run directory under ``runs_root`` (or into the empty ``run_dir`` the caller
     made, as `annctl tune` does for its trials); return its summary. ``callbacks`` are extra Keras callbacks.
 
@@ -84,6 +86,7 @@ def train(
     seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
     data = spec.dataset.load(spec.seed)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
+    spec, source_run = pin_transfer_source(spec, runs_root)
     if role is not None and not role.chief:
         return _train_as_worker(spec, data, role, runs_root, reporter)
     run_dir = run_dir or create_run_dir(runs_root, spec.name)
@@ -91,37 +94,29 @@ def train(
         write_spec(run_dir, spec)
         write_env(run_dir, spec.seed, argv)
         write_data_info(run_dir, data.description, spec)
-        summary: dict[str, Any] = {
-            "run_dir": str(run_dir),
-            "name": spec.name,
-            "status": "running",
-            "pid": os.getpid(),  # with host: lets `runs list` tell a live run from one killed with SIGKILL
-            "host": socket.gethostname(),
-            "started_at": utc_now(),
-            "threads": threads,  # TensorFlow's intra- and inter-op threads (training.threads)
-            "epochs_completed": 0,
-            "best_epoch": None,
-            "best": None,
-            # filled in as training goes; present from the start so scripts can rely on every key
-            "final_metrics": {},
-            "test_metrics": None,
-            "wall_seconds": None,
-            "train_samples_per_second": None,
-        }
-        if role is not None:
-            summary["worker"] = dataclasses.asdict(role)
+        summary = Summary(
+            run_dir=str(run_dir),
+            name=spec.name,
+            status="running",
+            pid=os.getpid(),  # with host: lets `runs list` tell a live run from one killed with SIGKILL
+            host=socket.gethostname(),
+            started_at=utc_now(),
+            threads=threads,
+            source=source_run,
+            worker=Worker(**dataclasses.asdict(role)) if role is not None else None,
+        )
         write_summary(run_dir, summary)
         return _run(spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, list(callbacks), None)
 
 
-def _train_as_worker(spec, data, role, runs_root: Path, reporter: Reporter | None) -> dict[str, Any]:
+def _train_as_worker(spec, data, role, runs_root: Path, reporter: Reporter | None) -> Summary:
     """A non-chief worker: run every step the chief runs (the gradients are all-reduced), keep nothing."""
     import shutil
     import tempfile
 
     scratch = Path(tempfile.mkdtemp(prefix="annctl-worker-"))
     try:
-        summary: dict[str, Any] = {"run_dir": str(scratch), "name": spec.name, "status": "running"}
+        summary = Summary(run_dir=str(scratch), name=spec.name, status="running")
         summary = _run(spec, data, scratch, summary, reporter or SilentReporter(), runs_root, [], None)
     except Interrupted as interrupt:
         error = Interrupted(f"{role.describe()}: interrupted; stop the other workers too, then train again")
@@ -133,7 +128,7 @@ def _train_as_worker(spec, data, role, runs_root: Path, reporter: Reporter | Non
         raise error from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    summary.update(run_dir=None, worker=dataclasses.asdict(role))
+    summary.update(run_dir=None, worker=Worker(**dataclasses.asdict(role)))
     return summary
 
 
@@ -144,7 +139,7 @@ def resume(
     experiment: ExperimentSpec | None = None,
     source: str = "<spec>",
     reporter: Reporter | None = None,
-) -> dict[str, Any]:
+) -> Summary:
     """Continue an interrupted or killed run from its last intact checkpoint; return its summary.
 
     Refuses (exit 2) a finished run, a run being trained right now, a spec edited since the run started
@@ -153,8 +148,8 @@ def resume(
     from annctl.training.resuming import find_resume_point, load_run_spec
 
     with run_lock(run_dir):
-        summary = read_summary(run_dir) or {}
-        status = summary.get("status")
+        summary = read_summary(run_dir) or Summary(run_dir=str(run_dir), name=run_dir.name, status="running")
+        status = summary.status
         if status in ("completed", "diverged"):
             hint = " (a diverged run would diverge again; train it anew with a lower learning rate)"
             raise UsageError(
@@ -171,30 +166,30 @@ def resume(
         threads = configure_threads(spec)
         seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
         data = spec.dataset.load(spec.seed)
-        spec = resolve_or_raise(spec, data.task, data.num_classes, str(run_dir / "spec.yaml"))
+        spec = resolve_or_raise(spec, data.task, data.num_classes, str(RunPaths(run_dir).spec))
         point = find_resume_point(run_dir, manifest, spec)
         summary.update(
             status="running",
             pid=os.getpid(),
             host=socket.gethostname(),
             threads=threads,
-            epochs_completed=point.entry["epoch"],
-            resumed_at=[*summary.get("resumed_at", []), utc_now()],
-            resumed_from_epoch=point.entry["epoch"],
+            epochs_completed=point.entry.epoch,
+            resumed_at=[*summary.resumed_at, utc_now()],
+            resumed_from_epoch=point.entry.epoch,
+            error=None,
+            finished_at=None,
         )
-        summary.pop("error", None)
-        summary.pop("finished_at", None)
         write_summary(run_dir, summary)
         return _run(spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, [], point)
 
 
-def _run(spec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root: Path, extra: list, resume):
+def _run(spec, data, run_dir: Path, summary: Summary, reporter: Reporter, runs_root: Path, extra: list, resume):
     """Fit with the stop signals handled, and leave the summary saying how it ended."""
     from annctl.training.callbacks.stop import Terminated
     from annctl.training.fit import fit
 
     started = time.perf_counter()
-    before = float(summary.get("wall_seconds") or 0.0) if resume else 0.0
+    before = float(summary.wall_seconds or 0.0) if resume else 0.0
 
     def elapsed() -> float:
         return before + time.perf_counter() - started
@@ -208,7 +203,7 @@ def _run(spec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root
             write_summary(run_dir, summary)
             code = 143 if isinstance(interrupt, Terminated) else 130
             error = Interrupted(
-                f"interrupted after {summary['epochs_completed']} epoch(s); run directory: {run_dir}\n"
+                f"interrupted after {summary.epochs_completed} epoch(s); run directory: {run_dir}\n"
                 f"continue it with: annctl train --resume {run_dir}"
             )
             error.exit_code = code
@@ -236,8 +231,7 @@ def _run(spec, data, run_dir: Path, summary: dict, reporter: Reporter, runs_root
                     f"{str(exc).splitlines()[0][-160:]}); run directory: {run_dir}"
                 ) from None
             raise AnnctlError(f"training failed: {type(exc).__name__}: {exc} (run directory: {run_dir})") from exc
-    summary["wall_seconds"] = elapsed()
-    summary["finished_at"] = utc_now()
+    summary.update(wall_seconds=elapsed(), finished_at=utc_now())
     write_summary(run_dir, summary)
     plot_learning_curves(run_dir, spec.name)
     return summary
@@ -253,11 +247,32 @@ def _naming_run_dir(run_dir: Path):
         raise
 
 
+def pin_transfer_source(spec: ExperimentSpec, runs_root: Path) -> tuple[ExperimentSpec, Source | None]:
+    """`model.init_from` resolved to the run it means now (a name prefix means the newest such run): the
+    spec.yaml of this run names that run's directory, so training the spec again starts from the same weights,
+    and summary.json records what was given and the source model's SHA-256."""
+    given = spec.model.init_from
+    if not given:
+        return spec, None
+    from annctl.rundir import read_summary, resolve_run
+
+    try:
+        source_dir = resolve_run(given, runs_root, newest=True)
+    except UsageError as error:
+        raise SpecError([f"model.init_from: {error}"]) from None
+    pinned = spec.model_copy(deep=True)
+    pinned.model.init_from = str(source_dir.resolve())
+    recorded = read_summary(source_dir)
+    return pinned, Source(
+        init_from=given, run_dir=str(source_dir.resolve()), model_sha256=recorded.model_sha256 if recorded else None
+    )
+
+
 def run_lock(run_dir: Path):
     """One process trains a run directory at a time (a training, or a resume of it)."""
     from annctl.fileio import exclusive_lock
 
-    return exclusive_lock(run_dir / ".lock", f"run {run_dir}")
+    return exclusive_lock(RunPaths(run_dir).lock, f"run {run_dir}")
 
 
 def plot_learning_curves(run_dir: Path, title: str) -> None:
@@ -265,7 +280,7 @@ def plot_learning_curves(run_dir: Path, title: str) -> None:
     from annctl.plots import learning_curves, read_metrics
 
     try:
-        learning_curves(read_metrics(run_dir), run_dir / "plots" / "learning_curves.png", title)
+        learning_curves(read_metrics(run_dir), RunPaths(run_dir).learning_curves, title)
     except Exception as error:  # noqa: BLE001 - e.g. a broken matplotlib install: warn, keep the run
         print(f"warning: could not draw learning curves: {error}", file=sys.stderr)
 

@@ -84,9 +84,9 @@ def _seconds_per_epoch(root: Path, name: str) -> float | None:
     from annctl.rundir import list_run_dirs, read_summary
 
     for run_dir in reversed(list_run_dirs(root)):
-        summary = read_summary(run_dir) or {}
-        if summary.get("name") == name and summary.get("status") == "completed" and summary.get("epochs_completed"):
-            return float(summary["wall_seconds"]) / summary["epochs_completed"]
+        summary = read_summary(run_dir)
+        if summary and summary.name == name and summary.status == "completed" and summary.epochs_completed:
+            return float(summary.wall_seconds or 0.0) / summary.epochs_completed
     return None
 
 

@@ -85,7 +85,7 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
     outcome = {
         "state": "pruned" if callback.pruned_epoch else "complete",
         "value": best,
-        "epochs": summary["epochs_completed"],
+        "epochs": summary.epochs_completed,
         "pruned_epoch": callback.pruned_epoch,
         "seconds": time.perf_counter() - started,
     }

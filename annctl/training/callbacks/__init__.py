@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 
+from annctl.rundir import RunPaths
 from annctl.spec import ExperimentSpec, ReduceOnPlateau, monitor_mode
 from annctl.training.callbacks.checkpoints import Checkpoints
 from annctl.training.callbacks.divergence import DivergenceGuard
@@ -57,7 +58,7 @@ def build_callbacks(
     stop_request: StopRequest,
     extra: list | None = None,
     saved: dict[str, Any] | None = None,
-    manifest: dict | None = None,
+    manifest=None,
     metrics_rows: list[dict] | None = None,
     best_weights=None,
 ) -> TrainingCallbacks:
@@ -67,6 +68,7 @@ def build_callbacks(
     ``saved``: the resumable states of the checkpoint a resume continues from."""
     saved = saved or {}
     training = spec.training
+    paths = RunPaths(run_dir)
     resumables: list[Resumable] = []
     callbacks: list = [EpochStats(), EpochOrder(epoch_variable), guard := DivergenceGuard(), BatchFaults()]
     schedule = training.lr_schedule
@@ -99,7 +101,7 @@ def build_callbacks(
     callbacks.append(random_states)
     monitor = spec.monitor()
     checkpoints = Checkpoints(
-        run_dir / "checkpoints",
+        paths,
         monitor,
         monitor_mode(monitor),
         spec.model_dump(mode="json"),
@@ -109,12 +111,12 @@ def build_callbacks(
     )
     checkpoints.resume_from(saved.get(checkpoints.state_key))
     # metrics.csv before the manifest: a kill between them leaves a row the resume drops, never a missing one
-    metrics_log = MetricsLog(run_dir / "metrics.csv", metrics_rows)
+    metrics_log = MetricsLog(paths.metrics, metrics_rows)
     callbacks += [metrics_log, checkpoints]
     if spec.output.tensorboard:
         callbacks.append(
             keras.callbacks.TensorBoard(
-                log_dir=str(run_dir / "tensorboard"),
+                log_dir=str(paths.tensorboard),
                 histogram_freq=spec.output.histogram_freq,
                 write_graph=False,
                 profile_batch=0,

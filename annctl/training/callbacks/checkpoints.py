@@ -7,12 +7,13 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from pathlib import Path
 
 from keras.src.callbacks.monitor_callback import MonitorCallback
 
 from annctl.faults import fault_point
 from annctl.fileio import atomic_path, atomic_write_json, sha256_file
+from annctl.records import BestCheckpoint, CheckpointEntry, Manifest
+from annctl.rundir import RunPaths
 from annctl.training.callbacks.resumable import Resumable, plain
 
 
@@ -31,21 +32,21 @@ class Checkpoints(Resumable, MonitorCallback):
 
     def __init__(
         self,
-        directory: Path,
+        paths: RunPaths,
         monitor: str,
         mode: str,
         spec: dict,
-        manifest: dict | None = None,
+        manifest: Manifest | None = None,
         min_delta: float = 0.0,
         resumables: list[Resumable] | None = None,
     ):
         super().__init__(monitor=monitor, mode=mode, min_delta=min_delta)
-        self.directory = Path(directory)
-        self.manifest: dict = dict(manifest or {})
-        self.manifest["spec"] = spec
-        best = self.manifest.get("best") or {}
-        self.best: float | None = best.get("value")
-        self.best_epoch: int | None = best.get("epoch")
+        self.paths = paths
+        self.manifest = manifest.model_copy(deep=True) if manifest else Manifest()
+        self.manifest.spec = spec
+        best = self.manifest.best
+        self.best: float | None = best.value if best else None
+        self.best_epoch: int | None = best.epoch if best else None
         self.resumables: list[Resumable] = [*(resumables or []), self]  # whose state() goes into the manifest
 
     def state(self) -> dict:
@@ -69,20 +70,21 @@ class Checkpoints(Resumable, MonitorCallback):
         improved = finite(value) and self.improved(float(value))
         if improved:  # before the state is taken: the state after this epoch includes it
             self.best, self.best_epoch = float(value), epoch + 1
-        last, previous = self.directory / "last.keras", self.directory / "previous.keras"
+        last, previous = self.paths.checkpoint("last"), self.paths.checkpoint("previous")
         with atomic_path(last, suffix=".keras") as tmp:
             self.model.save(tmp)
             fault_point("checkpoint_write")
             if last.exists():
                 os.replace(last, previous)  # the old last stays whole until the new one replaces it
         state = {"callbacks": {callback.state_key: callback.state() for callback in self.resumables}}
-        if "last" in self.manifest:
-            self.manifest["previous"] = self.manifest["last"]
-        self.manifest["last"] = {"epoch": epoch + 1, "sha256": sha256_file(last), "state": state}
+        if self.manifest.last is not None:
+            self.manifest.previous = self.manifest.last
+        self.manifest.last = CheckpointEntry(epoch=epoch + 1, sha256=sha256_file(last), state=state)
         if improved:
-            with atomic_path(self.directory / "best.keras", suffix=".keras") as tmp:
+            with atomic_path(self.paths.checkpoint("best"), suffix=".keras") as tmp:
                 shutil.copyfile(last, tmp)
-            self.manifest["best"] = {"epoch": epoch + 1, "sha256": self.manifest["last"]["sha256"]}
-            self.manifest["best"].update(monitor=self.monitor, value=self.best)
+            self.manifest.best = BestCheckpoint(
+                epoch=epoch + 1, sha256=self.manifest.last.sha256, monitor=self.monitor, value=self.best
+            )
         # written last: it names the files that are complete, with the hashes a loader checks
-        atomic_write_json(self.directory / "manifest.json", self.manifest)
+        atomic_write_json(self.paths.manifest, self.manifest.model_dump(mode="json"))

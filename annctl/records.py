@@ -1,0 +1,152 @@
+"""The JSON files of a run directory, as typed records: one definition each, used by every writer and reader.
+
+`summary.json` (:class:`Summary`), `dataset.json` (:class:`DataInfo`), `checkpoints/manifest.json`
+(:class:`Manifest`) and `env.json` (:class:`Environment`); the tune directory's records are in
+annctl.tuning.records. Where each file lives is annctl.rundir's business; `annctl schema --record NAME`
+prints each record's JSON Schema (committed under schemas/), so "what is in summary.json" is one hop for
+scripts too. Records ignore keys they do not know (a file written by a newer annctl still reads), and
+refuse to be given a field they do not have.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, computed_field
+
+from annctl.datasets.base import InputDescription
+from annctl.specbase import Record
+
+Status = Literal["running", "completed", "interrupted", "failed", "diverged"]
+
+
+class Best(Record):
+    """The best epoch's value of the monitored metric."""
+
+    monitor: str = Field(..., description="The metric that picks the best epoch and checkpoint.")
+    mode: Literal["min", "max"] | None = Field(None, description="Whether lower or higher is better.")
+    value: float | None = Field(None, description="Its best value so far.")
+
+
+class Worker(Record):
+    """This process's place in a multi-worker cluster (training.distribution: multi_worker)."""
+
+    task_type: str
+    index: int
+    count: int = Field(..., description="Machines that train: chief + workers.")
+    chief: bool
+
+
+class Source(Record):
+    """The run whose weights a transfer (`model.init_from`) copied."""
+
+    init_from: str = Field(..., description="`model.init_from` as the spec gives it (a path or a name prefix).")
+    run_dir: str = Field(..., description="The run it resolved to when this run started.")
+    model_sha256: str | None = Field(None, description="SHA-256 of that run's model.keras, as it recorded it.")
+
+
+class Summary(Record):
+    """`summary.json`: how a run went. Rewritten after every epoch; every key is present from the start."""
+
+    run_dir: str | None = Field(None, description="The run directory (null on a multi-worker run's non-chief).")
+    name: str = Field(..., description="The spec's name.")
+    status: Status = Field(..., description="running, completed, interrupted, failed or diverged.")
+    pid: int | None = Field(None, description="The training process (with host: tells a live run from a killed one).")
+    host: str | None = Field(None, description="The machine it runs on.")
+    started_at: str | None = Field(None, description="UTC, ISO 8601.")
+    finished_at: str | None = Field(None, description="UTC, ISO 8601, once it stopped.")
+    resumed_at: list[str] = Field(default_factory=list, description="UTC times of each `train --resume`.")
+    resumed_from_epoch: int | None = Field(None, description="The epoch the latest resume continued from.")
+    threads: int | None = Field(None, description="TensorFlow's intra- and inter-op threads (training.threads).")
+    jit_compile: bool | None = Field(None, description="Whether XLA compiled the training step.")
+    epochs_completed: int = Field(0, description="Epochs trained and recorded in metrics.csv.")
+    best_epoch: int | None = Field(None, description="The epoch of checkpoints/best.keras (1-based).")
+    best: Best | None = Field(None, description="The monitored metric's best value.")
+    final_metrics: dict[str, float] = Field(default_factory=dict, description="The last epoch's metrics.csv row.")
+    test_metrics: dict[str, float | None] | None = Field(
+        None, description="The final model on the test split: loss, accuracy or mse/rmse/mae/r2, per output too."
+    )
+    wall_seconds: float | None = Field(
+        None, description="Training time: from building the model to the final save (no start-up, no data loading)."
+    )
+    train_samples_per_second: float | None = Field(None, description="Training samples per second of epoch time.")
+    model_sha256: str | None = Field(None, description="SHA-256 of model.keras (checked before any load).")
+    transferred_layers: list[str] | None = Field(None, description="Layers whose weights came from init_from.")
+    source: Source | None = Field(None, description="The run a transfer (init_from) copied weights from.")
+    diverged_epoch: int | None = Field(None, description="The epoch whose loss became NaN or infinite.")
+    error: str | None = Field(None, description="Why a failed run failed.")
+    worker: Worker | None = Field(None, description="Multi-worker runs: this process's role.")
+
+    def update(self, **values: Any) -> None:
+        """Set several fields at once (an unknown name is an error)."""
+        for key, value in values.items():
+            setattr(self, key, value)
+
+
+class DataInfo(InputDescription):
+    """`dataset.json`: the input description (what one input is, what the model keeps of the training split)
+    and what the model outputs — everything `predict` and `evaluate` need without the training data."""
+
+    outputs: list[str] = Field(default_factory=lambda: ["output"], description="The model's outputs, main first.")
+    decision: Literal["probability", "score"] = Field(
+        "probability", description="How a class follows from the output: probability (0.5 / argmax) or score (0)."
+    )
+
+    @computed_field(description="`kind`, under the name earlier versions used.")  # type: ignore[prop-decorator]
+    @property
+    def input_kind(self) -> str:
+        return self.kind
+
+    @computed_field(description="`shape`, under the name earlier versions used.")  # type: ignore[prop-decorator]
+    @property
+    def input_shape(self) -> list[int]:
+        return list(self.shape)
+
+
+class CheckpointEntry(Record):
+    """A checkpoint file the manifest vouches for."""
+
+    epoch: int = Field(..., description="The epoch it holds (1-based).")
+    sha256: str = Field(..., description="SHA-256 of the file: a loader checks it first.")
+    state: dict[str, Any] | None = Field(
+        None, description="What a resume needs besides the weights: each resumable callback's state."
+    )
+
+
+class BestCheckpoint(CheckpointEntry):
+    monitor: str = Field(..., description="The monitored metric.")
+    value: float = Field(..., description="Its value at that epoch.")
+
+
+class Manifest(Record):
+    """`checkpoints/manifest.json`, written after the checkpoint files of each epoch: it names the complete ones."""
+
+    spec: dict[str, Any] = Field(default_factory=dict, description="The resolved spec the run started with.")
+    last: CheckpointEntry | None = Field(None, description="checkpoints/last.keras.")
+    previous: CheckpointEntry | None = Field(None, description="checkpoints/previous.keras (the epoch before).")
+    best: BestCheckpoint | None = Field(None, description="checkpoints/best.keras.")
+
+
+class Environment(Record):
+    """`env.json`: what ran the run."""
+
+    annctl: str
+    python: str
+    tensorflow: str
+    keras: str
+    numpy: str
+    platform: str
+    machine: str
+    cpu_count: int | None
+    command: list[str]
+    cwd: str
+    seed: int
+    git_commit: str | None
+
+
+RECORDS: dict[str, type[Record]] = {
+    "summary": Summary,
+    "dataset": DataInfo,
+    "manifest": Manifest,
+    "env": Environment,
+}
