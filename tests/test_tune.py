@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import optuna
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -126,6 +129,21 @@ def test_search_with_every_output_then_resume_continues_the_sequence(tmp_path, i
     assert [s.name for s in sessions] == ["000", "001", "002"]
     assert hparams_plugin_in(sessions[0])
 
+    # the storage is recorded as a URL Optuna's own tools open, from anywhere
+    config = json.loads((tune_dir / "tune.json").read_text())
+    assert config["storage"] == f"sqlite:///{(tune_dir / 'study.db').resolve()}" == summary["storage"]
+    study = optuna.load_study(storage=config["storage"], study_name=config["study"])
+    assert len(study.trials) == 3
+    listing = subprocess.run(
+        [str(Path(sys.executable).parent / "optuna"), "studies", "--storage", config["storage"], "-f", "json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path.parent,
+        timeout=120,
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert [entry["name"] for entry in json.loads(listing.stdout)] == [config["study"]]
+
     # resume to 5: two more trials, new parameters (not a replay), the announced ones
     resumed = runner.invoke(app, ["tune", "--resume", str(tune_dir), "--trials", "5", "--json"])
     assert resumed.exit_code == 0, resumed.output
@@ -226,7 +244,7 @@ def test_median_pruner_stops_a_trial_behind_the_others_and_the_summary_counts_sa
         "direction": "minimize",
         "epochs": 10,
         "study": "s",
-        "storage_display": "x",
+        "storage": url,
         "sampler": "random",
         "pruner": "median",
         "trials": 4,
@@ -234,3 +252,37 @@ def test_median_pruner_stops_a_trial_behind_the_others_and_the_summary_counts_sa
     base = {"name": "t", "dataset": {"name": "iris"}, "model": {"architecture": "mlp"}}
     summary = write_outputs(tmp_path, study, config, base, {}, {})
     assert summary["trials_pruned"] == 1 and summary["epochs_saved_by_pruning"] == 8
+
+
+def test_bare_postgresql_url_uses_the_installed_driver(monkeypatch):
+    import importlib
+
+    from sqlalchemy.engine import make_url
+
+    from annctl.errors import UsageError
+    from annctl.tuning.study import database_url
+
+    url = "postgresql://annctl@db.example/annctl"
+    default = make_url(url).get_dialect().driver  # psycopg from SQLAlchemy 2.1, psycopg2 before
+    other = {"psycopg": "psycopg2", "psycopg2": "psycopg"}[default]
+    real_import = importlib.import_module
+
+    def only(installed: str | None):
+        def import_module(name, *args, **kwargs):
+            if name in ("psycopg", "psycopg2"):
+                if name != installed:
+                    raise ImportError(f"No module named {name!r}")
+                return object()
+            return real_import(name, *args, **kwargs)
+
+        return import_module
+
+    monkeypatch.setattr(importlib, "import_module", only(default))
+    assert database_url(url) == url
+    monkeypatch.setattr(importlib, "import_module", only(other))
+    assert database_url(url) == f"postgresql+{other}://annctl@db.example/annctl"
+    assert database_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg2://u@h/db"  # named: left alone
+    assert database_url("sqlite:////tmp/study.db") == "sqlite:////tmp/study.db"
+    monkeypatch.setattr(importlib, "import_module", only(None))
+    with pytest.raises(UsageError, match=r"pip install 'annctl\[postgres\]'"):
+        database_url(url)

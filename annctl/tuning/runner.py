@@ -106,9 +106,10 @@ def start(spec: ExperimentSpec, options: TuneOptions, root: Path) -> Path:
     config = {
         "name": spec.name,
         "study": options.study or tune_dir.name,
-        # the default storage lives in the tune directory and is found relative to it (the folder can move)
-        "storage": options.storage,
-        "storage_display": studies.redact(options.storage) if options.storage else DB_FILE,
+        # a URL any Optuna tool opens (optuna-dashboard, optuna.load_study), without its password; the default
+        # storage lives in the tune directory and is found relative to it on resume (the folder can move)
+        "storage": studies.database_url(options.storage) if options.storage else default_storage(tune_dir),
+        "storage_in_tune_dir": options.storage is None,
         "sampler": options.sampler,
         "pruner": options.pruner,
         "trials": options.trials,
@@ -166,12 +167,17 @@ def load(tune_dir: Path) -> tuple[dict[str, Any], ExperimentSpec]:
     return config, spec
 
 
+def default_storage(tune_dir: Path) -> str:
+    """The SQLite storage inside the tune directory, as an absolute URL."""
+    return f"sqlite:///{(tune_dir / DB_FILE).resolve()}"
+
+
 def storage_url(tune_dir: Path, config: dict[str, Any], override: str | None = None) -> str:
     if override:
-        return override
+        return studies.database_url(override)
     recorded = config.get("storage")
-    if not recorded:
-        return f"sqlite:///{(tune_dir / DB_FILE).resolve()}"
+    if not recorded or config.get("storage_in_tune_dir"):  # (tune directories before 0.1 recorded null)
+        return default_storage(tune_dir)
     if ":***@" in recorded:
         raise UsageError(
             f"{tune_dir}: its storage {recorded} needs a password; give the URL again with --storage "
@@ -252,6 +258,10 @@ class Search:
     def run(self) -> dict[str, Any]:
         previous = _previous_wall(self.tune_dir)
         with locked(self.tune_dir):
+            if self.url == default_storage(self.tune_dir) and self.config.get("storage") != self.url:
+                # an older tune.json (storage null), or the folder has moved: record where the storage is now
+                self.config.update(storage=self.url, storage_in_tune_dir=True)
+                record_config(self.tune_dir, self.config)
             study = self.open_study()
             studies.fail_lost_trials(study)
             _fail_stale(study)
