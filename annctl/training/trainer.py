@@ -79,9 +79,11 @@ def train(
     argv: list[str] | None = None,
     run_dir: Path | None = None,
     callbacks: Sequence[Any] = (),
+    data: Any = None,
 ) -> dict[str, Any]:
     """Train ``spec`` into a new run directory under ``runs_root`` (or into the empty ``run_dir`` the caller
-    made, as `annctl tune` does for its trials); return its summary. ``callbacks`` are extra Keras callbacks.
+    made, as `annctl tune` does for its trials); return its summary. ``callbacks`` are extra Keras callbacks;
+    ``data`` is ``spec.dataset.load(spec.seed)`` already loaded (a tune worker keeps it across trials).
 
     With `training.distribution: multi_worker` only the chief writes under ``runs_root``; another worker trains
     into a temporary directory it deletes, and its summary has ``run_dir`` None and its ``worker`` role.
@@ -99,7 +101,7 @@ def train(
 
     threads = configure_threads(spec)
     seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
-    data = spec.dataset.load(spec.seed)
+    data = data if data is not None else spec.dataset.load(spec.seed)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
     if role is not None and not role.chief:
         return _train_as_worker(spec, data, role, runs_root, reporter)
