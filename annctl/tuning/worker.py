@@ -35,10 +35,12 @@ def main() -> None:
     _redirect_output(os.devnull)  # stray output between trials goes nowhere; during a trial, to trial.log
     warm_up_error = _warm_up()
     cache = DataCache()
+    trials = 0
     try:
         while line := sys.stdin.readline():  # EOF: the search is done with this worker
             payload = json.loads(line)
-            outcome = run_one(payload, cache, warm_up_error)
+            trials += 1
+            outcome = run_one(payload, cache, warm_up_error, trials)
             reply = {"number": payload["number"], "fit": outcome.pop("fit"), "rss_bytes": resident_bytes()}
             replies.write(json.dumps(reply) + "\n")
             if not reply["fit"]:
@@ -86,9 +88,10 @@ def _warm_up() -> str | None:
     return None
 
 
-def run_one(payload: dict[str, Any], cache: DataCache, warm_up_error: str | None) -> dict[str, Any]:
-    """Run one trial with its output in its trial.log and leave its trial.json; return the outcome, with
-    ``fit`` saying whether this process may run another trial."""
+def run_one(payload: dict[str, Any], cache: DataCache, warm_up_error: str | None, nth: int = 1) -> dict[str, Any]:
+    """Run one trial (this worker's ``nth``) with its output in its trial.log and leave its trial.json (with
+    which worker ran it, and its resident memory then); return the outcome, with ``fit`` saying whether this
+    process may run another trial."""
     run_dir = Path(payload["run_dir"])
     with _output_to(run_dir / "trial.log"):
         if warm_up_error:
@@ -106,6 +109,7 @@ def run_one(payload: dict[str, Any], cache: DataCache, warm_up_error: str | None
     # TensorFlow in a state the next trial should not inherit.
     fit = outcome["state"] != "fail" or bool(outcome.pop("clean", False))
     outcome.pop("exit_code", None)
+    outcome["worker"] = {"pid": os.getpid(), "trial": nth, "rss_bytes": resident_bytes()}
     atomic_write_json(run_dir / TRIAL_FILE, outcome)
     _forget_session()
     return {**outcome, "fit": fit and outcome.get("reason") != "interrupted"}

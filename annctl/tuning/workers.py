@@ -18,13 +18,15 @@ import sys
 from typing import Any
 
 TRIALS_ENV, RSS_ENV = "ANNCTL_TUNE_WORKER_TRIALS", "ANNCTL_TUNE_WORKER_RSS_MB"
-# Measured (benchmarks/tune_worker_memory.py, iris MLPs of 8-32 units, 30 trials in one worker): the resident
-# size settles after the first trials and then creeps by well under 1 MB per trial, so neither limit is
-# reached by an ordinary search; they bound a leak (a model type or library that keeps memory per session).
-# A new worker costs one TensorFlow start-up (~3-5 s): every 100 trials that is a few percent of even the
-# shortest trials' time.
-DEFAULT_TRIALS = 100
-DEFAULT_RSS_GROWTH_MB = 512
+# Measured (benchmarks/tune_worker_memory.py, 2026-11-30, the iris search's MLPs, 5 epochs, 40 trials in one
+# worker): RSS 796 MB after the first trial, 1,028 MB after the 40th, +5.7 MB per trial and not levelling off.
+# A plain Keras loop (build, fit, clear_session(free_memory=True), gc) grows ~4 MB per model too, and
+# malloc_trim does not return it: TensorFlow keeps per-model state that only a new process frees. After 50
+# trials a worker has grown ~300 MB, and a new one costs one TensorFlow start-up (a few seconds: a few percent
+# of 50 trials even at 1-2 s each). The memory bound, half a fresh worker's size, replaces a worker sooner when
+# its trials leak faster (bigger graphs).
+DEFAULT_TRIALS = 50
+DEFAULT_RSS_GROWTH_MB = 400
 
 
 def recycle_limits() -> tuple[int, int]:
