@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from annctl.cli import app
 from annctl.config import load_spec
 
-from .conftest import write_csv
+from .conftest import EXPERIMENTS, write_csv
 
 runner = CliRunner()
 
@@ -387,3 +387,22 @@ def test_bare_postgresql_url_uses_the_installed_driver(monkeypatch):
     monkeypatch.setattr(importlib, "import_module", only(None))
     with pytest.raises(UsageError, match=r"pip install 'annctl\[postgres\]'"):
         database_url(url)
+
+
+def test_a_worker_loads_each_dataset_once_read_only_and_keeps_the_latest_few(monkeypatch):
+    from annctl.config import load_spec
+    from annctl.datasets.iris import Iris
+    from annctl.tuning.worker import DataCache
+
+    loads = []
+    real_load = Iris.load
+    monkeypatch.setattr(Iris, "load", lambda self, seed: loads.append(seed) or real_load(self, seed))
+    spec = load_spec(EXPERIMENTS / "iris_mlp.yaml")
+    cache = DataCache()
+    first = cache.load(spec)
+    assert cache.load(spec) is first and loads == [42]  # the second trial reuses the arrays
+    with pytest.raises(ValueError, match="read-only"):
+        first.x_train[0, 0] = 0.0
+    for seed in range(1, DataCache.KEEP + 1):  # other seeds split differently: loaded, and the oldest dropped
+        cache.load(spec.model_copy(update={"seed": seed}))
+    assert cache.load(spec) is not first and loads == [42, 1, 2, 3, 4, 42]

@@ -127,20 +127,26 @@ def _forget_session() -> None:
 
 
 class DataCache:
-    """Datasets loaded in this worker, by (dataset spec, seed); their arrays are made read-only, so a trial
-    that tried to change them in place would fail instead of changing the next trial's data."""
+    """Datasets loaded in this worker, by (dataset spec, seed), the most recently used few (a search over
+    dataset settings would otherwise keep every variant); their arrays are made read-only, so a trial that
+    tried to change them in place would fail instead of changing the next trial's data."""
+
+    KEEP = 4
 
     def __init__(self) -> None:
         self.loaded: dict[tuple[str, int], Any] = {}
 
     def load(self, spec) -> Any:
         key = (spec.dataset.model_dump_json(), spec.seed)
-        if key not in self.loaded:
+        data = self.loaded.pop(key, None)
+        if data is None:
             data = spec.dataset.load(spec.seed)
             for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
                 _freeze(getattr(data, name))
-            self.loaded[key] = data
-        return self.loaded[key]
+        self.loaded[key] = data  # now the most recent
+        while len(self.loaded) > self.KEEP:
+            del self.loaded[next(iter(self.loaded))]
+        return data
 
 
 def _freeze(value: Any) -> None:
