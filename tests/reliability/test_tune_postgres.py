@@ -86,7 +86,9 @@ def test_two_workers_share_one_study_without_losing_or_duplicating_trials(tmp_pa
         out, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err
 
-    study = optuna.load_study(study_name="shared", storage=postgres_url)
+    # opened with the URL a machine recorded (the bare URL needs SQLAlchemy's default driver installed)
+    (tune_dir,) = tune_dirs(tmp_path / "machine0")
+    study = optuna.load_study(study_name="shared", storage=json.loads((tune_dir / "tune.json").read_text())["storage"])
     trials = [t for t in study.get_trials() if not t.user_attrs.get("discarded")]
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     assert len(complete) == 5 and len(trials) == 5  # none lost, none extra
