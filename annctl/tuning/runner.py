@@ -265,15 +265,23 @@ class Search:
                 # an older tune.json (storage null), or the folder has moved: record where the storage is now
                 self.config.update(storage=self.url, storage_in_tune_dir=True)
                 record_config(self.tune_dir, self.config)
-            study = self.open_study()
-            hparams.write_experiment(self.tune_dir, self.space, self.config["metric"])
-            studies.fail_lost_trials(study)
-            _fail_stale(study)
-            if self.resume:
-                studies.retry_failed(study)
+            # started first, so their TensorFlow start-up overlaps opening the study (from this thread, which
+            # lives as long as the search: Linux kills them with it)
+            ready = [self._start_worker() for _ in range(self.workers)]
+            try:
+                study = self.open_study()
+                hparams.write_experiment(self.tune_dir, self.space, self.config["metric"])
+                studies.fail_lost_trials(study)
+                _fail_stale(study)
+                if self.resume:
+                    studies.retry_failed(study)
+            except BaseException:
+                for worker in ready:
+                    worker.close()
+                raise
             threads = [
-                threading.Thread(target=self._worker, name=f"tune-worker-{index}", daemon=True)
-                for index in range(self.workers)
+                threading.Thread(target=self._worker, args=(worker,), name=f"tune-worker-{index}", daemon=True)
+                for index, worker in enumerate(ready)
             ]
             self.active = len(threads)
             with _signals_as_exceptions():
@@ -319,11 +327,10 @@ class Search:
                 extra["error"] = self.failure
             return write_outputs(self.tune_dir, self.study, self.config, self.base, self.space, extra)
 
-    def _worker(self) -> None:
-        worker: TrialWorker | None = None
+    def _worker(self, worker: TrialWorker | None) -> None:
         try:
             while not self.stop.is_set():
-                # started before the trial is asked for, so its TensorFlow start-up overlaps the study's work
+                # a replacement starts before the trial is asked for, so its start-up overlaps the study's work
                 worker = worker or self._start_worker()
                 with self.ask_lock:
                     trial = self._next_trial()

@@ -3,7 +3,7 @@
 It imports TensorFlow once, then runs the trials its parent sends on stdin (one JSON line each), one after
 another: each trial trains into its own run directory with its output in that directory's ``trial.log``,
 leaves ``trial.json`` there, and is answered by one JSON line on stdout (the trial number, whether the worker
-is still fit for another trial, and its resident memory). Between trials the worker drops the Keras session
+is still fit for another trial, and its resident memory). After answering, the worker drops the Keras session
 (`train` seeds everything again for the next one), so a trial gets the same numbers as in a fresh process.
 Loaded datasets are kept per (dataset spec, seed), read-only, so a search loads its data once per worker.
 
@@ -34,6 +34,10 @@ def main() -> None:
     replies = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")  # the channel to the parent
     _redirect_output(os.devnull)  # stray output between trials goes nowhere; during a trial, to trial.log
     warm_up_error = _warm_up()
+    # TensorFlow's and Keras' modules are a heap of millions of long-lived objects: moved out of the collector's
+    # sight, the collection after each trial takes ~0.07 s instead of ~0.3 s (measured on the iris MLP)
+    gc.collect()
+    gc.freeze()
     cache = DataCache()
     trials = 0
     try:
@@ -45,6 +49,7 @@ def main() -> None:
             replies.write(json.dumps(reply) + "\n")
             if not reply["fit"]:
                 break
+            _forget_session()  # while the tune process records this trial and asks for the next
     except KeyboardInterrupt:  # SIGINT while waiting for a trial: the search is stopping
         os._exit(130)
     replies.close()
@@ -111,19 +116,20 @@ def run_one(payload: dict[str, Any], cache: DataCache, warm_up_error: str | None
     outcome.pop("exit_code", None)
     outcome["worker"] = {"pid": os.getpid(), "trial": nth, "rss_bytes": resident_bytes()}
     atomic_write_json(run_dir / TRIAL_FILE, outcome)
-    _forget_session()
     return {**outcome, "fit": fit and outcome.get("reason") != "interrupted"}
 
 
 def _forget_session() -> None:
-    """Drop the finished trial's models, graphs and Keras' global state; `train` seeds the next trial."""
+    """Drop the finished trial's models, graphs and Keras' global state (and collect them: free_memory);
+    `train` seeds the next trial."""
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
     if "keras" in sys.modules:
         import keras
 
         keras.backend.clear_session(free_memory=True)
-    if "matplotlib.pyplot" in sys.modules:
-        sys.modules["matplotlib.pyplot"].close("all")
-    gc.collect()
+    else:
+        gc.collect()
 
 
 class DataCache:
