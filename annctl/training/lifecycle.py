@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from annctl.config import resolve_or_raise
+from annctl.datasets.base import Data
 from annctl.errors import AnnctlError, Interrupted, SpecError, TrainingDiverged, UsageError
 from annctl.records import Source, Summary, Worker
 from annctl.rundir import (
@@ -64,9 +65,11 @@ def train(
     argv: list[str] | None = None,
     run_dir: Path | None = None,
     callbacks: Sequence[Any] = (),
+    data: Data | None = None,
 ) -> Summary:
     """Train ``spec`` into a new run directory under ``runs_root`` (or into the empty ``run_dir`` the caller
-    made, as `annctl tune` does for its trials); return its summary. ``callbacks`` are extra Keras callbacks.
+    made, as `annctl tune` does for its trials); return its summary. ``callbacks`` are extra Keras callbacks;
+    ``data`` is ``spec.dataset.load(spec.seed)`` already loaded (a tune worker keeps it across trials).
 
     With `training.distribution: multi_worker` only the chief writes under ``runs_root``; another worker trains
     into a temporary directory it deletes, and its summary has ``run_dir`` None and its ``worker`` role.
@@ -84,7 +87,7 @@ def train(
 
     threads = configure_threads(spec)
     seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
-    data = spec.dataset.load(spec.seed)
+    data = data if data is not None else spec.dataset.load(spec.seed)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
     spec, source_run = pin_transfer_source(spec, runs_root)
     if role is not None and not role.chief:

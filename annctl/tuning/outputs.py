@@ -14,7 +14,7 @@ from typing import Any
 
 from annctl.fileio import atomic_write_json, atomic_write_text
 from annctl.tuning.space import trial_data
-from annctl.tuning.study import REASON_ATTR, RETRY_ATTR, counts, decode_params
+from annctl.tuning.study import REASON_ATTR, RETRY_ATTR, counts, decode_params, redact
 
 LEADERBOARD_FILE, BEST_FILE, SUMMARY_FILE = "leaderboard.csv", "best.yaml", "summary.json"
 STATE_NAMES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
@@ -91,7 +91,7 @@ def write_outputs(tune_dir: Path, study, config: dict[str, Any], base: dict, spa
     summary = {
         "tune_dir": str(tune_dir),
         "study": config["study"],
-        "storage": config["storage_display"],
+        "storage": redact(config["storage"]),  # the URL Optuna's tools open (no password)
         "sampler": config["sampler"],
         "pruner": config["pruner"],
         "metric": metric,

@@ -1,4 +1,5 @@
-"""Run a search: make or reopen the tune directory, run K local workers, each trial in a child process.
+"""Run a search: make or reopen the tune directory, run K local workers, each a warm child process that runs
+one trial after another (workers.py, worker.py).
 
 ``RUNS/<name>-tune-<timestamp>-<hex>/``: tune.json (how the search was started), experiment.yaml (the
 experiment with its search section, frozen: a resume cannot silently change the search), study.db (default
@@ -11,8 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,10 +24,12 @@ from annctl.fileio import atomic_write_json, atomic_write_text, exclusive_lock
 from annctl.rundir import create_run_dir, prepare_root, spec_to_yaml, utc_now
 from annctl.spec import ExperimentSpec
 from annctl.training.tf_setup import cores
+from annctl.tuning import hparams
 from annctl.tuning import study as studies
 from annctl.tuning.outputs import write_outputs
 from annctl.tuning.space import trial_data
 from annctl.tuning.trial import TRIAL_FILE
+from annctl.tuning.workers import TrialWorker, WorkerGone
 
 TUNE_FILE, EXPERIMENT_FILE, LOCK_FILE, DB_FILE = "tune.json", "experiment.yaml", ".lock", "study.db"
 
@@ -106,9 +107,10 @@ def start(spec: ExperimentSpec, options: TuneOptions, root: Path) -> Path:
     config = {
         "name": spec.name,
         "study": options.study or tune_dir.name,
-        # the default storage lives in the tune directory and is found relative to it (the folder can move)
-        "storage": options.storage,
-        "storage_display": studies.redact(options.storage) if options.storage else DB_FILE,
+        # a URL any Optuna tool opens (optuna-dashboard, optuna.load_study), without its password; the default
+        # storage lives in the tune directory and is found relative to it on resume (the folder can move)
+        "storage": studies.database_url(options.storage) if options.storage else default_storage(tune_dir),
+        "storage_in_tune_dir": options.storage is None,
         "sampler": options.sampler,
         "pruner": options.pruner,
         "trials": options.trials,
@@ -166,12 +168,17 @@ def load(tune_dir: Path) -> tuple[dict[str, Any], ExperimentSpec]:
     return config, spec
 
 
+def default_storage(tune_dir: Path) -> str:
+    """The SQLite storage inside the tune directory, as an absolute URL."""
+    return f"sqlite:///{(tune_dir / DB_FILE).resolve()}"
+
+
 def storage_url(tune_dir: Path, config: dict[str, Any], override: str | None = None) -> str:
     if override:
-        return override
+        return studies.database_url(override)
     recorded = config.get("storage")
-    if not recorded:
-        return f"sqlite:///{(tune_dir / DB_FILE).resolve()}"
+    if not recorded or config.get("storage_in_tune_dir"):  # (tune directories before 0.1 recorded null)
+        return default_storage(tune_dir)
     if ":***@" in recorded:
         raise UsageError(
             f"{tune_dir}: its storage {recorded} needs a password; give the URL again with --storage "
@@ -191,7 +198,8 @@ class _Terminated(BaseException):
 
 
 class Search:
-    """A running search in one process: K worker threads, each running one trial process at a time."""
+    """A running search in one process: K threads, each handing trials one at a time to its warm worker
+    process (and starting a new one when that process is lost or worn out)."""
 
     def __init__(
         self,
@@ -214,7 +222,8 @@ class Search:
         self.base = spec.model_dump(mode="json", exclude={"search"})
         self.stop = threading.Event()
         self.ask_lock, self.out_lock = threading.Lock(), threading.Lock()
-        self.children: dict[int, subprocess.Popen] = {}
+        self.running: dict[int, TrialWorker] = {}  # trial number → the worker running it (signal_lock)
+        self.signal_lock = threading.Lock()
         self.consecutive_failures = 0
         self.failure: str | None = None
         self.started = time.monotonic()
@@ -252,14 +261,27 @@ class Search:
     def run(self) -> dict[str, Any]:
         previous = _previous_wall(self.tune_dir)
         with locked(self.tune_dir):
-            study = self.open_study()
-            studies.fail_lost_trials(study)
-            _fail_stale(study)
-            if self.resume:
-                studies.retry_failed(study)
+            if self.url == default_storage(self.tune_dir) and self.config.get("storage") != self.url:
+                # an older tune.json (storage null), or the folder has moved: record where the storage is now
+                self.config.update(storage=self.url, storage_in_tune_dir=True)
+                record_config(self.tune_dir, self.config)
+            # started first, so their TensorFlow start-up overlaps opening the study (from this thread, which
+            # lives as long as the search: Linux kills them with it)
+            ready = [self._start_worker() for _ in range(self.workers)]
+            try:
+                study = self.open_study()
+                hparams.write_experiment(self.tune_dir, self.space, self.config["metric"])
+                studies.fail_lost_trials(study)
+                _fail_stale(study)
+                if self.resume:
+                    studies.retry_failed(study)
+            except BaseException:
+                for worker in ready:
+                    worker.close()
+                raise
             threads = [
-                threading.Thread(target=self._worker, name=f"tune-worker-{index}", daemon=True)
-                for index in range(self.workers)
+                threading.Thread(target=self._worker, args=(worker,), name=f"tune-worker-{index}", daemon=True)
+                for index, worker in enumerate(ready)
             ]
             self.active = len(threads)
             with _signals_as_exceptions():
@@ -287,11 +309,11 @@ class Search:
                 time.sleep(0.1)
             except (KeyboardInterrupt, _Terminated) as stop:
                 if self.signal_code is None:
-                    self.signal_code = 143 if isinstance(stop, _Terminated) else 130
-                    self.stop.set()
-                    for child in list(self.children.values()):
-                        with contextlib.suppress(ProcessLookupError):
-                            child.send_signal(signal.SIGTERM if self.signal_code == 143 else signal.SIGINT)
+                    with self.signal_lock:  # a trial handed over after this sees the stop instead
+                        self.signal_code = 143 if isinstance(stop, _Terminated) else 130
+                        self.stop.set()
+                        for worker in self.running.values():
+                            worker.signal(signal.SIGTERM if self.signal_code == 143 else signal.SIGINT)
 
     def write_outputs(self, status: str, previous_wall: float = 0.0) -> dict[str, Any]:
         with self.out_lock:
@@ -305,15 +327,17 @@ class Search:
                 extra["error"] = self.failure
             return write_outputs(self.tune_dir, self.study, self.config, self.base, self.space, extra)
 
-    def _worker(self) -> None:
+    def _worker(self, worker: TrialWorker | None) -> None:
         try:
             while not self.stop.is_set():
+                # a replacement starts before the trial is asked for, so its start-up overlaps the study's work
+                worker = worker or self._start_worker()
                 with self.ask_lock:
                     trial = self._next_trial()
                     if trial is None:
                         return
                     params = studies.suggest(trial, self.space)
-                event = self._run_trial(trial, params)
+                event, worker = self._run_trial(trial, params, worker)
                 self._record(event)
                 self.on_trial(event)
         except Exception as error:  # noqa: BLE001 - e.g. the database went away: stop the search, say why
@@ -321,8 +345,15 @@ class Search:
                 self.failure = self.failure or f"worker stopped: {type(error).__name__}: {studies.first_line(error)}"
             self.stop.set()
         finally:
+            if worker is not None:
+                worker.close()
             with self.out_lock:
                 self.active -= 1
+
+    def _start_worker(self) -> TrialWorker:
+        """A warm worker with this slot's share of the cores (set before TensorFlow starts in it)."""
+        threads = max(1, cores() // self.workers)
+        return TrialWorker({**os.environ, "ANNCTL_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)})
 
     def _next_trial(self):
         """Ask for a trial unless the study already holds --trials finished or running ones (or time is up)."""
@@ -348,7 +379,8 @@ class Search:
                 return None
         return trial
 
-    def _run_trial(self, trial, params: dict[str, Any]) -> TrialEvent:
+    def _run_trial(self, trial, params: dict[str, Any], worker: TrialWorker) -> tuple[TrialEvent, TrialWorker | None]:
+        """Run one trial in ``worker``; return its event and the worker to use next (None: start a new one)."""
         number = trial.number
         run_dir = self.tune_dir / "trials" / f"{number:03d}"
         started = time.monotonic()
@@ -359,10 +391,9 @@ class Search:
         try:
             run_dir.mkdir()
         except OSError as error:
-            return failed(f"cannot create {run_dir}: {error.strerror or error}")
-        data = trial_data(self.base, params)
+            return failed(f"cannot create {run_dir}: {error.strerror or error}"), worker
         payload = {
-            "spec": data,
+            "spec": trial_data(self.base, params),
             "run_dir": str(run_dir),
             "runs_root": str(self.root),
             "storage": self.url,
@@ -373,42 +404,48 @@ class Search:
             "direction": self.config["direction"],
             "pruner": self.config["pruner"],
             "epochs": self.config["epochs"],
-            "params": params,
-            "hparams_dir": str(self.tune_dir / "tensorboard" / f"{number:03d}"),
-            "parent_pid": os.getpid(),
         }
-        threads = max(1, cores() // self.workers)
-        env = {**os.environ, "ANNCTL_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
-        with open(run_dir / "trial.log", "wb") as log:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "annctl.tuning.trial"],
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # Ctrl-C reaches the tune process, which stops its trials in order
-            )
-            self.children[number] = child
+        with self.signal_lock:
+            if self.signal_code:
+                return failed("interrupted"), worker
             try:
-                child.stdin.write(json.dumps(payload).encode())
-                child.stdin.close()
-                timed_out = self._watch(trial, child)
-            finally:
-                self.children.pop(number, None)
+                worker.send(payload)
+            except OSError:  # it died while idle (e.g. the kernel's OOM killer): nothing of this trial ran yet
+                worker.close()
+                worker = self._start_worker()
+                worker.send(payload)
+            self.running[number] = worker
+        try:
+            reply, timed_out = self._watch(trial, worker)
+        finally:
+            with self.signal_lock:
+                self.running.pop(number, None)
         seconds = time.monotonic() - started
-        outcome = _read_outcome(run_dir)
         if timed_out:
-            return failed(f"timed out after {self.spec.search.trial_timeout:g} s")
-        if outcome is None:
-            if self.stop.is_set() and self.signal_code:
-                return failed("interrupted")
-            return failed(_crash_reason(child.returncode, run_dir))
+            worker.stop()
+            return failed(f"timed out after {self.spec.search.trial_timeout:g} s"), None
+        outcome = _read_outcome(run_dir)
+        if reply is None:  # the process ended without answering: crashed or killed
+            returncode = worker.close(wait=10)
+            worker = None
+            if outcome is None:
+                if self.stop.is_set() and self.signal_code:
+                    return failed("interrupted"), None
+                return failed(_crash_reason(returncode, run_dir)), None
+        elif worker.worn_out(reply):
+            worker.close()
+            worker = None
+        if outcome is None:  # answered, but its trial.json is unreadable (e.g. the disk is full)
+            return failed(f"the trial left no readable {TRIAL_FILE}"), worker
         if outcome["state"] == "fail":
-            return failed(outcome.get("reason", "failed"))
-        return TrialEvent(number, outcome["state"], outcome["value"], params, outcome.get("epochs"), seconds, None)
+            return failed(outcome.get("reason", "failed")), worker
+        return TrialEvent(
+            number, outcome["state"], outcome["value"], params, outcome.get("epochs"), seconds, None
+        ), worker
 
-    def _watch(self, trial, child: subprocess.Popen) -> bool:
-        """Wait for the trial process, beating the heart; stop it at the trial timeout. True if it timed out."""
+    def _watch(self, trial, worker: TrialWorker) -> tuple[dict[str, Any] | None, bool]:
+        """Wait for the worker's answer, beating the trial's heart; stop the worker at the trial timeout.
+        Return (the answer or None if the process ended without one, whether it timed out)."""
         from annctl.faults import fault_point
 
         limit = self.spec.search.trial_timeout
@@ -417,23 +454,21 @@ class Search:
         fault_point("tune_trial_start")
         while True:
             try:
-                child.wait(timeout=min(interval, 1.0))
-                return False
-            except subprocess.TimeoutExpired:
-                pass
+                reply = worker.answer(timeout=min(interval, 1.0))
+            except WorkerGone:
+                return None, False
+            if reply is not None:
+                return reply, False
             self.storage.record_heartbeat(trial._trial_id)
             if limit and time.monotonic() - started > limit:
-                child.terminate()
-                try:
-                    child.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
-                return True
+                return None, True
 
     def _record(self, event: TrialEvent) -> None:
-        """Tell the study how the trial ended and refresh the outputs; count failures in a row."""
+        """Tell the study how the trial ended, log it for TensorBoard, refresh the outputs; count failures in
+        a row."""
         from optuna.trial import TrialState
+
+        from annctl.plots import read_metrics
 
         trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, event.number)
         storage = self.study._storage
@@ -447,6 +482,17 @@ class Search:
         else:
             storage.set_trial_user_attr(trial_id, studies.REASON_ATTR, event.reason)
             self.study.tell(event.number, state=TrialState.FAIL)
+        hparams.write_session(
+            self.tune_dir,
+            event.number,
+            self.space,
+            event.params,
+            event.state,
+            self.config["metric"],
+            self.config["direction"],
+            read_metrics(self.tune_dir / "trials" / f"{event.number:03d}"),
+            event.seconds or 0.0,
+        )
         with self.out_lock:
             if event.state == "failed" and event.reason != "interrupted":
                 self.consecutive_failures += 1

@@ -38,6 +38,44 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
+# SQLAlchemy's PostgreSQL drivers (the `+driver` of a URL) and the module each imports.
+POSTGRES_DRIVERS = {"psycopg": "psycopg", "psycopg2": "psycopg2"}
+
+
+def database_url(url: str) -> str:
+    """``url`` with a PostgreSQL driver that is installed. A bare ``postgresql://`` URL means SQLAlchemy's
+    default driver: psycopg (3) from SQLAlchemy 2.1, psycopg2 before. When that one is missing and the other is
+    installed, the URL names the other (``postgresql+psycopg2://``), so the README's URL works with either
+    driver and any SQLAlchemy; a URL that names its driver is left alone."""
+    import importlib
+
+    scheme, _, rest = url.partition("://")
+    if scheme != "postgresql":
+        return url
+    try:
+        from sqlalchemy.engine import make_url
+
+        default = make_url(url).get_dialect().driver
+    except Exception:  # noqa: BLE001 - a malformed URL: opening it says what is wrong
+        return url
+
+    def installed(driver: str) -> bool:
+        try:
+            importlib.import_module(POSTGRES_DRIVERS[driver])
+        except ImportError:
+            return False
+        return True
+
+    if default not in POSTGRES_DRIVERS or installed(default):
+        return url
+    for driver in POSTGRES_DRIVERS:
+        if driver != default and installed(driver):
+            return f"postgresql+{driver}://{rest}"
+    raise UsageError(
+        f"storage {redact(url)}: no PostgreSQL driver is installed; install one with: pip install 'annctl[postgres]'"
+    )
+
+
 def quiet_optuna():
     """Import Optuna with its log lines and experimental-feature warnings off (annctl prints its own)."""
     import warnings

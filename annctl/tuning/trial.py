@@ -1,50 +1,27 @@
-"""One trial of `annctl tune` in its own process (``python -m annctl.tuning.trial`` with a JSON payload on stdin).
+"""One trial of `annctl tune`, run inside a warm trial worker (worker.py) from the payload its parent sent.
 
-It trains the sampled spec into its run directory, reports the searched metric after each epoch to the study
-(so a pruner can stop it) and leaves ``trial.json`` with the outcome for the worker that started it. A process
-per trial means no memory grows across trials, and a crash takes down one trial only.
+It trains the sampled spec into its run directory and reports the searched metric after each epoch to the study
+(so a pruner can stop it); the outcome (state, value, epochs, or the failure's reason) goes to ``trial.json``.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import signal
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from annctl.errors import AnnctlError, Interrupted, TrainingDiverged
-from annctl.fileio import atomic_write_json
 
 TRIAL_FILE = "trial.json"
+_storages: dict[str, Any] = {}  # storage URL → Optuna storage, kept across the trials of a worker
 
 
-def main() -> None:
-    payload = json.loads(sys.stdin.read())
-    _die_with_parent(int(payload["parent_pid"]))
-    run_dir = Path(payload["run_dir"])
-    outcome = run(payload)
-    atomic_write_json(run_dir / TRIAL_FILE, outcome)
-    sys.exit(0 if outcome["state"] in ("complete", "pruned") else int(outcome.pop("exit_code", 1)))
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Linux: be killed when the worker that started this trial dies (e.g. SIGKILL), instead of training on."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:  # pragma: no cover - no libc.so.6 (e.g. musl): the worker's heartbeat still goes stale
-            pass
-    if os.getppid() != parent_pid:  # the worker died before prctl took effect
-        os._exit(1)
-
-
-def run(payload: dict[str, Any]) -> dict[str, Any]:
+def run(payload: dict[str, Any], load_data: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """Train one trial; return its outcome. ``clean`` in a failed outcome: the failure came from the trial's
+    parameters or data (a bad value, divergence) and left the process fit for the next trial.
+    ``load_data(spec)`` returns the spec's dataset (a worker's cache); default: `train` loads it."""
     from pydantic import ValidationError
 
     from annctl.spec import ExperimentSpec
@@ -56,7 +33,7 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
         spec = ExperimentSpec.model_validate(payload["spec"])
     except ValidationError as error:
         reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        return {"state": "fail", "reason": f"invalid configuration: {reason}"}
+        return {"state": "fail", "reason": f"invalid configuration: {reason}", "clean": True}
     from annctl.training import train
     from annctl.training.tf_setup import import_tensorflow
 
@@ -64,23 +41,25 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
     callback = _pruning_callback(payload, metric)
 
     try:
+        data = load_data(spec) if load_data else None
         summary = train(
             spec,
             Path(payload["runs_root"]),
             source=f"trial {payload['number']:03d}",
             run_dir=run_dir,
             callbacks=[callback],
+            data=data,
         )
     except Interrupted as error:
         return {"state": "fail", "reason": "interrupted", "exit_code": error.exit_code}
     except TrainingDiverged as error:
-        return {"state": "fail", "reason": f"diverged: {error}"}
-    except AnnctlError as error:
-        return {"state": "fail", "reason": str(error).splitlines()[0]}
+        return {"state": "fail", "reason": f"diverged: {error}", "clean": True}
+    except AnnctlError as error:  # bad input (exit 2) says nothing against the process; a runtime failure might
+        return {"state": "fail", "reason": str(error).splitlines()[0], "clean": error.exit_code == 2}
     values = [row.get(metric) for row in _metrics(run_dir)]
     values = [v for v in values if v is not None and math.isfinite(v)]
     if not values:
-        return {"state": "fail", "reason": f"the run logged no finite {metric}"}
+        return {"state": "fail", "reason": f"the run logged no finite {metric}", "clean": True}
     best = min(values) if direction == "minimize" else max(values)
     outcome = {
         "state": "pruned" if callback.pruned_epoch else "complete",
@@ -89,7 +68,6 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
         "pruned_epoch": callback.pruned_epoch,
         "seconds": time.perf_counter() - started,
     }
-    _write_hparams(payload, metric, values, best)
     return outcome
 
 
@@ -106,10 +84,11 @@ def _pruning_callback(payload: dict[str, Any], metric: str):
     from annctl.tuning.study import make_pruner, open_storage, quiet_optuna
 
     optuna = quiet_optuna()
+    url = payload["storage"]
+    if url not in _storages:  # one connection pool per worker, not one per trial
+        _storages[url] = open_storage(url, heartbeat=False)
     study = optuna.load_study(
-        study_name=payload["study"],
-        storage=open_storage(payload["storage"], heartbeat=False),
-        pruner=make_pruner(payload["pruner"], payload["epochs"]),
+        study_name=payload["study"], storage=_storages[url], pruner=make_pruner(payload["pruner"], payload["epochs"])
     )
     trial = optuna.trial.Trial(study, payload["trial_id"])
 
@@ -126,25 +105,3 @@ def _pruning_callback(payload: dict[str, Any], metric: str):
                 self.model.stop_training = True
 
     return Report()
-
-
-def _write_hparams(payload: dict[str, Any], metric: str, values: list[float], best: float) -> None:
-    """This trial as one session of TensorBoard's HParams dashboard (under TUNE_DIR/tensorboard/NNN)."""
-    import tensorflow as tf
-    from tensorboard.plugins.hparams import api as hp
-
-    params = {
-        path: value if isinstance(value, (bool, int, float, str)) else json.dumps(value)
-        for path, value in payload["params"].items()
-    }
-    writer = tf.summary.create_file_writer(payload["hparams_dir"])
-    with writer.as_default():
-        hp.hparams(params, trial_id=f"{payload['number']:03d}")
-        for step, value in enumerate(values, start=1):
-            tf.summary.scalar(metric, value, step=step)
-        tf.summary.scalar(f"best_{metric}", best, step=len(values))
-    writer.close()
-
-
-if __name__ == "__main__":
-    main()

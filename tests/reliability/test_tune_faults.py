@@ -94,3 +94,63 @@ def test_sigint_marks_running_trials_failed_and_exits_130_then_resume_finishes(t
     trials = study_trials(tune_dir)
     retry = [t for t in trials if t.user_attrs.get("retry_of") == 0]
     assert len(retry) == 1 and retry[0].params == trial.params and retry[0].state.name == "COMPLETE"
+
+
+def worker_pid(tune_dir: Path, number: int) -> int:
+    return json.loads((tune_dir / "trials" / f"{number:03d}" / "summary.json").read_text())["pid"]
+
+
+def test_a_worker_killed_mid_trial_costs_that_trial_and_a_new_worker(tmp_path, isolated_runs):
+    experiment = tune_experiment(tmp_path)  # 2 epochs per trial
+    # every worker process SIGKILLs itself at its 3rd epoch end: in its second trial
+    tune = start_tune([str(experiment), "--trials", "3"], isolated_runs, fault="epoch_end:3")
+    out, err = tune.communicate(timeout=600)
+    assert tune.returncode == 0, err
+    (tune_dir,) = tune_dirs(isolated_runs)
+    board = rows(tune_dir)
+    assert {n: board[n]["state"] for n in board} == {
+        0: "complete",
+        1: "failed",
+        2: "complete",
+        3: "failed",
+        4: "complete",
+    }
+    assert board[1]["reason"] == board[3]["reason"] == "the trial process was killed by SIGKILL"
+    # trials 0-1 ran in one worker, 2-3 in its replacement, 4 in a third
+    assert worker_pid(tune_dir, 0) == worker_pid(tune_dir, 1)
+    assert worker_pid(tune_dir, 2) == worker_pid(tune_dir, 3)
+    assert len({worker_pid(tune_dir, n) for n in (0, 2, 4)}) == 3
+
+
+def test_a_trial_past_its_timeout_fails_and_the_search_goes_on_in_a_new_worker(tmp_path, isolated_runs):
+    search = """search:
+  space:
+    training.epochs: {type: choice, values: [1, 5000]}
+  trial_timeout: 15
+  max_consecutive_failures: 10
+"""
+    experiment = tune_experiment(tmp_path, search, batch_size=4)
+    plan = subprocess.run(
+        [sys.executable, "-m", "annctl", "tune", str(experiment), "--trials", "8", "--dry-run", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANNCTL_RUNS_DIR": str(isolated_runs)},
+    )
+    epochs = [config["training.epochs"] for config in json.loads(plan.stdout)["configurations"]]
+    # ask for as many finished trials as there are short ones up to the first short one after a long one
+    last = next(n for n in range(epochs.index(5000), len(epochs)) if epochs[n] == 1)
+    tune = start_tune([str(experiment), "--trials", str(epochs[: last + 1].count(1))], isolated_runs)
+    out, err = tune.communicate(timeout=600)
+    assert tune.returncode == 0, err
+    (tune_dir,) = tune_dirs(isolated_runs)
+    board = rows(tune_dir)
+    assert sorted(board) == list(range(last + 1))
+    for number, row in board.items():
+        if epochs[number] == 5000:
+            assert row["state"] == "failed" and row["reason"] == "timed out after 15 s"
+            run_summary = json.loads((tune_dir / "trials" / f"{number:03d}" / "summary.json").read_text())
+            assert run_summary["status"] == "interrupted"  # stopped at a batch boundary, its files intact
+            later = [n for n in board if n > number]
+            assert all(worker_pid(tune_dir, n) != worker_pid(tune_dir, number) for n in later)
+        else:
+            assert row["state"] == "complete"
