@@ -181,6 +181,24 @@ class ExperimentSpec(StrictModel):
         None, description="Hyperparameter search for `annctl tune` (`annctl train` ignores it)."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _architecture_training_defaults(cls, data):
+        """An architecture whose training rule is fixed brings the training settings that make the rule work
+        (the perceptron: SGD on one sample at a time); they fill only what the file leaves out, so a
+        user's values win, and `validate --show` shows them."""
+        if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+            return data
+        name = data["model"].get("architecture")
+        defaults = ARCHITECTURES.get(name).training_defaults if isinstance(name, str) and name in ARCHITECTURES else {}
+        training = data.get("training", {})
+        if not defaults or not isinstance(training, dict):
+            return data
+        filled = {key: value for key, value in defaults.items() if key not in training}
+        if "optimizer" in training and "learning_rate" in filled:  # another optimizer: its own default rate
+            del filled["learning_rate"]
+        return {**data, "training": {**training, **filled}} if filled else data
+
     def monitor(self) -> str:
         """The metric that picks the best epoch and checkpoint."""
         if self.output.checkpoint_monitor:

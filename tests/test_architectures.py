@@ -104,8 +104,9 @@ training: {optimizer: sgd, learning_rate: 0.1, batch_size: 1, epochs: 1, shuffle
     # a correctly classified sample (s·z > 0) leaves the weights alone
     model.fit(x_train[1:], model_targets(y_train[1:]), epochs=1, batch_size=1, verbose=0)
     z = x_train[1] @ kernel[:, 0] + bias[0]
-    if z < 0:  # negative sample (s = −1) already on the right side
-        np.testing.assert_allclose(layer.get_weights()[0], kernel, atol=1e-7)
+    assert z < 0  # z = 0.5·(−0.8) + 0.5·0.4 + 0.1 = −0.1: the negative sample (s = −1) is on the right side
+    np.testing.assert_allclose(layer.get_weights()[0], kernel, atol=1e-7)
+    np.testing.assert_allclose(layer.get_weights()[1], bias, atol=1e-7)
     keras.backend.clear_session()
 
 

@@ -79,6 +79,8 @@ class ArchitectureSpec(StrictModel):
     input_kinds: ClassVar[tuple[str, ...]] = ("tabular",)
     # Fields of a tiny instance for the smoke test that trains every architecture on every kind it accepts.
     example: ClassVar[dict] = {}
+    # `training:` settings its training rule needs when the experiment leaves them out (the perceptron's).
+    training_defaults: ClassVar[dict] = {}
 
     init_from: str | None = Field(
         None,

@@ -21,6 +21,9 @@ class Perceptron(ArchitectureSpec):
     default_loss: ClassVar[str | None] = "perceptron"
     decision: ClassVar[str] = "score"
     input_kinds: ClassVar[tuple[str, ...]] = ("tabular", "image")
+    # The rule itself: plain SGD, one sample at a time, learning rate 1 (scikit-learn's Perceptron default:
+    # from zero weights the rate only scales them, so it needs no tuning).
+    training_defaults: ClassVar[dict] = {"optimizer": "sgd", "learning_rate": 1.0, "batch_size": 1}
 
     def build(self, description, block, head):
         import keras
