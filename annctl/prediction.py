@@ -110,16 +110,20 @@ def predict_run(
     batch_size: int = 4096,
     warn: Warn | None = None,
     all_outputs: bool = False,
+    dialect: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Predict every row of ``source``; return counts and throughput. Writes to ``output`` or stdout.
 
     ``all_outputs`` adds one set of columns per extra output of a multi-output model (e.g. `aux_prediction`).
+    ``dialect``: CSV input's `delimiter`, `decimal`, `encoding` in place of the training file's
+    (annctl.datasets.tabular.dialect_options).
     """
     from annctl.config import load_spec
+    from annctl.datasets.tabular import with_dialect
     from annctl.rundir import SPEC_FILE, read_data_info, read_description
 
     info = read_data_info(run_dir)
-    description = read_description(run_dir)
+    description = with_dialect(read_description(run_dir), dialect)
     spec = load_spec(run_dir / SPEC_FILE)
     extra = list(info.get("outputs", ["output"])[1:]) if all_outputs else []
     chosen = output_format(output, fmt)

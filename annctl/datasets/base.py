@@ -33,6 +33,11 @@ class Feature(Record):
     """One input column: its name as the user wrote it, its type, and what the model keeps of the training split."""
 
     name: str = Field(..., description="The column's name in the data (a CSV header, a documented feature name).")
+    input_name: str | None = Field(
+        None,
+        description="The model's name for the column (a Keras input of a model with one input per column, its "
+        "SavedModel signature key): made from `name` by annctl.datasets.tabular.keras_names. None: `name`.",
+    )
     type: Literal["numeric", "text"] = Field("numeric", description="`numeric`, or `text` (one-hot encoded).")
     mean: float | None = Field(None, description="Training-split mean (standardisation), numeric features.")
     variance: float | None = Field(None, description="Training-split variance (standardisation), numeric features.")
@@ -60,6 +65,11 @@ class InputDescription(Record):
     @property
     def feature_names(self) -> list[str]:
         return [feature.name for feature in self.features] if self.features else ["image"]
+
+    @property
+    def input_names(self) -> dict[str, str]:
+        """Each feature's name in the data → the model's name for it (Keras inputs, signature keys)."""
+        return {feature.name: feature.input_name or feature.name for feature in self.features}
 
     @property
     def feature_types(self) -> dict[str, str] | None:
