@@ -227,7 +227,8 @@ class CsvFile(TabularSpec):
                     f"{path}:{line}: expected {len(header)} fields, found {len(row)}"
                     + (f" (delimiter {shown(head.delimiter)}, detected)" if head.detected else "")
                 )
-        columns = {name: [row[header.index(name)].strip() for _, row in body] for name in [*features, self.target]}
+        positions = {name: header.index(name) for name in [*features, self.target]}
+        columns = {name: [row[j].strip() for _, row in body] for name, j in positions.items()}
         missing = {name: sum(is_missing(cell) for cell in cells) for name, cells in columns.items()}
         missing = {name: count for name, count in missing.items() if count}
         if missing and self.missing == "error":
@@ -249,10 +250,10 @@ class CsvFile(TabularSpec):
                 for line, cell in zip(lines, columns[name]):
                     if not is_missing(cell) and not math.isfinite(dialect.number(cell)):
                         raise DataError(f"{path}:{line}: column {name!r}: {cell!r} is not a finite number")
-            elif other_decimal(columns[name], dialect.decimal):
+            elif decimal := other_decimal(columns[name], dialect.decimal):
                 note(
                     f"{path}: column {name!r} is read as text, but its values are numbers written with "
-                    f"decimal {other_decimal(columns[name], dialect.decimal)!r}: set dataset.decimal to that"
+                    f"decimal {decimal!r}: set dataset.decimal to that"
                 )
         task, y, class_names = self._target(columns[self.target], lines)
         keys = dict(zip(features, keras_names(features)))
