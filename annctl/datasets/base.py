@@ -169,6 +169,8 @@ class Data:
     train: Any
     validation: Any
     test: Any
+    # what training tells the user about how the data was read (a detected CSV delimiter), one line each
+    notes: list[str] = field(default_factory=list)
 
     def split(self, name: str):
         """`train`, `validation` or `test`."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, Union
@@ -56,16 +55,6 @@ def other_decimal(cells: list[str], decimal: str) -> str | None:
     if present and any(other in cell for cell in present) and column_type(present, other) == "numeric":
         return other
     return None
-
-
-_noted: set[str] = set()
-
-
-def note(message: str) -> None:
-    """One line on stderr, once per process (a search loads the same file for every trial)."""
-    if message not in _noted:
-        _noted.add(message)
-        print(f"note: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -218,8 +207,10 @@ class CsvFile(TabularSpec):
 
         head, body = self.read()
         header, path, dialect = head.names, self.path, self.dialect()
+        notes = []  # told at train time (Data.notes), not on every load
         if head.detected:
-            note(f"{path}: delimiter {shown(head.delimiter)} detected (dataset.delimiter: auto; set it to choose)")
+            chosen = shown(head.delimiter)
+            notes.append(f"{path}: delimiter {chosen} detected (dataset.delimiter: auto; set it to choose)")
         features = self.features or [name for name in header if name != self.target]
         for line, row in body:
             if len(row) != len(header):
@@ -251,11 +242,11 @@ class CsvFile(TabularSpec):
                     if not is_missing(cell) and not math.isfinite(dialect.number(cell)):
                         raise DataError(f"{path}:{line}: column {name!r}: {cell!r} is not a finite number")
             elif decimal := other_decimal(columns[name], dialect.decimal):
-                note(
+                notes.append(
                     f"{path}: column {name!r} is read as text, but its values are numbers written with "
                     f"decimal {decimal!r}: set dataset.decimal to that"
                 )
-        task, y, class_names = self._target(columns[self.target], lines)
+        task, y, class_names = self._target(columns[self.target], lines, notes)
         keys = dict(zip(features, keras_names(features)))
         if "text" in types.values():
             x = {
@@ -267,7 +258,7 @@ class CsvFile(TabularSpec):
         else:
             x = np.stack([numeric_array(columns[name], dialect.decimal) for name in features], axis=1)
         imputes = self.missing in ("mean", "median", "most_frequent") and any(name in missing for name in features)
-        return self.finish(
+        data = self.finish(
             x,
             y,
             seed,
@@ -279,8 +270,10 @@ class CsvFile(TabularSpec):
             fill_strategy=self.missing if imputes else None,
             details={"delimiter": head.delimiter, "decimal": self.decimal, "encoding": self.encoding},
         )
+        data.notes += notes
+        return data
 
-    def _target(self, raw: list[str], lines: list[int]):
+    def _target(self, raw: list[str], lines: list[int], notes: list[str]):
         import numpy as np
 
         numbers: list[float] | None = [parse_number(cell, self.decimal) for cell in raw]
@@ -292,7 +285,7 @@ class CsvFile(TabularSpec):
             few = len(set(raw)) <= MAX_CLASSES_FOR_INTEGER_TARGET
             task = "classification" if numbers is None or (integral and few) else "regression"
             if numbers is None and (decimal := other_decimal(raw, self.decimal)):
-                note(
+                notes.append(
                     f"{self.path}: target {self.target!r} is read as class labels, but its values are numbers "
                     f"written with decimal {decimal!r}: set dataset.decimal to that"
                 )

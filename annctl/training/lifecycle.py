@@ -83,6 +83,8 @@ def train(
     threads = configure_threads(spec)
     seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
     data = spec.dataset.load(spec.seed)
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
     if role is not None and not role.chief:
         return _train_as_worker(spec, data, role, runs_root, reporter)
