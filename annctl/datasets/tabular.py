@@ -540,6 +540,7 @@ class RowReader:
         if extra:
             self.warn(f"{name}: ignoring column(s) the model does not use: {', '.join(extra)}")
         index = [header.index(feature) for feature in self.features]
+        target_index = header.index(target) if labels is not None else -1
         batch: list[list[Any]] = []
         count = 0
         try:
@@ -548,7 +549,7 @@ class RowReader:
                     raise DataError(f"{name}:{line}: expected {len(header)} fields, found {len(row)}")
                 batch.append([self._value(row[i], f"{name}:{line}", header[i]) for i in index])
                 if labels is not None:
-                    labels.append(self._label(row[header.index(target)], f"{name}:{line}"))
+                    labels.append(self._label(row[target_index], f"{name}:{line}"))
                 count += 1
                 if len(batch) == self.chunk_rows:
                     yield self._chunk(batch), None
