@@ -82,7 +82,9 @@ def err():
 
 
 def warn(message: str) -> None:
-    err().print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    from rich.markup import escape  # a column named `Preis [EUR]` is text, not markup
+
+    err().print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
 
 
 def print_line(text: str) -> None:
@@ -117,8 +119,10 @@ def user_errors(json_output: bool = False) -> Iterator[None]:
     try:
         yield
     except AnnctlError as error:
+        from rich.markup import escape  # a column named `Preis [EUR]` is text, not markup
+
         for line in str(error).splitlines() or [type(error).__name__]:
-            err().print(f"[red]error:[/red] {line}", markup=True, highlight=False)
+            err().print(f"[red]error:[/red] {escape(line)}", markup=True, highlight=False)
         if error.run_dir is not None:
             if json_output:
                 from annctl.rundir import read_summary
@@ -134,8 +138,10 @@ def user_errors(json_output: bool = False) -> Iterator[None]:
     except BrokenPipeError:
         raise  # stdout's reader went away: _Commands ends the command quietly
     except OSError as error:  # a full disk, a permission, a planted symlink: one line naming the path
+        from rich.markup import escape
+
         where = f"{error.filename}: " if error.filename else ""
-        err().print(f"[red]error:[/red] {where}{error.strerror or error}", markup=True, highlight=False)
+        err().print(f"[red]error:[/red] {escape(f'{where}{error.strerror or error}')}", markup=True, highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -410,6 +416,20 @@ RunsDirOption = Annotated[
 ]
 
 
+DelimiterOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--delimiter", help="CSV input's field separator: auto, tab or one character (default: the training file's)."
+    ),
+]
+DecimalOption = Annotated[
+    Optional[str], typer.Option("--decimal", help="CSV input's decimal mark: . or , (default: the training file's).")
+]
+EncodingOption = Annotated[
+    Optional[str], typer.Option("--encoding", help="CSV input's text encoding (default: the training file's).")
+]
+
+
 def _checkpoint(value: str) -> str:
     if value not in ("final", "best", "last"):
         raise typer.BadParameter(f"{value!r}: use final, best or last", param_hint="--checkpoint")
@@ -431,9 +451,13 @@ def evaluate(
     fail_over: Annotated[
         Optional[list[str]], typer.Option("--fail-over", metavar="METRIC=VALUE", help="Exit 3 if METRIC > VALUE.")
     ] = None,
+    delimiter: DelimiterOption = None,
+    decimal: DecimalOption = None,
+    encoding: EncodingOption = None,
     runs_dir: RunsDirOption = None,
 ) -> None:
     """Measure a run on a split of its data (or a labeled CSV), with quality gates for CI."""
+    from annctl.datasets.tabular import dialect_options
     from annctl.errors import GateFailed
     from annctl.evaluation import evaluate_run
     from annctl.progress import evaluation_tables
@@ -443,9 +467,10 @@ def evaluate(
         raise typer.BadParameter(f"{split!r}: use test, validation or train", param_hint="--split")
     with user_errors():
         run_dir = resolve_run(run, runs_root(runs_dir))
+        dialect = dialect_options(delimiter, decimal, encoding)
         load_tensorflow()
         try:
-            result = evaluate_run(run_dir, split, data, _checkpoint(checkpoint), fail_under, fail_over, warn)
+            result = evaluate_run(run_dir, split, data, _checkpoint(checkpoint), fail_under, fail_over, warn, dialect)
             failure = None
         except GateFailed as error:
             result, failure = error.result, error
@@ -472,17 +497,22 @@ def predict(
     all_outputs: Annotated[
         bool, typer.Option("--all-outputs", help="Multi-output models: add columns for each extra output (aux_...).")
     ] = False,
+    delimiter: DelimiterOption = None,
+    decimal: DecimalOption = None,
+    encoding: EncodingOption = None,
     runs_dir: RunsDirOption = None,
 ) -> None:
     """Predict new rows with a run's model: one output row per input row, in order."""
+    from annctl.datasets.tabular import dialect_options
     from annctl.prediction import predict_run
     from annctl.rundir import resolve_run, runs_root
 
     with user_errors():
         run_dir = resolve_run(run, runs_root(runs_dir))
+        dialect = dialect_options(delimiter, decimal, encoding)
         load_tensorflow()
         result = predict_run(
-            run_dir, input_, output, fmt, top_k, _checkpoint(checkpoint), batch_size, warn, all_outputs
+            run_dir, input_, output, fmt, top_k, _checkpoint(checkpoint), batch_size, warn, all_outputs, dialect
         )
     if output is not None:
         err().print(

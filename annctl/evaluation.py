@@ -56,18 +56,25 @@ def evaluate_run(
     fail_under: list[str] | None = None,
     fail_over: list[str] | None = None,
     warn: Callable[[str], None] | None = None,
+    dialect: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Evaluate; save `RUN/eval/<split>-<timestamp>.json`; raise GateFailed (exit 3) when a gate is not met.
 
     Saving is a convenience: a run directory that cannot be written (read-only) gets a ``warn`` and the result
-    is returned all the same.
+    is returned all the same. ``dialect``: the `--data` CSV's `delimiter`, `decimal`, `encoding` in place of
+    the training file's (annctl.datasets.tabular.dialect_options).
     """
     from annctl.config import load_spec
+    from annctl.datasets.tabular import with_dialect
     from annctl.rundir import RunPaths, read_data_info
 
     paths = RunPaths(run_dir)
     spec = load_spec(paths.spec)
     description = read_data_info(run_dir)
+    if dialect:
+        if data_file is None:
+            raise UsageError(f"{', '.join('--' + option for option in dialect)}: for the rows of --data; give a file")
+        description = with_dialect(description, dialect)
     gates = parse_gates(list(fail_under or []), list(fail_over or []), description.task)
     model = load_run_model(run_dir, checkpoint)
     from annctl.training.inference import metrics as measure

@@ -113,15 +113,19 @@ def predict_run(
     batch_size: int = 4096,
     warn: Warn | None = None,
     all_outputs: bool = False,
+    dialect: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Predict every row of ``source``; return counts and throughput. Writes to ``output`` or stdout.
 
     ``all_outputs`` adds one set of columns per extra output of a multi-output model (e.g. `aux_prediction`).
+    ``dialect``: CSV input's `delimiter`, `decimal`, `encoding` in place of the training file's
+    (annctl.datasets.tabular.dialect_options).
     """
     from annctl.config import load_spec
+    from annctl.datasets.tabular import with_dialect
     from annctl.rundir import RunPaths, read_data_info
 
-    info = read_data_info(run_dir)
+    info = with_dialect(read_data_info(run_dir), dialect)
     spec = load_spec(RunPaths(run_dir).spec)
     extra = list(info.outputs[1:]) if all_outputs else []
     chosen = output_format(output, fmt)

@@ -391,8 +391,8 @@ def test_validate_reports_a_csv_file_that_cannot_be_read(tmp_path):
     ]
     path = csv_experiment(tmp_path, "  path: data.csv\n  target: café\n", "x,café\n1,2\n".encode("latin-1"))
     assert validate(path)[1] == [
-        f"error: {path}:2:1: dataset.encoding: {tmp_path / 'data.csv'} is not utf-8 text (invalid continuation byte "
-        "at byte 5)"
+        f"error: {path}:2:1: dataset.encoding: {tmp_path / 'data.csv'}:1: not utf-8 text (invalid continuation byte "
+        "at byte 5); set dataset.encoding to the file's encoding (e.g. cp1252, latin-1, utf-16)"
     ]
     path = csv_experiment(tmp_path, "  path: data.csv\n  target: y\n  encoding: klingon\n")
     assert validate(path)[1] == [f"error: {path}:6:3: dataset.encoding: unknown encoding 'klingon'"]

@@ -133,7 +133,7 @@ def test_predict_csv_by_name_with_extra_column_equals_model_predict(runs, tmp_pa
     out = tmp_path / "pred.csv"
     result = runner.invoke(app, ["predict", str(runs["classification"]), "--input", str(shuffled), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert result.stderr.count("ignoring column(s) the model does not use: extra") == 1
+    assert result.stderr.count("ignoring column(s) the model does not use: 'extra'") == 1
     predicted = list(csv.DictReader(open(out)))
     assert len(predicted) == len(rows) and list(predicted[0]) == ["prediction", "probability"]
     x = np.array([[float(r["a"]), float(r["b"]), float(r["c"])] for r in rows], dtype="float32")
@@ -194,7 +194,7 @@ def test_predict_images_and_arrays_for_an_image_model(runs, tmp_path):
 @pytest.mark.parametrize(
     "name,content,message",
     [
-        ("missing.csv", "a,b\n1,2\n", "missing feature column(s) c"),
+        ("missing.csv", "a,b\n1,2\n", "missing feature column(s) 'c'"),
         ("text.csv", "a,b,c\n1,2,3\n1,x,3\n", "text.csv:3: column 'b': non-numeric value 'x'"),
         ("nan.csv", "a,b,c\n1,nan,3\n", "nan.csv:2: column 'b': missing value, and this run was trained without"),
         ("inf.csv", "a,b,c\n1,inf,3\n", "inf.csv:2: column 'b': 'inf' is not a finite number"),

@@ -33,6 +33,11 @@ class Feature(Record):
     """One input column: its name as the user wrote it, its type, and what the model keeps of the training split."""
 
     name: str = Field(..., description="The column's name in the data (a CSV header, a documented feature name).")
+    input_name: str | None = Field(
+        None,
+        description="The model's name for the column (a Keras input of a model with one input per column, its "
+        "SavedModel signature key): made from `name` by annctl.datasets.tabular.keras_names. None: `name`.",
+    )
     type: Literal["numeric", "text"] = Field("numeric", description="`numeric`, or `text` (one-hot encoded).")
     mean: float | None = Field(None, description="Training-split mean (standardisation), numeric features.")
     variance: float | None = Field(None, description="Training-split variance (standardisation), numeric features.")
@@ -61,6 +66,11 @@ class InputDescription(Record):
     @property
     def feature_names(self) -> list[str]:
         return [feature.name for feature in self.features] if self.features else ["image"]
+
+    @property
+    def input_names(self) -> dict[str, str]:
+        """Each feature's name in the data → the model's name for it (Keras inputs, signature keys)."""
+        return {feature.name: feature.input_name or feature.name for feature in self.features}
 
     @computed_field(description="Tabular inputs: each feature's type.")  # type: ignore[prop-decorator]
     @property
@@ -162,6 +172,8 @@ class Data:
     train: Any
     validation: Any
     test: Any
+    # what training tells the user about how the data was read (a detected CSV delimiter), one line each
+    notes: list[str] = field(default_factory=list)
 
     def split(self, name: str):
         """`train`, `validation` or `test`."""

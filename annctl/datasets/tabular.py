@@ -7,11 +7,14 @@ model, so it takes raw rows), and how `predict` and `evaluate --data` read new r
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import math
+import re
 import sys
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TextIO
@@ -28,7 +31,19 @@ from annctl.datasets.base import (
     Warn,
     unknown_name,
 )
-from annctl.errors import DataError, SpecError
+from annctl.datasets.csv_dialect import (
+    SAMPLE_CHARS,
+    Dialect,
+    column_name,
+    header_problems,
+    one_column_message,
+    open_text,
+    parse_number,
+    python_encoding,
+    rows_of,
+    undecodable,
+)
+from annctl.errors import DataError, SpecError, UsageError
 from annctl.specbase import Task
 
 if TYPE_CHECKING:
@@ -39,6 +54,34 @@ MISSING_TOKENS = {"", "na", "n/a", "nan", "null", "none", "?"}  # compared lower
 
 def is_missing(cell: str) -> bool:
     return cell.strip().lower() in MISSING_TOKENS
+
+
+INPUT_PREFIX = "in_"  # a column's Keras input is `in_<name>`: apart from any layer an architecture names
+KERAS_NAME_CHARS = 40  # longer names are cut (the full name stays in dataset.json)
+LETTERS = {"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "ð": "d", "þ": "th"}  # no NFKD form
+
+
+def keras_names(columns: list[str]) -> list[str]:
+    """The model's names for these columns, in order — the one place they are made. `in_`, then the name in
+    lower-case ASCII letters, digits and `_`: accents dropped (`é` → `e`, `ß` → `ss`, `²` → `2`), every other
+    run of characters one `_`, at most 40 characters, `column_N` (its position) when nothing is left; a name
+    taken already (`a b` and `a-b`) gets `_2`, `_3`, ... Any name a CSV holds (spaces, punctuation, non-ASCII,
+    leading digits) so becomes a valid, unique Keras input, layer and TensorFlow scope name; the layers made
+    from it are `fill_`, `lookup_`, `normalize_` and the same part."""
+    names: list[str] = []
+    taken: set[str] = set()
+    for position, column in enumerate(columns, start=1):
+        ascii_text = "".join(LETTERS.get(char, char) for char in column.lower())
+        ascii_text = unicodedata.normalize("NFKD", ascii_text).encode("ascii", "ignore").decode()
+        part = re.sub(r"[^a-z0-9]+", "_", ascii_text).strip("_")[:KERAS_NAME_CHARS].rstrip("_")
+        part = part or f"column_{position}"
+        name, count = part, 1
+        while name in taken:
+            count += 1
+            name = f"{part}_{count}"
+        taken.add(name)
+        names.append(INPUT_PREFIX + name)
+    return names
 
 
 class TabularDataset(DatasetSpec):
@@ -96,8 +139,10 @@ class TabularSpec(TabularDataset):
         class_names: list[str] | None = None,
         types: dict[str, str] | None = None,
         fill_strategy: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> Data:
-        """Apply `features` and `positive_class`, split, and describe the input from the training split."""
+        """Apply `features` and `positive_class`, split, and describe the input from the training split.
+        ``x`` is an array, or a dict of columns keyed by :func:`keras_names` of ``feature_names``."""
         import numpy as np
 
         if self.features is not None and self.features != feature_names and not isinstance(x, dict):
@@ -131,6 +176,7 @@ class TabularSpec(TabularDataset):
             target_name=target_name,
             class_names=class_names,
             n_targets=1 if np.ndim(y) == 1 else int(np.shape(y)[1]),
+            details=details,
         )
         return Data(description, ArraySplit(x_train, y_train), ArraySplit(x_val, y_val), ArraySplit(x_test, y_test))
 
@@ -181,6 +227,7 @@ def describe(
     target_name: str,
     class_names: list[str] | None = None,
     n_targets: int = 1,
+    details: dict[str, Any] | None = None,
 ) -> InputDescription:
     """The description of tabular rows, with what the model keeps of the training split: each feature's fill
     value when the data has gaps (``fill_strategy`` mean/median/most_frequent; text: the most frequent value),
@@ -189,8 +236,8 @@ def describe(
 
     types = types or {}
     features = []
-    for j, name in enumerate(feature_names):
-        column = x_train[name] if isinstance(x_train, dict) else x_train[:, j]
+    for j, (name, key) in enumerate(zip(feature_names, keras_names(feature_names))):
+        column = x_train[key] if isinstance(x_train, dict) else x_train[:, j]
         if types.get(name) == "text":
             present = [str(v) for v in column if str(v).strip()]
             fill = None
@@ -198,7 +245,8 @@ def describe(
                 from collections import Counter
 
                 fill = Counter(present).most_common(1)[0][0] if present else ""
-            features.append(Feature(name=name, type="text", fill=fill, vocabulary=sorted(set(present))))
+            vocabulary = sorted(set(present))
+            features.append(Feature(name=name, input_name=key, type="text", fill=fill, vocabulary=vocabulary))
             continue
         values = np.asarray(column, dtype="float64")
         gaps = np.isnan(values)
@@ -206,7 +254,8 @@ def describe(
         if fill_strategy:
             fill = fill_value(values[~gaps], fill_strategy)
             values = np.where(gaps, fill, values)
-        features.append(Feature(name=name, mean=float(values.mean()), variance=float(values.var()), fill=fill))
+        mean, variance = float(values.mean()), float(values.var())
+        features.append(Feature(name=name, input_name=key, mean=mean, variance=variance, fill=fill))
     mixed = any(feature.type == "text" for feature in features)
     return InputDescription(
         kind="tabular",
@@ -218,6 +267,7 @@ def describe(
         target_name=target_name,
         class_names=class_names,
         n_targets=n_targets,
+        details=details or {},
     )
 
 
@@ -274,24 +324,27 @@ class TabularBlock(InputBlock):
 
         inputs, encoded = {}, []
         for feature in self.description.features:
-            name = feature.name
+            # the model's names come from keras_names (recorded in the description); runs made before it
+            # used the column's name as it was
+            key = feature.input_name or feature.name
+            part = key.removeprefix(INPUT_PREFIX) if feature.input_name else key
             if feature.type == "text":
-                inputs[name] = keras.Input(shape=(1,), dtype="string", name=name)
-                tensor = inputs[name]
+                inputs[key] = keras.Input(shape=(1,), dtype="string", name=key)
+                tensor = inputs[key]
                 if feature.fill is not None:
-                    tensor = FillMissing(str(feature.fill), name=f"fill_{name}")(tensor)
+                    tensor = FillMissing(str(feature.fill), name=f"fill_{part}")(tensor)
                 lookup = keras.layers.StringLookup(
-                    vocabulary=feature.vocabulary, output_mode="one_hot", name=f"lookup_{name}"
+                    vocabulary=feature.vocabulary, output_mode="one_hot", name=f"lookup_{part}"
                 )
                 encoded.append(lookup(tensor))
             else:
-                inputs[name] = keras.Input(shape=(1,), name=name)
-                tensor = inputs[name]
+                inputs[key] = keras.Input(shape=(1,), name=key)
+                tensor = inputs[key]
                 if feature.fill is not None:
-                    tensor = FillMissing(float(feature.fill), name=f"fill_{name}")(tensor)
+                    tensor = FillMissing(float(feature.fill), name=f"fill_{part}")(tensor)
                 if self.description.normalize:
                     tensor = keras.layers.Normalization(
-                        mean=[feature.mean], variance=[feature.variance], name=f"normalize_{name}"
+                        mean=[feature.mean], variance=[feature.variance], name=f"normalize_{part}"
                     )(tensor)
                 encoded.append(tensor)
         joined = keras.layers.Concatenate(name="features")(encoded) if len(encoded) > 1 else encoded[0]
@@ -314,32 +367,73 @@ def require_chain(block: InputBlock, architecture: str) -> list:
 # -- reading new rows: `predict` and `evaluate --data` ---------------------------------------------------------
 
 
-def _number(text: Any, where: str, column: str) -> float:
+def _number(text: Any, where: str, column: str, decimal: str = ".") -> float:
     if isinstance(text, bool) or text is None:
         raise DataError(f"{where}: column {column!r}: expected a number, got {json.dumps(text)}")
-    try:
-        value = float(text.strip() if isinstance(text, str) else text)
-    except (TypeError, ValueError):
-        shown = "an empty cell" if isinstance(text, str) and not text.strip() else f"non-numeric value {text!r}"
-        raise DataError(f"{where}: column {column!r}: {shown}") from None
+    value = parse_number(text, decimal) if isinstance(text, str) else float(text)
+    if value is None:
+        shown_cell = "an empty cell" if not text.strip() else f"non-numeric value {text!r}"
+        hint = ""
+        if parse_number(text, "," if decimal == "." else ".") is not None:
+            hint = f" (the run's decimal mark is {decimal!r}: pass --decimal to read another)"
+        raise DataError(f"{where}: column {column!r}: {shown_cell}{hint}")
     if not math.isfinite(value):
         raise DataError(f"{where}: column {column!r}: {text!r} is not a finite number")
     return value
 
 
+def dialect_options(delimiter: str | None, decimal: str | None, encoding: str | None) -> dict[str, str]:
+    """`predict`/`evaluate --data`'s ``--delimiter``, ``--decimal``, ``--encoding``, checked (UsageError), as
+    ``details`` keys; options not given are left out."""
+    given = {}
+    if delimiter is not None:
+        given["delimiter"] = {"tab": "\t", "\\t": "\t"}.get(delimiter, delimiter)
+        if given["delimiter"] != "auto" and (len(given["delimiter"]) != 1 or given["delimiter"] in '"\r\n'):
+            raise UsageError(f"--delimiter {delimiter!r}: use auto, tab, or one character such as ';'")
+    if decimal is not None:
+        if decimal not in (".", ","):
+            raise UsageError(f"--decimal {decimal!r}: use . or ,")
+        given["decimal"] = decimal
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise UsageError(f"--encoding {encoding!r}: unknown encoding (e.g. utf-8, cp1252, latin-1)") from None
+        given["encoding"] = encoding
+    return given
+
+
+def with_dialect(description: InputDescription, options: dict[str, str] | None) -> InputDescription:
+    """The description with :func:`dialect_options` in place of the dialect recorded from the training file
+    (its ``details``: how new CSV rows are read); options not given keep that one."""
+    if not options:
+        return description
+    if description.kind != "tabular":
+        given = ", ".join(f"--{option}" for option in options)
+        raise UsageError(f"{given}: for CSV rows of tabular models; this run's input is {description.kind}")
+    return description.model_copy(update={"details": {**description.details, **options}})
+
+
 class RowReader:
     """Reads new rows — CSV with a header, JSON lines, .npy/.npz, or ``-`` for stdin — validated, in chunks.
 
-    Every problem is a DataError (exit 2) naming the file, the row and the column, raised before the chunk
-    that contains it reaches the model. ``chunks()`` yields ``(x, None)`` as the model takes x.
+    CSV is read in the training file's dialect, recorded in the description's ``details`` (delimiter, decimal
+    mark, encoding; a run without them: `,` `.` UTF-8); columns are matched by their names in the file. Every
+    problem is a DataError (exit 2) naming the file, the line and the column, raised before the chunk that
+    contains it reaches the model. ``chunks()`` yields ``(x, None)`` as the model takes x.
     """
 
     def __init__(self, description: InputDescription, source: str, *, chunk_rows: int = 8192, warn: Warn | None = None):
         self.description, self.source, self.chunk_rows = description, source, chunk_rows
         self.warn = warn or (lambda message: None)
         self.features: list[str] = description.feature_names
+        self.keys: dict[str, str] = description.input_names
         self.types: dict[str, str] = description.feature_types or {}
         self.fill_values: dict[str, Any] = description.fill_values or {}
+        details = description.details
+        self.dialect = Dialect(
+            details.get("delimiter", ","), details.get("decimal", "."), details.get("encoding", "utf-8")
+        )
 
     def _value(self, cell: Any, where: str, column: str) -> float | str:
         """One cell as the model takes it: a number, text for text columns, a gap where the run imputes."""
@@ -353,7 +447,7 @@ class RowReader:
             )
         if self.types.get(column) == "text":
             return str(cell).strip()
-        return _number(cell, where, column)
+        return _number(cell, where, column, self.dialect.decimal)
 
     def _chunk(self, rows: list[list[Any]]):
         import numpy as np
@@ -361,7 +455,9 @@ class RowReader:
         if "text" not in self.types.values():
             return np.asarray(rows, dtype="float32")
         columns = {
-            name: np.asarray([row[j] for row in rows], dtype=object if self.types[name] == "text" else "float32")
+            self.keys[name]: np.asarray(
+                [row[j] for row in rows], dtype=object if self.types[name] == "text" else "float32"
+            )
             for j, name in enumerate(self.features)
         }
         return ArraySplit(columns, np.zeros(len(rows))).model_x(columns)
@@ -371,8 +467,8 @@ class RowReader:
             text = sys.stdin.read()
             if not text.strip():
                 raise DataError("<stdin>: no input rows")
-            stream = io.StringIO(text)
-            if text.lstrip().startswith("{"):
+            stream = io.StringIO(text.removeprefix("\ufeff"))
+            if text.lstrip("\ufeff \t\r\n").startswith("{"):
                 yield from self._jsonl(stream, "<stdin>")
             else:
                 yield from self._csv(stream, "<stdin>")
@@ -390,51 +486,90 @@ class RowReader:
         if suffix in (".npy", ".npz"):
             yield from self._arrays(path)
             return
-        try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                if suffix in (".jsonl", ".ndjson", ".json"):
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            with open(path, newline="", encoding="utf-8-sig") as handle:  # JSON text is UTF-8
+                try:
                     yield from self._jsonl(handle, str(path))
-                else:
-                    yield from self._csv(handle, str(path))
-        except UnicodeDecodeError as error:
-            raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+                except UnicodeDecodeError:
+                    raise DataError(undecodable(path, "utf-8", None) or f"{path}: not UTF-8 text") from None
+            return
+        yield from self._csv_file(path)
 
-    def _csv(self, handle: TextIO, name: str) -> Iterator[tuple[Any, None]]:
-        reader = csv.reader(handle)
+    def _csv_file(self, path: Path, labels: list | None = None) -> Iterator[tuple[Any, None]]:
+        encoding = self.dialect.encoding
         try:
-            header = [column.strip() for column in next(reader)]
+            python_encoding(encoding)
+        except LookupError:
+            raise DataError(f"{path}: unknown encoding {encoding!r}; pass --encoding") from None
+        with open_text(path, encoding) as handle:
+            try:
+                yield from self._csv(handle, str(path), labels)
+            except UnicodeDecodeError:
+                raise DataError(undecodable(path, encoding, "--encoding") or f"{path}: not {encoding} text") from None
+
+    def _csv(self, handle: TextIO, name: str, labels: list | None = None) -> Iterator[tuple[Any, None]]:
+        """Rows of a CSV in chunks; with ``labels`` (`evaluate --data`) the target column too, appended to it."""
+        sample = handle.read(SAMPLE_CHARS)  # for `auto`, and to say what a one-column header looks like
+        handle.seek(0)
+        delimiter, _ = self.dialect.resolve(sample, len(sample) < SAMPLE_CHARS)
+        rows = rows_of(handle, delimiter)
+        try:
+            line, cells = next(rows)
         except StopIteration:
             raise DataError(f"{name}: the file is empty; expected a header row naming the features") from None
         except csv.Error as error:
             raise DataError(f"{name}:1: unreadable CSV: {error}") from None
+        header = [column_name(cell) for cell in cells]
+        target = self.description.target_name
+        needed = [*self.features, *([target] if labels is not None else [])]
         missing = [feature for feature in self.features if feature not in header]
         if missing:
+            one_column = one_column_message(f"{name}:{line}", cells, delimiter, sample, "--delimiter")
             raise DataError(
-                f"{name}: missing feature column(s) {', '.join(missing)}; the model needs {', '.join(self.features)}"
+                one_column
+                or f"{name}:{line}: missing feature column(s) {', '.join(map(repr, missing))}; the model needs "
+                f"{', '.join(map(repr, self.features))}"
             )
-        extra = [c for c in header if c not in self.features and c != self.description.target_name]
+        if labels is not None and target not in header:
+            raise DataError(f"{name}: no target column {target!r}; --data needs the features and the target")
+        twice = header_problems(f"{name}:{line}", header, only=needed)
+        if twice:
+            raise DataError("\n".join(twice))
+        used = [*needed, target]
+        extra = [repr(c) if c else f"column {i + 1} (no name)" for i, c in enumerate(header) if c not in used]
         if extra:
             self.warn(f"{name}: ignoring column(s) the model does not use: {', '.join(extra)}")
         index = [header.index(feature) for feature in self.features]
-        rows: list[list[Any]] = []
+        target_index = header.index(target) if labels is not None else -1
+        batch: list[list[Any]] = []
         count = 0
         try:
-            for line_number, row in enumerate(reader, start=2):
-                if not row or not any(cell.strip() for cell in row):
-                    continue
+            for line, row in rows:
                 if len(row) != len(header):
-                    raise DataError(f"{name}:{line_number}: expected {len(header)} fields, found {len(row)}")
-                rows.append([self._value(row[i], f"{name}:{line_number}", header[i]) for i in index])
+                    raise DataError(f"{name}:{line}: expected {len(header)} fields, found {len(row)}")
+                batch.append([self._value(row[i], f"{name}:{line}", header[i]) for i in index])
+                if labels is not None:
+                    labels.append(self._label(row[target_index], f"{name}:{line}"))
                 count += 1
-                if len(rows) == self.chunk_rows:
-                    yield self._chunk(rows), None
-                    rows = []
+                if len(batch) == self.chunk_rows:
+                    yield self._chunk(batch), None
+                    batch = []
         except csv.Error as error:
-            raise DataError(f"{name}:{reader.line_num}: unreadable CSV: {error}") from None
-        if rows:
-            yield self._chunk(rows), None
+            raise DataError(f"{name}:{line}: unreadable CSV: {error}") from None
+        if batch:
+            yield self._chunk(batch), None
         if count == 0:
             raise DataError(f"{name}: no data rows after the header")
+
+    def _label(self, cell: str, where: str) -> int | float:
+        description, target = self.description, self.description.target_name
+        cell = cell.strip()
+        if description.task == "classification":
+            names = description.class_names or []
+            if cell not in names:
+                raise DataError(f"{where}: column {target!r}: unknown class {cell!r}; classes: {', '.join(names)}")
+            return names.index(cell)
+        return _number(cell, where, target, self.dialect.decimal)
 
     def _jsonl(self, handle: TextIO, name: str) -> Iterator[tuple[Any, None]]:
         rows: list[list[Any]] = []
@@ -484,40 +619,15 @@ class RowReader:
         """Features plus the target column of a CSV, for `evaluate --data`: (x, labels)."""
         import numpy as np
 
-        description = self.description
-        target = description.target_name
-        try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                header = next(csv.reader(handle), None)
-        except OSError as error:
-            raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
-        if not header or target not in [c.strip() for c in header]:
-            raise DataError(f"{path}: no target column {target!r}; --data needs the features and the target")
-        chunks = [chunk for chunk, _ in RowReader(description, str(path), chunk_rows=self.chunk_rows).chunks()]
+        labels: list = []
+        chunks = [chunk for chunk, _ in self._csv_file(Path(path), labels)]
         if isinstance(chunks[0], dict):
             import tensorflow as tf
 
             x = {name: tf.concat([chunk[name] for chunk in chunks], axis=0) for name in chunks[0]}
         else:
             x = np.concatenate(chunks)
-        labels = []
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            for line_number, row in enumerate(reader, start=2):
-                if not any((v or "").strip() for v in row.values()):
-                    continue
-                cell = (row.get(target) or "").strip()
-                if description.task == "classification":
-                    names = description.class_names or []
-                    if cell not in names:
-                        raise DataError(
-                            f"{path}:{line_number}: column {target!r}: unknown class {cell!r}; "
-                            f"classes: {', '.join(names)}"
-                        )
-                    labels.append(names.index(cell))
-                else:
-                    labels.append(_number(cell, f"{path}:{line_number}", target))
-        dtype = "int64" if description.task == "classification" else "float32"
+        dtype = "int64" if self.description.task == "classification" else "float32"
         return x, np.asarray(labels, dtype=dtype)
 
 

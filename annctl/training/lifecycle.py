@@ -88,6 +88,8 @@ def train(
     threads = configure_threads(spec)
     seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
     data = data if data is not None else spec.dataset.load(spec.seed)
+    for note in data.notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
     spec, source_run = pin_transfer_source(spec, runs_root)
     if role is not None and not role.chief:

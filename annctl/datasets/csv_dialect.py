@@ -1,0 +1,189 @@
+"""CSV files as spreadsheets and exports write them: the encoding (a UTF-8 byte-order mark is dropped), the
+delimiter (`auto` detects `,` `;` tab `|`), decimal commas, quoted fields holding delimiters, quotes and line
+breaks, CRLF line ends; and the header's own checks (no empty name, no name twice).
+
+Shared by training (``csv_file``: the `csv` dataset and `annctl validate`) and new rows (``tabular.RowReader``:
+`predict`, `evaluate --data`), so both read a file the same way and say the same thing about it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+DELIMITERS = (",", ";", "\t", "|")  # what `auto` tries, in this order of preference on a tie
+SAMPLE_CHARS = 1 << 16  # `auto` looks at the first 64 KiB of text ...
+SAMPLE_ROWS = 200  # ... and at most this many rows of it
+
+
+def shown(delimiter: str) -> str:
+    """A delimiter as messages and options write it: `tab`, or the character in quotes."""
+    return "tab" if delimiter == "\t" else repr(delimiter)
+
+
+def python_encoding(encoding: str) -> str:
+    """The codec to open a file with: UTF-8 reads past a byte-order mark ("CSV UTF-8" as Excel saves it).
+
+    Raises LookupError for an unknown encoding.
+    """
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+
+
+def open_text(path: Path, encoding: str) -> TextIO:
+    """``path`` as text for the csv module (``newline=""``: CRLF and line breaks inside quotes kept apart)."""
+    return open(path, newline="", encoding=python_encoding(encoding))
+
+
+def column_name(cell: str) -> str:
+    """A header cell as annctl names the column: surrounding spaces and a stray byte-order mark removed, and
+    Unicode in its composed form (a file written on macOS may spell `é` as two code points)."""
+    return unicodedata.normalize("NFC", cell.replace("\ufeff", "").strip())
+
+
+def parse_number(cell: str, decimal: str = ".") -> float | None:
+    """The number a cell holds (None: not a number). With ``decimal`` "," the decimal mark is a comma
+    (`1,5`), and a cell with a point is not a number: it may be a thousands separator (`1.234,5`)."""
+    text = cell.strip()
+    if decimal == ",":
+        if "." in text:
+            return None
+        text = text.replace(",", ".", 1)
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def rows_of(text: TextIO, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line, row)`` for every row, blank rows left out; ``line`` is where the row starts (a quoted cell
+    may span lines). Raises csv.Error for a malformed file."""
+    reader = csv.reader(text, delimiter=delimiter)
+    line = 1
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            yield line, row
+        line = reader.line_num + 1
+
+
+def detect_delimiter(sample: str, complete: bool = True) -> str | None:
+    """The candidate of :data:`DELIMITERS` that reads the sample best: the header splits into two or more
+    columns, and every row has as many fields as the header (a delimiter that leaves rows ragged ranks
+    below one that does not), then the most columns. None when every candidate leaves one column.
+    ``complete`` False: the sample is cut off, so its last row is left out."""
+    best, best_score = None, None
+    for delimiter in DELIMITERS:
+        try:
+            rows = [row for _, row in _first_rows(sample, delimiter, complete)]
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        score = (all(len(row) == len(rows[0]) for row in rows[1:]), len(rows[0]))
+        if best_score is None or score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _first_rows(sample: str, delimiter: str, complete: bool) -> list[tuple[int, list[str]]]:
+    rows = []
+    for item in rows_of(io.StringIO(sample), delimiter):
+        rows.append(item)
+        if len(rows) > SAMPLE_ROWS:
+            break
+    return rows if complete else rows[:-1] or rows
+
+
+def sample_of(handle: TextIO) -> tuple[str, bool]:
+    """The first :data:`SAMPLE_CHARS` characters of ``handle`` and whether that is all of it."""
+    sample = handle.read(SAMPLE_CHARS)
+    return sample, len(sample) < SAMPLE_CHARS
+
+
+def one_column_message(where: str, header: list[str], delimiter: str, sample: str, option: str) -> str | None:
+    """The message for a header that ``delimiter`` leaves as one column (None: it splits). ``option`` is how the
+    user sets the delimiter (`dataset.delimiter`, `--delimiter`)."""
+    if len(header) != 1:
+        return None
+    verb, space = ("pass", " ") if option.startswith("--") else ("set", ": ")
+    guess = detect_delimiter(sample)
+    cell = header[0] if len(header[0]) <= 60 else header[0][:57] + "..."
+    if guess is None:
+        tried = " ".join(shown(d).strip("'") for d in DELIMITERS)
+        return (
+            f"{where}: the header {cell!r} is one column with every delimiter annctl tries ({tried}); "
+            f"{verb} {option} to the file's separator"
+        )
+    return (
+        f"{where}: the header {cell!r} is one column with delimiter {shown(delimiter)}; the file looks "
+        f"{shown(guess)}-separated: {verb} {option}{space}{shown(guess)} (or auto)"
+    )
+
+
+def header_problems(where: str, names: list[str], only: list[str] | None = None) -> list[str]:
+    """What is wrong with a header's names (``where``: `FILE:LINE`): one message for the unnamed columns,
+    one per name written more than once. ``only``: just these names matter (new rows: the columns the model
+    reads), so unnamed columns and other repeated names are no problem."""
+    problems = []
+    empty = [i + 1 for i, name in enumerate(names) if not name] if only is None else []
+    if empty:
+        which = f"column {empty[0]} has" if len(empty) == 1 else f"columns {', '.join(map(str, empty))} have"
+        hint = " (an unnamed first column is often a saved index: write the file without it)" if empty[0] == 1 else ""
+        problems.append(f"{where}: {which} no name in the header; name every column, or remove it{hint}")
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        if name:
+            seen.setdefault(name, []).append(i + 1)
+    for name, columns in seen.items():
+        if len(columns) > 1 and (only is None or name in only):
+            problems.append(
+                f"{where}: the column name {name!r} is in the header {len(columns)} times (columns "
+                f"{', '.join(map(str, columns))}); every column needs its own name"
+            )
+    return problems
+
+
+def undecodable(path: Path, encoding: str, option: str | None = "dataset.encoding") -> str | None:
+    """Where the file stops being ``encoding`` text, as a message `FILE:LINE: ...` that says to set ``option``
+    (None: it all decodes). Reads the whole file in blocks (`annctl validate` checks it before anything loads)."""
+    decoder = codecs.getincrementaldecoder(encoding)()  # a byte-order mark decodes too: no need to skip it
+    offset, lines = 0, 0
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(1 << 20)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as error:
+                # the decoder may hold a few bytes of the previous block: locate from the block's start
+                start = max(error.start - (len(error.object) - len(block)), 0)
+                line = lines + block[:start].count(b"\n") + 1
+                advice = f"; set {option} to the file's encoding (e.g. cp1252, latin-1, utf-16)" if option else ""
+                return f"{path}:{line}: not {encoding} text ({error.reason} at byte {offset + start}){advice}"
+            if not block:
+                return None
+            offset += len(block)
+            lines += block.count(b"\n")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a CSV file is written: its delimiter (`auto`: detected), decimal mark and encoding."""
+
+    delimiter: str = "auto"
+    decimal: str = "."
+    encoding: str = "utf-8"
+
+    def resolve(self, sample: str, complete: bool = True) -> tuple[str, bool]:
+        """The delimiter to read with, and whether it was detected (None detected: `,`, and the header's
+        one-column check says why)."""
+        if self.delimiter != "auto":
+            return self.delimiter, False
+        return detect_delimiter(sample, complete) or ",", True
+
+    def number(self, cell: str) -> float | None:
+        return parse_number(cell, self.decimal)
