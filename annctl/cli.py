@@ -282,7 +282,7 @@ def tune(
                 raise UsageError("--resume continues a search as it was started; give no experiment or --set")
             config, spec = runner.load(resume)
             if trials is not None:
-                config["trials"] = trials
+                config.trials = trials
                 runner.record_config(resume, config)
             search = runner.Search(
                 resume, config, spec, root, storage=storage, workers=workers, resume=True, on_trial=on_trial
@@ -313,7 +313,7 @@ def tune(
             if not quiet:
                 err().print(
                     f"[bold]{spec.name}[/bold]: searching {len(spec.search.space)} parameters, "
-                    f"{config['trials']} trials, {workers} worker(s) → {tune_dir}"
+                    f"{config.trials} trials, {workers} worker(s) → {tune_dir}"
                 )
             search = runner.Search(tune_dir, config, spec, root, storage=storage, workers=workers, on_trial=on_trial)
         # on a terminal a spinner under the trial lines says the search is at work (trials take minutes)
@@ -321,14 +321,16 @@ def tune(
         with searching:
             summary = search.run()
     if json_output:
-        print_json(summary)
+        print_json(summary.model_dump(mode="json"))
         return
     if not quiet:
+        from annctl.rundir import TunePaths
+
         err().print(leaderboard_table(summary, read_leaderboard(tune_dir)))
-        if summary.get("best_trial") is not None:
+        if summary.best_trial is not None:
             err().print(
-                f"best: trial {summary['best_trial']:03d}, {summary['metric']} {summary['best_value']:.6g}; "
-                f"train it with: annctl train {tune_dir / 'best.yaml'}",
+                f"best: trial {summary.best_trial:03d}, {summary.metric} {summary.best_value:.6g}; "
+                f"train it with: annctl train {TunePaths(tune_dir).best}",
                 highlight=False,
             )
     out().print(str(tune_dir), highlight=False)
@@ -604,7 +606,8 @@ def schema(
         typer.Option(
             "--record",
             metavar="NAME",
-            help="The JSON Schema of a file annctl writes instead: summary, dataset, manifest, env.",
+            help="The JSON Schema of a file annctl writes instead: summary, dataset, manifest, env, tune, "
+            "tune-summary, trial.",
         ),
     ] = None,
 ) -> None:

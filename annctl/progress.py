@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from annctl.records import Summary
+    from annctl.records import Summary, TuneSummary
 
 
 def format_logs(logs: dict[str, float]) -> str:
@@ -173,12 +173,11 @@ def trial_line(event) -> str:
     )
 
 
-def leaderboard_table(summary: dict[str, Any], rows: list[dict[str, Any]], limit: int = 10) -> Table:
+def leaderboard_table(summary: TuneSummary, rows: list[dict[str, Any]], limit: int = 10) -> Table:
     """The best trials of a search, best first."""
-    metric = summary["metric"]
     table = Table(
-        title=f"{summary['study']} — {summary['status']}: {summary['trials_complete']} complete, "
-        f"{summary['trials_pruned']} pruned, {summary['trials_failed']} failed ({summary['direction']} {metric})"
+        title=f"{summary.study} — {summary.status}: {summary.trials_complete} complete, "
+        f"{summary.trials_pruned} pruned, {summary.trials_failed} failed ({summary.direction} {summary.metric})"
     )
     columns = [key for key in rows[0] if key not in ("retry_of", "reason")] if rows else ["trial"]
     for column in columns:  # a searched path is shown by its last part: model.hidden_units → hidden_units

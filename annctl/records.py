@@ -1,8 +1,9 @@
 """The JSON files of a run directory, as typed records: one definition each, used by every writer and reader.
 
-`summary.json` (:class:`Summary`), `dataset.json` (:class:`DataInfo`), `checkpoints/manifest.json`
-(:class:`Manifest`) and `env.json` (:class:`Environment`); the tune directory's records are in
-annctl.tuning.records. Where each file lives is annctl.rundir's business; `annctl schema --record NAME`
+A run's `summary.json` (:class:`Summary`), `dataset.json` (:class:`DataInfo`), `checkpoints/manifest.json`
+(:class:`Manifest`) and `env.json` (:class:`Environment`); a search's `tune.json` (:class:`TuneConfig`) and
+`summary.json` (:class:`TuneSummary`), and each trial's `trial.json` (:class:`TrialOutcome`). Where each file
+lives is annctl.rundir's business; `annctl schema --record NAME`
 prints each record's JSON Schema (committed under schemas/), so "what is in summary.json" is one hop for
 scripts too. Records ignore keys they do not know (a file written by a newer annctl still reads), and
 refuse to be given a field they do not have.
@@ -144,9 +145,79 @@ class Environment(Record):
     git_commit: str | None
 
 
+class TuneConfig(Record):
+    """`tune.json`: how a search was started (a resume cannot silently change it)."""
+
+    name: str = Field(..., description="The experiment's name.")
+    study: str = Field(..., description="Optuna study name (machines sharing a storage join it).")
+    storage: str | None = Field(
+        None, description="A URL any Optuna tool opens (optuna-dashboard, optuna.load_study); never a password."
+    )
+    storage_in_tune_dir: bool = Field(False, description="The default SQLite storage, found relative to this folder.")
+    sampler: Literal["random", "tpe"] = "random"
+    pruner: Literal["none", "median", "hyperband"] = "none"
+    trials: int = Field(..., description="Finished trials the study should hold, across all workers.")
+    workers: int = Field(1, description="Trials at once on this machine.")
+    timeout: float | None = Field(None, description="Start no new trial after this many seconds.")
+    seed: int = Field(..., description="The experiment's seed (the sampler's too).")
+    metric: str = Field(..., description="The per-epoch metric optimised (its best epoch counts).")
+    direction: Literal["minimize", "maximize"]
+    epochs: int = Field(..., description="Maximum epochs per trial.")
+    created_at: str | None = Field(None, description="UTC, ISO 8601.")
+
+
+class TuneSummary(Record):
+    """A search's `summary.json`, rewritten after every trial."""
+
+    tune_dir: str
+    study: str
+    storage: str | None = Field(None, description="The storage URL (no password).")
+    sampler: str
+    pruner: str
+    metric: str
+    direction: Literal["minimize", "maximize"]
+    status: Literal["running", "completed", "interrupted", "failed"] = "running"
+    trials_requested: int
+    trials_finished: int = Field(0, description="Complete + pruned (what --trials counts).")
+    trials_complete: int = 0
+    trials_failed: int = 0
+    trials_pruned: int = 0
+    trials_running: int = 0
+    epochs_saved_by_pruning: int = 0
+    best_trial: int | None = None
+    best_value: float | None = None
+    best_params: dict[str, Any] | None = Field(None, description="The best trial's values, by dotted spec path.")
+    best_run_dir: str | None = None
+    workers: int | None = None
+    wall_seconds: float | None = Field(None, description="The search's time so far, resumes included.")
+    updated_at: str | None = None
+    error: str | None = Field(None, description="Why the search stopped, when it failed.")
+
+
+class TrialWorker(Record):
+    pid: int
+    trial: int = Field(..., description="How many trials this worker process had run, this one included.")
+    rss_bytes: int | None = None
+
+
+class TrialOutcome(Record):
+    """`trial.json`: how one trial of a search ended."""
+
+    state: Literal["complete", "pruned", "fail"]
+    value: float | None = Field(None, description="The searched metric's best epoch value.")
+    epochs: int | None = None
+    pruned_epoch: int | None = None
+    seconds: float | None = None
+    reason: str | None = Field(None, description="Why it failed.")
+    worker: TrialWorker | None = None
+
+
 RECORDS: dict[str, type[Record]] = {
     "summary": Summary,
     "dataset": DataInfo,
     "manifest": Manifest,
     "env": Environment,
+    "tune": TuneConfig,
+    "tune-summary": TuneSummary,
+    "trial": TrialOutcome,
 }

@@ -11,7 +11,7 @@ from typing import Any
 
 from annctl.errors import AnnctlError, UsageError
 from annctl.fileio import atomic_write_text
-from annctl.rundir import SPEC_FILE, expand_runs, is_run_dir, read_summary
+from annctl.rundir import SPEC_FILE, RunPaths, expand_runs, is_run_dir, read_summary
 from annctl.runs import LOWER_IS_BETTER
 
 STYLE = """
@@ -161,14 +161,15 @@ def _ranking(comparison: dict, run_dirs: list[Path], objective: dict | None, met
 
 def _trial_value(run_dir: Path) -> float | None:
     """A trial's value of its search's metric (its best epoch's), as the search recorded it."""
-    from annctl.tuning.trial import TRIAL_FILE
+    from pydantic import ValidationError
+
+    from annctl.records import TrialOutcome
 
     try:
-        outcome = json.loads((run_dir / TRIAL_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        outcome = TrialOutcome.model_validate_json(RunPaths(run_dir).trial.read_bytes())
+    except (OSError, ValidationError):
         return None
-    value = outcome.get("value") if outcome.get("state") in ("complete", "pruned") else None
-    return float(value) if isinstance(value, (int, float)) else None
+    return outcome.value if outcome.state in ("complete", "pruned") else None
 
 
 def write_report(target: Path, output: Path, metric: str | None = None) -> Path:

@@ -37,6 +37,7 @@ class RunPaths:
         "dataset.json",
         ".lock",
     )
+    TRIAL, TRIAL_LOG = "trial.json", "trial.log"  # a search's trials: its outcome and its output
 
     def __init__(self, run_dir: str | Path):
         self.dir = Path(run_dir)
@@ -54,6 +55,8 @@ class RunPaths:
     plots = property(lambda self: self.dir / "plots")
     learning_curves = property(lambda self: self.plots / "learning_curves.png")
     eval = property(lambda self: self.dir / "eval")  # one JSON per `annctl evaluate`, and its figures
+    trial = property(lambda self: self.dir / self.TRIAL)  # records.TrialOutcome (search trials only)
+    trial_log = property(lambda self: self.dir / self.TRIAL_LOG)  # the trial's output (search trials only)
 
     def checkpoint(self, which: str) -> Path:
         """`best`, `last` or `previous`."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from annctl.errors import UsageError
-from annctl.rundir import SPEC_FILE, SUMMARY_FILE, RunPaths, TunePaths, list_run_dirs, read_summary
+from annctl.rundir import SPEC_FILE, RunPaths, TunePaths, list_run_dirs, read_summary
 
 TUNE_FILE, TUNE_LOCK_FILE = TunePaths.CONFIG, TunePaths.LOCK  # what marks a tune directory, and its lock
 # What --status accepts: a run's summary status or the state `runs list` tells (killed, stale), and a search's.
@@ -112,7 +112,7 @@ def search_row(tune_dir: Path, now: float | None = None) -> dict[str, Any]:
     """A search as `runs list` shows it, in its summary.json's vocabulary (tune.json's before a trial ends)."""
     now = time.time() if now is None else now
     config = _read_json(tune_dir / TUNE_FILE)
-    summary = _read_json(tune_dir / SUMMARY_FILE)
+    summary = _read_json(TunePaths(tune_dir).summary)
     state = summary.get("status", "running")
     if state == "running" and not _lock_holder_alive(tune_dir):
         state = "killed"

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from annctl.cli import app
 from annctl.config import load_spec
+from annctl.records import TuneConfig
 
 from .conftest import EXPERIMENTS, write_csv
 
@@ -297,19 +298,21 @@ def test_median_pruner_stops_a_trial_behind_the_others_and_the_summary_counts_sa
     assert callback.pruned_epoch == 2 and callback.model.stop_training
     study._storage.set_trial_user_attr(trial._trial_id, "epochs", 2)
     study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-    config = {
-        "metric": "val_loss",
-        "direction": "minimize",
-        "epochs": 10,
-        "study": "s",
-        "storage": url,
-        "sampler": "random",
-        "pruner": "median",
-        "trials": 4,
-    }
+    config = TuneConfig(
+        name="t",
+        metric="val_loss",
+        direction="minimize",
+        epochs=10,
+        study="s",
+        storage=url,
+        sampler="random",
+        pruner="median",
+        trials=4,
+        seed=0,
+    )
     base = {"name": "t", "dataset": {"name": "iris"}, "model": {"architecture": "mlp"}}
     summary = write_outputs(tmp_path, study, config, base, {}, {})
-    assert summary["trials_pruned"] == 1 and summary["epochs_saved_by_pruning"] == 8
+    assert summary.trials_pruned == 1 and summary.epochs_saved_by_pruning == 8
 
 
 def test_warm_worker_trials_match_a_process_per_trial(tmp_path, monkeypatch):

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from annctl.fileio import atomic_write_json, atomic_write_text
+from annctl.records import TuneConfig, TuneSummary
+from annctl.rundir import TunePaths
 from annctl.tuning.space import trial_data
 from annctl.tuning.study import REASON_ATTR, RETRY_ATTR, counts, decode_params, redact
 
-LEADERBOARD_FILE, BEST_FILE, SUMMARY_FILE = "leaderboard.csv", "best.yaml", "summary.json"
 STATE_NAMES = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed", "RUNNING": "running", "WAITING": "waiting"}
 STATE_ORDER = {"complete": 0, "pruned": 1, "running": 2, "waiting": 3, "failed": 4}
 
@@ -66,55 +67,56 @@ def leaderboard_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 def read_leaderboard(tune_dir: Path) -> list[dict[str, str]]:
     try:
-        with open(tune_dir / LEADERBOARD_FILE, newline="", encoding="utf-8") as handle:
+        with open(TunePaths(tune_dir).leaderboard, newline="", encoding="utf-8") as handle:
             return list(csv.DictReader(handle))
     except OSError:
         return []
 
 
-def write_outputs(tune_dir: Path, study, config: dict[str, Any], base: dict, space: dict, extra: dict) -> dict:
+def write_outputs(tune_dir: Path, study, config: TuneConfig, base: dict, space: dict, extra: dict) -> TuneSummary:
     """Rewrite leaderboard.csv, best.yaml and summary.json from the study; return the summary."""
     from annctl.rundir import spec_to_yaml
     from annctl.spec import ExperimentSpec
 
-    metric, direction = config["metric"], config["direction"]
+    paths = TunePaths(tune_dir)
+    metric, direction = config.metric, config.direction
     rows = leaderboard(study, space, metric, direction)
     columns = ["trial", "state", *space, metric, "epochs", "seconds", "retry_of", "reason"]
-    atomic_write_text(tune_dir / LEADERBOARD_FILE, leaderboard_csv(rows, columns))
+    atomic_write_text(paths.leaderboard, leaderboard_csv(rows, columns))
     state = counts(study)
     best = next((row for row in rows if row["state"] == "complete"), None)
     pruned_saved = sum(
-        max(0, config["epochs"] - (trial.user_attrs.get("epochs") or 0))
+        max(0, config.epochs - (trial.user_attrs.get("epochs") or 0))
         for trial in study.get_trials(deepcopy=False)
         if trial.state.name == "PRUNED"
     )
-    summary = {
-        "tune_dir": str(tune_dir),
-        "study": config["study"],
-        "storage": redact(config["storage"]),  # the URL Optuna's tools open (no password)
-        "sampler": config["sampler"],
-        "pruner": config["pruner"],
-        "metric": metric,
-        "direction": direction,
-        "trials_requested": config["trials"],
-        "trials_finished": state["finished"],
-        "trials_complete": state["complete"],
-        "trials_failed": state["failed"],
-        "trials_pruned": state["pruned"],
-        "trials_running": state["running"],
-        "epochs_saved_by_pruning": pruned_saved,
-        "best_trial": best["trial"] if best else None,
-        "best_value": best[metric] if best else None,
-        "best_params": {path: best[path] for path in space} if best else None,
-        "best_run_dir": str(tune_dir / "trials" / f"{best['trial']:03d}") if best else None,
+    summary = TuneSummary(
+        tune_dir=str(tune_dir),
+        study=config.study,
+        storage=redact(config.storage) if config.storage else None,  # the URL Optuna's tools open (no password)
+        sampler=config.sampler,
+        pruner=config.pruner,
+        metric=metric,
+        direction=direction,
+        trials_requested=config.trials,
+        trials_finished=state["finished"],
+        trials_complete=state["complete"],
+        trials_failed=state["failed"],
+        trials_pruned=state["pruned"],
+        trials_running=state["running"],
+        epochs_saved_by_pruning=pruned_saved,
+        best_trial=best["trial"] if best else None,
+        best_value=best[metric] if best else None,
+        best_params={path: best[path] for path in space} if best else None,
+        best_run_dir=str(paths.trial(best["trial"])) if best else None,
         **extra,
-    }
+    )
     if best:
-        spec = ExperimentSpec.model_validate(trial_data(base, summary["best_params"]))
+        spec = ExperimentSpec.model_validate(trial_data(base, summary.best_params))
         header = (
             f"# Best of {state['complete']} complete trial(s) of {tune_dir.name}: trial {best['trial']:03d}, "
-            f"{metric} = {best[metric]:.6g}.\n# Train it with: annctl train {tune_dir / BEST_FILE}\n"
+            f"{metric} = {best[metric]:.6g}.\n# Train it with: annctl train {paths.best}\n"
         )
-        atomic_write_text(tune_dir / BEST_FILE, header + spec_to_yaml(spec))
-    atomic_write_json(tune_dir / SUMMARY_FILE, summary)
+        atomic_write_text(paths.best, header + spec_to_yaml(spec))
+    atomic_write_json(paths.summary, summary.model_dump(mode="json"))
     return summary

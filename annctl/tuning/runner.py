@@ -21,17 +21,18 @@ from typing import Any
 
 from annctl.errors import AnnctlError, Interrupted, SpecError, UsageError
 from annctl.fileio import atomic_write_json, atomic_write_text, exclusive_lock
-from annctl.rundir import create_run_dir, prepare_root, spec_to_yaml, utc_now
+from annctl.records import TrialOutcome, TuneConfig, TuneSummary
+from annctl.rundir import TunePaths, create_run_dir, prepare_root, spec_to_yaml, utc_now
 from annctl.spec import ExperimentSpec
 from annctl.training.tf_setup import cores
 from annctl.tuning import hparams
 from annctl.tuning import study as studies
 from annctl.tuning.outputs import write_outputs
 from annctl.tuning.space import trial_data
-from annctl.tuning.trial import TRIAL_FILE
+from annctl.tuning.trial import TRIAL_FILE, TRIAL_LOG
 from annctl.tuning.workers import TrialWorker, WorkerGone
 
-TUNE_FILE, EXPERIMENT_FILE, LOCK_FILE, DB_FILE = "tune.json", "experiment.yaml", ".lock", "study.db"
+TUNE_FILE, LOCK_FILE = TunePaths.CONFIG, TunePaths.LOCK
 
 
 class TuneFailed(AnnctlError):
@@ -104,34 +105,36 @@ def start(spec: ExperimentSpec, options: TuneOptions, root: Path) -> Path:
     prepare_root(root)
     tune_dir = create_run_dir(root, f"{spec.name}-tune")
     metric, direction = spec.search_objective()
-    config = {
-        "name": spec.name,
-        "study": options.study or tune_dir.name,
+    config = TuneConfig(
+        name=spec.name,
+        study=options.study or tune_dir.name,
         # a URL any Optuna tool opens (optuna-dashboard, optuna.load_study), without its password; the default
         # storage lives in the tune directory and is found relative to it on resume (the folder can move)
-        "storage": studies.database_url(options.storage) if options.storage else default_storage(tune_dir),
-        "storage_in_tune_dir": options.storage is None,
-        "sampler": options.sampler,
-        "pruner": options.pruner,
-        "trials": options.trials,
-        "workers": options.workers,
-        "timeout": options.timeout,
-        "seed": spec.seed,
-        "metric": metric,
-        "direction": direction,
-        "epochs": spec.training.epochs,
-        "created_at": utc_now(),
-    }
-    atomic_write_text(tune_dir / EXPERIMENT_FILE, spec_to_yaml(spec))
+        storage=studies.database_url(options.storage) if options.storage else default_storage(tune_dir),
+        storage_in_tune_dir=options.storage is None,
+        sampler=options.sampler,
+        pruner=options.pruner,
+        trials=options.trials,
+        workers=options.workers,
+        timeout=options.timeout,
+        seed=spec.seed,
+        metric=metric,
+        direction=direction,
+        epochs=spec.training.epochs,
+        created_at=utc_now(),
+    )
+    paths = TunePaths(tune_dir)
+    atomic_write_text(paths.experiment, spec_to_yaml(spec))
     record_config(tune_dir, config)
-    (tune_dir / "trials").mkdir()
+    paths.trials.mkdir()
     return tune_dir
 
 
-def record_config(tune_dir: Path, config: dict[str, Any]) -> None:
+def record_config(tune_dir: Path, config: TuneConfig) -> None:
     """tune.json; a storage URL is kept without its password (give it again with --storage, or use ~/.pgpass)."""
-    url = config.get("storage")
-    atomic_write_json(tune_dir / TUNE_FILE, {**config, "storage": studies.redact(url) if url else None})
+    url = config.storage
+    written = config.model_copy(update={"storage": studies.redact(url) if url else None})
+    atomic_write_json(TunePaths(tune_dir).config, written.model_dump(mode="json"))
 
 
 def _check_options(options: TuneOptions) -> None:
@@ -151,33 +154,36 @@ def _check_options(options: TuneOptions) -> None:
         raise UsageError(f"--timeout {options.timeout}: must be positive")
 
 
-def load(tune_dir: Path) -> tuple[dict[str, Any], ExperimentSpec]:
+def load(tune_dir: Path) -> tuple[TuneConfig, ExperimentSpec]:
     """The tune.json and frozen experiment of an existing tune directory."""
+    from pydantic import ValidationError
+
     from annctl.config import load_spec
 
-    if not (tune_dir / TUNE_FILE).is_file():
-        raise UsageError(f"{tune_dir}: not an annctl tune directory (no {TUNE_FILE})")
+    paths = TunePaths(tune_dir)
+    if not paths.config.is_file():
+        raise UsageError(f"{tune_dir}: not an annctl tune directory (no {paths.CONFIG})")
     try:
-        config = json.loads((tune_dir / TUNE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise UsageError(f"{tune_dir / TUNE_FILE}: unreadable: {error}") from None
+        config = TuneConfig.model_validate_json(paths.config.read_bytes())
+    except (OSError, ValidationError) as error:
+        raise UsageError(f"{paths.config}: unreadable: {str(error).splitlines()[0]}") from None
     try:
-        spec = load_spec(tune_dir / EXPERIMENT_FILE)
+        spec = load_spec(paths.experiment)
     except SpecError as error:
-        raise UsageError(f"{tune_dir / EXPERIMENT_FILE} no longer validates: {error.problems[0]}") from None
+        raise UsageError(f"{paths.experiment} no longer validates: {error.problems[0]}") from None
     return config, spec
 
 
 def default_storage(tune_dir: Path) -> str:
     """The SQLite storage inside the tune directory, as an absolute URL."""
-    return f"sqlite:///{(tune_dir / DB_FILE).resolve()}"
+    return f"sqlite:///{TunePaths(tune_dir).database.resolve()}"
 
 
-def storage_url(tune_dir: Path, config: dict[str, Any], override: str | None = None) -> str:
+def storage_url(tune_dir: Path, config: TuneConfig, override: str | None = None) -> str:
     if override:
         return studies.database_url(override)
-    recorded = config.get("storage")
-    if not recorded or config.get("storage_in_tune_dir"):  # (tune directories before 0.1 recorded null)
+    recorded = config.storage
+    if not recorded or config.storage_in_tune_dir:  # (tune directories before 0.1 recorded null)
         return default_storage(tune_dir)
     if ":***@" in recorded:
         raise UsageError(
@@ -190,7 +196,7 @@ def storage_url(tune_dir: Path, config: dict[str, Any], override: str | None = N
 def locked(tune_dir: Path):
     """One `annctl tune` process per tune directory (several machines share a study through its storage,
     each with its own tune directory)."""
-    return exclusive_lock(tune_dir / LOCK_FILE, f"tune directory {tune_dir}")
+    return exclusive_lock(TunePaths(tune_dir).lock, f"tune directory {tune_dir}")
 
 
 class _Terminated(BaseException):
@@ -204,7 +210,7 @@ class Search:
     def __init__(
         self,
         tune_dir: Path,
-        config: dict[str, Any],
+        config: TuneConfig,
         spec: ExperimentSpec,
         root: Path,
         *,
@@ -215,7 +221,7 @@ class Search:
     ):
         self.tune_dir, self.config, self.spec, self.root = tune_dir, config, spec, root
         self.url = storage_url(tune_dir, config, storage)
-        self.workers = workers or config["workers"]
+        self.workers = workers or config.workers
         self.resume = resume
         self.on_trial = on_trial or (lambda event: None)
         self.space = spec.search.space
@@ -234,7 +240,7 @@ class Search:
     def open_study(self):
         optuna = studies.quiet_optuna()
         storage = studies.open_storage(self.url)
-        name, direction = self.config["study"], self.config["direction"]
+        name, direction = self.config.study, self.config.direction
         study = optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True)
         experiment = json.dumps(self.base, sort_keys=True)
         recorded = study.user_attrs.get("experiment")
@@ -251,26 +257,26 @@ class Search:
             )
         if study.direction.name.lower() != direction:
             raise UsageError(f"study {name} {study.direction.name.lower()}s; this search would {direction}")
-        sampler = studies.make_sampler(self.config["sampler"], self.config["seed"], len(study.trials))
+        sampler = studies.make_sampler(self.config.sampler, self.config.seed, len(study.trials))
         self.study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
         self.storage = storage
         return self.study
 
     # -- the search -------------------------------------------------------------------------------------------
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> TuneSummary:
         previous = _previous_wall(self.tune_dir)
         with locked(self.tune_dir):
-            if self.url == default_storage(self.tune_dir) and self.config.get("storage") != self.url:
+            if self.url == default_storage(self.tune_dir) and self.config.storage != self.url:
                 # an older tune.json (storage null), or the folder has moved: record where the storage is now
-                self.config.update(storage=self.url, storage_in_tune_dir=True)
+                self.config.storage, self.config.storage_in_tune_dir = self.url, True
                 record_config(self.tune_dir, self.config)
             # started first, so their TensorFlow start-up overlaps opening the study (from this thread, which
             # lives as long as the search: Linux kills them with it)
             ready = [self._start_worker() for _ in range(self.workers)]
             try:
                 study = self.open_study()
-                hparams.write_experiment(self.tune_dir, self.space, self.config["metric"])
+                hparams.write_experiment(self.tune_dir, self.space, self.config.metric)
                 studies.fail_lost_trials(study)
                 _fail_stale(study)
                 if self.resume:
@@ -315,7 +321,7 @@ class Search:
                         for worker in self.running.values():
                             worker.signal(signal.SIGTERM if self.signal_code == 143 else signal.SIGINT)
 
-    def write_outputs(self, status: str, previous_wall: float = 0.0) -> dict[str, Any]:
+    def write_outputs(self, status: str, previous_wall: float = 0.0) -> TuneSummary:
         with self.out_lock:
             extra = {
                 "status": status,
@@ -359,19 +365,19 @@ class Search:
         """Ask for a trial unless the study already holds --trials finished or running ones (or time is up)."""
         from optuna.trial import TrialState
 
-        timeout = self.config.get("timeout")
+        timeout = self.config.timeout
         if self.stop.is_set() or (timeout and time.monotonic() - self.started > timeout):
             return None
         _fail_stale(self.study)
         state = studies.counts(self.study)
-        if state["finished"] + state["running"] >= self.config["trials"]:
+        if state["finished"] + state["running"] >= self.config.trials:
             return None
         trial = self.study.ask()
         self.storage.record_heartbeat(trial._trial_id)
         trial.set_user_attr("worker", studies.worker_id())
         # Workers on other machines may have asked at the same instant: the newest surplus trial steps back.
         state = studies.counts(self.study)
-        if state["finished"] + state["running"] > self.config["trials"]:
+        if state["finished"] + state["running"] > self.config.trials:
             running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
             if trial.number == max(t.number for t in running if not t.user_attrs.get("discarded")):
                 trial.set_user_attr("discarded", "surplus: the study already held --trials trials")
@@ -382,7 +388,7 @@ class Search:
     def _run_trial(self, trial, params: dict[str, Any], worker: TrialWorker) -> tuple[TrialEvent, TrialWorker | None]:
         """Run one trial in ``worker``; return its event and the worker to use next (None: start a new one)."""
         number = trial.number
-        run_dir = self.tune_dir / "trials" / f"{number:03d}"
+        run_dir = TunePaths(self.tune_dir).trial(number)
         started = time.monotonic()
 
         def failed(reason: str) -> TrialEvent:
@@ -397,13 +403,13 @@ class Search:
             "run_dir": str(run_dir),
             "runs_root": str(self.root),
             "storage": self.url,
-            "study": self.config["study"],
+            "study": self.config.study,
             "trial_id": trial._trial_id,
             "number": number,
-            "metric": self.config["metric"],
-            "direction": self.config["direction"],
-            "pruner": self.config["pruner"],
-            "epochs": self.config["epochs"],
+            "metric": self.config.metric,
+            "direction": self.config.direction,
+            "pruner": self.config.pruner,
+            "epochs": self.config.epochs,
         }
         with self.signal_lock:
             if self.signal_code:
@@ -437,11 +443,9 @@ class Search:
             worker = None
         if outcome is None:  # answered, but its trial.json is unreadable (e.g. the disk is full)
             return failed(f"the trial left no readable {TRIAL_FILE}"), worker
-        if outcome["state"] == "fail":
-            return failed(outcome.get("reason", "failed")), worker
-        return TrialEvent(
-            number, outcome["state"], outcome["value"], params, outcome.get("epochs"), seconds, None
-        ), worker
+        if outcome.state == "fail":
+            return failed(outcome.reason or "failed"), worker
+        return TrialEvent(number, outcome.state, outcome.value, params, outcome.epochs, seconds, None), worker
 
     def _watch(self, trial, worker: TrialWorker) -> tuple[dict[str, Any] | None, bool]:
         """Wait for the worker's answer, beating the trial's heart; stop the worker at the trial timeout.
@@ -488,9 +492,9 @@ class Search:
             self.space,
             event.params,
             event.state,
-            self.config["metric"],
-            self.config["direction"],
-            read_metrics(self.tune_dir / "trials" / f"{event.number:03d}"),
+            self.config.metric,
+            self.config.direction,
+            read_metrics(TunePaths(self.tune_dir).trial(event.number)),
             event.seconds or 0.0,
         )
         with self.out_lock:
@@ -500,7 +504,7 @@ class Search:
                 if self.consecutive_failures >= limit and not self.failure:
                     self.failure = (
                         f"{limit} trials failed in a row (last: trial {event.number:03d}: {event.reason}); "
-                        f"stopping. See {self.tune_dir / 'trials' / f'{event.number:03d}' / 'trial.log'}"
+                        f"stopping. See {TunePaths(self.tune_dir).trial(event.number) / TRIAL_LOG}"
                     )
                     self.stop.set()
             elif event.state != "failed":
@@ -514,10 +518,12 @@ def _fail_stale(study) -> None:
     optuna.storages.fail_stale_trials(study)
 
 
-def _read_outcome(run_dir: Path) -> dict[str, Any] | None:
+def _read_outcome(run_dir: Path) -> TrialOutcome | None:
+    from pydantic import ValidationError
+
     try:
-        return json.loads((run_dir / TRIAL_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return TrialOutcome.model_validate_json((run_dir / TRIAL_FILE).read_bytes())
+    except (OSError, ValidationError):
         return None
 
 
@@ -529,7 +535,7 @@ def _crash_reason(returncode: int, run_dir: Path) -> str:
             name = str(-returncode)
         return f"the trial process was killed by {name}"
     try:
-        lines = (run_dir / "trial.log").read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        lines = (run_dir / TRIAL_LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
     except OSError:
         lines = []
     last = lines[-1] if lines else "no output"
@@ -538,7 +544,7 @@ def _crash_reason(returncode: int, run_dir: Path) -> str:
 
 def _previous_wall(tune_dir: Path) -> float:
     try:
-        return float(json.loads((tune_dir / "summary.json").read_text(encoding="utf-8")).get("wall_seconds") or 0)
+        return float(json.loads(TunePaths(tune_dir).summary.read_text(encoding="utf-8")).get("wall_seconds") or 0)
     except (OSError, ValueError):
         return 0.0
 

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from annctl.errors import AnnctlError, Interrupted, TrainingDiverged
+from annctl.rundir import RunPaths
 
-TRIAL_FILE = "trial.json"
+TRIAL_FILE, TRIAL_LOG = RunPaths.TRIAL, RunPaths.TRIAL_LOG
 _storages: dict[str, Any] = {}  # storage URL → Optuna storage, kept across the trials of a worker
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from annctl.fileio import atomic_write_json
-from annctl.tuning.trial import TRIAL_FILE, run
+from annctl.records import TrialOutcome
+from annctl.tuning.trial import TRIAL_FILE, TRIAL_LOG, run
 
 
 def main() -> None:
@@ -99,7 +100,7 @@ def run_one(payload: dict[str, Any], cache: DataCache, warm_up_error: str | None
     which worker ran it, and its resident memory then); return the outcome, with ``fit`` saying whether this
     process may run another trial."""
     run_dir = Path(payload["run_dir"])
-    with _output_to(run_dir / "trial.log"):
+    with _output_to(run_dir / TRIAL_LOG):
         if warm_up_error:
             print(warm_up_error, file=sys.stderr)
             outcome = {"state": "fail", "reason": f"the trial worker could not start: {warm_up_error.splitlines()[-1]}"}
@@ -116,7 +117,7 @@ def run_one(payload: dict[str, Any], cache: DataCache, warm_up_error: str | None
     fit = outcome["state"] != "fail" or bool(outcome.pop("clean", False))
     outcome.pop("exit_code", None)
     outcome["worker"] = {"pid": os.getpid(), "trial": nth, "rss_bytes": resident_bytes()}
-    atomic_write_json(run_dir / TRIAL_FILE, outcome)
+    atomic_write_json(run_dir / TRIAL_FILE, TrialOutcome.model_validate(outcome).model_dump(mode="json"))
     return {**outcome, "fit": fit and outcome.get("reason") != "interrupted"}
 
 
