@@ -610,14 +610,23 @@ def plot(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="PNG file (default: plot-METRIC.png).")
     ] = None,
+    gradients: Annotated[
+        bool,
+        typer.Option(
+            "--gradients", help="Draw each layer's gradient norm per epoch instead (output.gradient_norms runs)."
+        ),
+    ] = False,
     runs_dir: RunsDirOption = None,
 ) -> None:
     """Overlay one metric of several runs per epoch (learning curves side by side)."""
-    from annctl.plots import plot_references
+    from annctl.plots import plot_gradients, plot_references
     from annctl.rundir import runs_root
 
     with user_errors():
-        path = plot_references(runs, runs_root(runs_dir), metric, output or Path(f"plot-{metric}.png"))
+        if gradients:
+            path = plot_gradients(runs, runs_root(runs_dir), output or Path("plot-gradients.png"))
+        else:
+            path = plot_references(runs, runs_root(runs_dir), metric, output or Path(f"plot-{metric}.png"))
     out().print(str(path), highlight=False)
 
 

@@ -22,7 +22,9 @@ from rich.table import Table
 
 
 def format_logs(logs: dict[str, float]) -> str:
-    shown = [(k, v) for k, v in logs.items() if k not in ("learning_rate", "epoch_seconds")]
+    shown = [
+        (k, v) for k, v in logs.items() if k not in ("learning_rate", "epoch_seconds") and not k.startswith("grad_norm")
+    ]
     text = "  ".join(f"{k} {v:.4g}" for k, v in shown)
     if "epoch_seconds" in logs:
         text += f"  [dim]{logs['epoch_seconds']:.1f}s[/dim]"
