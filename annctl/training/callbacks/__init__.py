@@ -62,9 +62,10 @@ def build_callbacks(
     metrics_rows: list[dict] | None = None,
     best_weights=None,
 ) -> TrainingCallbacks:
-    """In order: timing, gradient norms (when asked), data order, NaN guard, faults, schedules, early stopping, RNG states, metrics.csv,
-    checkpoints (which record every resumable state), TensorBoard, the caller's ``extra`` callbacks, the
-    summary, the display, and last the stop request (raised only once the epoch is fully recorded).
+    """In order: timing, gradient norms (when asked), data order, NaN guard, faults, schedules, early stopping,
+    RNG states, metrics.csv, checkpoints (which record every resumable state), TensorBoard, the caller's
+    ``extra`` callbacks, the summary, the display, and last the stop request (raised only once the epoch is
+    fully recorded).
     ``saved``: the resumable states of the checkpoint a resume continues from."""
     saved = saved or {}
     training = spec.training
