@@ -470,9 +470,13 @@ def predict(
     all_outputs: Annotated[
         bool, typer.Option("--all-outputs", help="Multi-output models: add columns for each extra output (aux_...).")
     ] = False,
+    rolling: Annotated[
+        bool,
+        typer.Option("--rolling", help="Forecasts: one forecast per complete window, not only after the last row."),
+    ] = False,
     runs_dir: RunsDirOption = None,
 ) -> None:
-    """Predict new rows with a run's model: one output row per input row, in order."""
+    """Predict new rows with a run's model: one output row per input row, in order (forecasts: per step ahead)."""
     from annctl.prediction import predict_run
     from annctl.rundir import resolve_run, runs_root
 
@@ -480,7 +484,7 @@ def predict(
         run_dir = resolve_run(run, runs_root(runs_dir))
         load_tensorflow()
         result = predict_run(
-            run_dir, input_, output, fmt, top_k, _checkpoint(checkpoint), batch_size, warn, all_outputs
+            run_dir, input_, output, fmt, top_k, _checkpoint(checkpoint), batch_size, warn, all_outputs, rolling
         )
     if output is not None:
         err().print(
