@@ -383,6 +383,21 @@ def backprop(
         result = run_backprop(spec, steps=steps, every=every, source=str(experiment))
     if json_output:
         print_json(result)
+    elif result.get("network") == "rnn":
+        from annctl.backprop.render import through_time_final, through_time_tables, vanishing_line
+
+        out().print(
+            f"[bold]{result['experiment']}[/bold]: backpropagation through time, {result['samples']} sequence(s) "
+            f"of {result['time_steps']} steps, {result['units']} unit(s), loss {result['loss_function']}, learning "
+            f"rate {result['learning_rate']:g}, activations {' → '.join(result['activations'])}"
+        )
+        for record in result["shown_steps"]:
+            for table in through_time_tables(record, result["learning_rate"]):
+                out().print(table)
+            out().print(f"loss E = {record['loss']:.9g}")
+            out().print(vanishing_line(record))
+        out().print(through_time_final(result))
+        out().print(check_line(result["check"]))
     else:
         out().print(
             f"[bold]{result['experiment']}[/bold]: {result['samples']} sample(s), loss {result['loss_function']}, "

@@ -650,7 +650,7 @@ class WindowSplit:
 
         def gather(indices):
             rows = indices[:, None] + steps[None, :]
-            x = {name: tf.gather(values, rows) for name, values in texts.items()}
+            x = {name: tf.gather(values, rows)[:, :, None] for name, values in texts.items()}
             if numbers is not None:
                 x[NUMERIC_INPUT] = tf.gather(numbers, rows)
             y = tf.gather(targets, indices[:, None] + ahead[None, :])
@@ -665,7 +665,7 @@ def model_inputs(numbers, texts: dict):
         return numbers
     import tensorflow as tf
 
-    x = {name: tf.constant(values.astype(str)) for name, values in texts.items()}
+    x = {name: tf.constant(values.astype(str)[:, :, None]) for name, values in texts.items()}
     if numbers is not None:
         x[NUMERIC_INPUT] = numbers
     return x
@@ -675,7 +675,7 @@ def model_inputs(numbers, texts: dict):
 
 
 class SequenceBlock(InputBlock):
-    """Raw windows in — (window, features) numbers, and (window,) words per text feature — and one
+    """Raw windows in — (window, features) numbers, and (window, 1) words per text feature — and one
     (window, features) float tensor out: numbers standardised with the training part's statistics, words
     one-hot with its vocabulary (an unseen word falls into an out-of-vocabulary slot). Saved in the model."""
 
@@ -716,11 +716,12 @@ class SequenceBlock(InputBlock):
                 tensor = layer(tensor)
             parts.append(tensor)
         for feature in self.text:
-            inputs[feature.name] = keras.Input(shape=(self.shape[0],), dtype="string", name=feature.name)
+            # (window, 1) words → (window, vocabulary + 1): one_hot encodes a last axis of size 1 in place
+            inputs[feature.name] = keras.Input(shape=(self.shape[0], 1), dtype="string", name=feature.name)
             lookup = keras.layers.StringLookup(
                 vocabulary=feature.vocabulary, output_mode="one_hot", name=f"lookup_{feature.name}"
             )
-            parts.append(lookup(inputs[feature.name]))  # (window,) words → (window, vocabulary + 1)
+            parts.append(lookup(inputs[feature.name]))
         joined = keras.layers.Concatenate(axis=-1, name="features")(parts) if len(parts) > 1 else parts[0]
         return inputs, joined
 

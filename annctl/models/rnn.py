@@ -11,7 +11,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from annctl.models.base import Activation, ArchitectureSpec, output_layer
+from annctl.errors import SpecError
+from annctl.models.base import Activation, ArchitectureSpec, Weight, output_layer
 from annctl.models.registry import register_architecture
 
 CELLS = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}  # YAML name → Keras layer
@@ -47,6 +48,13 @@ class RNN(ArchitectureSpec):
     dense_units: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
         [], max_length=16, description="Units of dense ReLU layers between the last recurrent layer and the output."
     )
+    initial_weights: dict[str, dict[str, list[list[Weight]] | list[Weight]]] | None = Field(
+        None,
+        description="Start from these weights (the course's by-hand examples): layer name → weight name → "
+        "values as Keras holds them, e.g. {simple_rnn_1: {kernel: [[0.5]], recurrent_kernel: [[0.8]], bias: "
+        "[0.0]}, output: {kernel: [[1.0]], bias: [0.0]}} (kernel [inputs][units], recurrent_kernel "
+        "[units][units]).",
+    )
 
     def build(self, description, block, head):
         import keras
@@ -70,4 +78,34 @@ class RNN(ArchitectureSpec):
             tensor = layer(tensor)
         for i, units in enumerate(self.dense_units, start=1):
             tensor = keras.layers.Dense(units, activation="relu", name=f"dense_{i}")(tensor)
-        return keras.Model(inputs, output_layer(head)(tensor), name="rnn")
+        model = keras.Model(inputs, output_layer(head)(tensor), name="rnn")
+        if self.initial_weights:
+            set_weights(model, self.initial_weights)
+        return model
+
+
+def set_weights(model, given: dict[str, dict[str, list]]) -> None:
+    """Assign ``given`` weights by layer and weight name; an unknown name or a wrong shape is a SpecError."""
+    import numpy as np
+
+    layers = {layer.name: layer for layer in model.layers if layer.weights}
+    for layer_name, weights in given.items():
+        if layer_name not in layers:
+            raise SpecError(
+                [f"model.initial_weights: no layer {layer_name!r} with weights; layers: {', '.join(layers)}"]
+            )
+        variables = {}
+        for variable in layers[layer_name].weights:
+            if variable.name in variables:
+                raise SpecError([f"model.initial_weights.{layer_name}: a bidirectional layer takes no initial_weights"])
+            variables[variable.name] = variable
+        for name, values in weights.items():
+            where = f"model.initial_weights.{layer_name}.{name}"
+            if name not in variables:
+                raise SpecError([f"{where}: no such weight; {layer_name} has {', '.join(variables)}"])
+            array = np.asarray(values, dtype=variables[name].dtype)
+            if array.shape != tuple(variables[name].shape):
+                raise SpecError(
+                    [f"{where}: shape {array.shape} does not match the layer's {tuple(variables[name].shape)}"]
+                )
+            variables[name].assign(array)
