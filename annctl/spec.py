@@ -207,6 +207,14 @@ class ExperimentSpec(StrictModel):
         None, description="Hyperparameter search for `annctl tune` (`annctl train` ignores it)."
     )
 
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentSpec:
+        if self.output.gradient_norms and self.training.distribution != "none":
+            raise ValueError(
+                "output: gradient_norms are measured on one replica's gradients; use training.distribution none"
+            )
+        return self
+
     def monitor(self) -> str:
         """The metric that picks the best epoch and checkpoint."""
         if self.output.checkpoint_monitor:
@@ -265,10 +273,6 @@ def resolve(spec: ExperimentSpec, task: Task, num_classes: int) -> ExperimentSpe
             raise ValueError(f"training.metrics: {metric} does not apply to {task}; use {', '.join(allowed)}")
     if "auc" in metrics and loss != "binary_crossentropy":
         raise ValueError("training.metrics: auc needs a binary target with binary_crossentropy")
-    if spec.output.gradient_norms and spec.training.distribution != "none":
-        raise ValueError(
-            "output.gradient_norms: measured on one replica's gradients only; use training.distribution none"
-        )
     resolved = spec.model_copy(deep=True)
     resolved.training.loss = loss
     resolved.training.metrics = list(dict.fromkeys(metrics))
