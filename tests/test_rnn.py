@@ -183,3 +183,18 @@ def test_backprop_through_time_says_what_it_covers():
     with pytest.raises(SpecError) as info:
         run_backprop(spec)
     assert "one `simple_rnn` layer feeding the output" in str(info.value) and "use sgd" in str(info.value)
+
+
+def test_inline_sequences_train_and_predict_from_an_array(tmp_path):
+    text = (
+        "name: seq\ndataset: {name: inline_sequence, x: [[[0.1, 1], [0.2, 0], [0.3, 1]], [[1, 0], [0.5, 1], "
+        "[0, 0]]], y: [1.5, -0.5]}\nmodel: {architecture: rnn, cell: simple_rnn, units: [2]}\ntraining: {epochs: 1}\n"
+    )
+    run_dir = train(spec_from_text(text, "<seq>"), tmp_path / "runs")["run_dir"]
+    np.save(tmp_path / "new.npy", np.zeros((4, 3, 2), dtype="float32"))
+    result = runner.invoke(app, ["predict", run_dir, "--input", str(tmp_path / "new.npy")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "prediction" and len(result.stdout.splitlines()) == 5
+    np.save(tmp_path / "wrong.npy", np.zeros((4, 2, 2), dtype="float32"))
+    result = runner.invoke(app, ["predict", run_dir, "--input", str(tmp_path / "wrong.npy")])
+    assert result.exit_code == 2 and "does not fit the model's input" in result.stderr

@@ -217,6 +217,14 @@ def test_a_model_worse_than_the_naive_forecast_is_flagged(forecast_run):
     assert metrics["samples"] == 60 - 5 - 2 + 1 and metrics["beats_naive"] is False and "skill" in metrics
 
 
+def test_the_report_says_when_the_naive_forecast_is_not_beaten(forecast_run, tmp_path):
+    run_dir, _, _ = forecast_run
+    result = runner.invoke(app, ["report", str(run_dir), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text()
+    assert "does <strong>not</strong> beat the naive forecast" in page and "naive_mse" in page
+
+
 def test_predict_gives_one_row_per_step_ahead_with_its_time(forecast_run, tmp_path):
     run_dir, base, _ = forecast_run
     recent = tmp_path / "recent.csv"
