@@ -393,6 +393,21 @@ def backprop(
         result = run_backprop(spec, steps=steps, every=every, source=str(experiment))
     if json_output:
         print_json(result)
+    elif result.get("network") == "rnn":
+        from annctl.backprop.render import through_time_final, through_time_tables, vanishing_line
+
+        out().print(
+            f"[bold]{result['experiment']}[/bold]: backpropagation through time, {result['samples']} sequence(s) "
+            f"of {result['time_steps']} steps, {result['units']} unit(s), loss {result['loss_function']}, learning "
+            f"rate {result['learning_rate']:g}, activations {' → '.join(result['activations'])}"
+        )
+        for record in result["shown_steps"]:
+            for table in through_time_tables(record, result["learning_rate"]):
+                out().print(table)
+            out().print(f"loss E = {record['loss']:.9g}")
+            out().print(vanishing_line(record))
+        out().print(through_time_final(result))
+        out().print(check_line(result["check"]))
     else:
         out().print(
             f"[bold]{result['experiment']}[/bold]: {result['samples']} sample(s), loss {result['loss_function']}, "
@@ -502,9 +517,13 @@ def predict(
     delimiter: DelimiterOption = None,
     decimal: DecimalOption = None,
     encoding: EncodingOption = None,
+    rolling: Annotated[
+        bool,
+        typer.Option("--rolling", help="Forecasts: one forecast per complete window, not only after the last row."),
+    ] = False,
     runs_dir: RunsDirOption = None,
 ) -> None:
-    """Predict new rows with a run's model: one output row per input row, in order."""
+    """Predict new rows with a run's model: one output row per input row, in order (forecasts: per step ahead)."""
     from annctl.datasets.tabular import dialect_options
     from annctl.prediction import predict_run
     from annctl.rundir import resolve_run, runs_root
@@ -514,7 +533,17 @@ def predict(
         dialect = dialect_options(delimiter, decimal, encoding)
         load_tensorflow()
         result = predict_run(
-            run_dir, input_, output, fmt, top_k, _checkpoint(checkpoint), batch_size, warn, all_outputs, dialect
+            run_dir,
+            input_,
+            output,
+            fmt,
+            top_k,
+            _checkpoint(checkpoint),
+            batch_size,
+            warn,
+            all_outputs,
+            dialect,
+            rolling,
         )
     if output is not None:
         err().print(
@@ -661,14 +690,23 @@ def plot(
     output: Annotated[
         Optional[Path], typer.Option("--output", "-o", help="PNG file (default: plot-METRIC.png).")
     ] = None,
+    gradients: Annotated[
+        bool,
+        typer.Option(
+            "--gradients", help="Draw each layer's gradient norm per epoch instead (output.gradient_norms runs)."
+        ),
+    ] = False,
     runs_dir: RunsDirOption = None,
 ) -> None:
     """Overlay one metric of several runs per epoch (learning curves side by side)."""
-    from annctl.plots import plot_references
+    from annctl.plots import plot_gradients, plot_references
     from annctl.rundir import runs_root
 
     with user_errors():
-        path = plot_references(runs, runs_root(runs_dir), metric, output or Path(f"plot-{metric}.png"))
+        if gradients:
+            path = plot_gradients(runs, runs_root(runs_dir), output or Path("plot-gradients.png"))
+        else:
+            path = plot_references(runs, runs_root(runs_dir), metric, output or Path(f"plot-{metric}.png"))
     out().print(str(path), highlight=False)
 
 

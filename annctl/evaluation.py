@@ -85,10 +85,13 @@ def evaluate_run(
         x, y = reader.read_labeled(Path(data_file))
         outputs = predict_batches(model, spec.model.feed(x, description), all_outputs=True)
         split = "data"
+        source = reader
     else:
         part = spec.dataset.load(spec.seed).split(split)
         outputs, y = predict_split(model, spec, description, part), part.labels()
-    metrics = measure(spec, description, model, outputs, y)
+        source = part
+    naive = source.naive_forecast() if hasattr(source, "naive_forecast") else None  # forecasts' baseline
+    metrics = measure(spec, description, model, outputs, y, naive)
     main = next(iter(outputs))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     result = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint, "metrics": metrics}

@@ -32,7 +32,11 @@ def learning_curves(rows: list[dict[str, float]], path: Path, title: str = "") -
     if not rows:
         return None
     plt = _pyplot()
-    names = [k for k in rows[0] if k not in ("epoch", "learning_rate", "epoch_seconds") and not k.startswith("val_")]
+    names = [
+        k
+        for k in rows[0]
+        if k not in ("epoch", "learning_rate", "epoch_seconds") and not k.startswith(("val_", "grad_norm"))
+    ]
     names.sort(key=lambda k: (k != "loss", k))
     figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.6), squeeze=False)
     epochs = [row["epoch"] for row in rows]
@@ -72,6 +76,48 @@ def plot_runs(run_dirs: list[Path], metric: str, path: Path) -> Path:
     if metric not in available:
         raise UsageError(f"--metric {metric}: not in these runs' metrics.csv; available: {', '.join(available)}")
     return overlay(series, metric, path)
+
+
+def plot_gradients(references: list[str], root: Path, path: Path) -> Path:
+    """`annctl plot RUN... --gradients`: each layer's gradient norm per epoch, one panel per run."""
+    from annctl.errors import UsageError
+    from annctl.rundir import expand_runs
+
+    run_dirs = expand_runs(references, root)
+    if not run_dirs:
+        raise UsageError(f"{', '.join(references)}: no runs in there to plot (a run directory holds spec.yaml)")
+    series = [(run_dir.name, read_metrics(run_dir)) for run_dir in run_dirs]
+    for name, rows in series:
+        if not any(key.startswith("grad_norm/") for row in rows for key in row):
+            raise UsageError(
+                f"--gradients: {name} logged no gradient norms; train it with `output.gradient_norms: true`"
+            )
+    return gradient_panels(series, path)
+
+
+def gradient_panels(runs: list[tuple[str, list[dict[str, float]]]], path: Path) -> Path:
+    """Mean (solid) and largest (dotted) gradient L2 norm of each layer against the epoch, on a log scale (the
+    norms of a vanishing gradient span orders of magnitude); the layers coloured from input (dark) to output."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 4.5), squeeze=False, sharey=True)
+    for axis, (label, rows) in zip(axes[0], runs):
+        layers = list(dict.fromkeys(k.split("/", 1)[1] for row in rows for k in row if k.startswith("grad_norm/")))
+        colours = plt.get_cmap("viridis")
+        for i, layer in enumerate(layers):
+            colour = colours(i / max(1, len(layers) - 1))
+            for key, style, name in (("grad_norm", "-", layer), ("grad_norm_max", ":", None)):
+                points = [(row["epoch"], row[f"{key}/{layer}"]) for row in rows if f"{key}/{layer}" in row]
+                points = [(epoch, value) for epoch, value in points if value > 0]  # a log scale has no 0
+                if points:
+                    axis.plot(*zip(*points), style, color=colour, marker="." if name else None, label=name)
+        axis.set_yscale("log")
+        axis.set_xlabel("epoch")
+        axis.set_title(label, fontsize="small")
+        axis.grid(True, alpha=0.3, which="both")
+        axis.legend(fontsize="x-small", title="layer (dotted: max)", title_fontsize="x-small")
+    axes[0][0].set_ylabel("gradient L2 norm")
+    figure.tight_layout()
+    return _save(figure, plt, path)
 
 
 def overlay(runs: list[tuple[str, list[dict[str, float]]]], metric: str, path: Path) -> Path:

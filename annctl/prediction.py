@@ -58,7 +58,8 @@ class PredictionWriter:
                 columns += [f"{prefix}{column}" for column in self.value_columns]
         return columns
 
-    def _cells(self, output: Any, prefix: str, row: dict[str, Any]) -> None:
+    def cells(self, output: Any, prefix: str, row: dict[str, Any]) -> None:
+        """Fill ``row`` with one sample's output: the value(s), or the class and its probability (and top k)."""
         import numpy as np
 
         if not self.classes:
@@ -82,7 +83,7 @@ class PredictionWriter:
                 else "|".join(f"{c}:{p:g}" for c, p in top)
             )
 
-    def write(self, outputs: dict[str, Any], files: list[str] | None) -> None:
+    def write(self, outputs: dict[str, Any], files: list[str] | None) -> int:
         import numpy as np
 
         names = list(outputs)
@@ -90,17 +91,24 @@ class PredictionWriter:
         rows = []
         for i in range(len(arrays[names[0]])):
             row: dict[str, Any] = {"file": files[i]} if files else {}
-            self._cells(arrays[names[0]][i], "", row)
+            self.cells(arrays[names[0]][i], "", row)
             for name in self.extra:
-                self._cells(arrays[name][i], f"{name}_", row)
+                self.cells(arrays[name][i], f"{name}_", row)
             rows.append(row)
+        return self.write_rows(rows, self.columns(bool(files)))
+
+    def write_rows(self, rows: list[dict[str, Any]], columns: list[str] | None = None) -> int:
+        """Write finished rows (CSV columns: ``columns``, else the first row's keys); return how many."""
         if self.fmt == "jsonl":
             self.handle.writelines(json.dumps(row) + "\n" for row in rows)
-            return
-        if self.writer is None:
-            self.writer = csv.DictWriter(self.handle, fieldnames=self.columns(bool(files)), lineterminator="\n")
+            return len(rows)
+        if self.writer is None and (rows or columns):
+            fields = columns or list(rows[0])
+            self.writer = csv.DictWriter(self.handle, fieldnames=fields, lineterminator="\n")
             self.writer.writeheader()
-        self.writer.writerows(rows)
+        if self.writer is not None:
+            self.writer.writerows(rows)
+        return len(rows)
 
 
 def predict_run(
@@ -114,12 +122,14 @@ def predict_run(
     warn: Warn | None = None,
     all_outputs: bool = False,
     dialect: dict[str, str] | None = None,
+    rolling: bool = False,
 ) -> dict[str, Any]:
     """Predict every row of ``source``; return counts and throughput. Writes to ``output`` or stdout.
 
     ``all_outputs`` adds one set of columns per extra output of a multi-output model (e.g. `aux_prediction`).
     ``dialect``: CSV input's `delimiter`, `decimal`, `encoding` in place of the training file's
     (annctl.datasets.tabular.dialect_options).
+    ``rolling`` (forecasts): one forecast per complete window of the input instead of one after its last row.
     """
     from annctl.config import load_spec
     from annctl.datasets.tabular import with_dialect
@@ -136,6 +146,12 @@ def predict_run(
 
     # new inputs are read by the dataset entry that made the run, as its kind of input is read
     inputs = spec.dataset.reader(info, source, chunk_rows=max(batch_size, 1024), warn=warn)
+    if rolling:
+        if not hasattr(inputs, "rolling"):
+            raise UsageError(f"--rolling applies to forecasts (a timeseries run); this run takes {info.kind} inputs")
+        inputs.rolling = True
+    # a reader with `prediction_rows` makes its own output rows (a forecast: one row per step ahead)
+    expand = getattr(inputs, "prediction_rows", None)
     started, rows = time.perf_counter(), 0
     if output is not None:
         target = output
@@ -150,8 +166,10 @@ def predict_run(
             for chunk, files in inputs.chunks():
                 fed = spec.model.feed(chunk, info)
                 outputs = predict_batches(model, fed, batch_size, all_outputs=True)
-                writer.write(outputs, files)
-                rows += len(next(iter(outputs.values())))
+                if expand is not None:
+                    rows += writer.write_rows(expand(next(iter(outputs.values())), files, writer))
+                else:
+                    rows += writer.write(outputs, files)
         if output is None:
             with open(target, encoding="utf-8") as handle:
                 shutil.copyfileobj(handle, sys.stdout)

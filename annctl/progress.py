@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 
 def format_logs(logs: dict[str, float]) -> str:
-    shown = [(k, v) for k, v in logs.items() if k not in ("learning_rate", "epoch_seconds")]
+    shown = [
+        (k, v) for k, v in logs.items() if k not in ("learning_rate", "epoch_seconds") and not k.startswith("grad_norm")
+    ]
     text = "  ".join(f"{k} {v:.4g}" for k, v in shown)
     if "epoch_seconds" in logs:
         text += f"  [dim]{logs['epoch_seconds']:.1f}s[/dim]"
@@ -117,6 +119,8 @@ def summary_table(summary: Summary, command_seconds: float | None = None) -> Tab
         table.add_row("best", f"{best.monitor} {best.value:.4g} (epoch {summary.best_epoch})")
     for key, value in (summary.test_metrics or {}).items():
         table.add_row(f"test {key}", "n/a" if value is None else f"{value:.4g}")
+    if summary.beats_naive is not None:  # forecasts: the naive forecast is the bar to clear
+        table.add_row("naive forecast", naive_verdict(summary.beats_naive, (summary.test_metrics or {}).get("skill")))
     if summary.wall_seconds is not None:  # summary.json's wall_seconds: model building to final save
         table.add_row("training time", f"{summary.wall_seconds:.1f} s (model building to final save)")
     if command_seconds is not None:
@@ -126,6 +130,14 @@ def summary_table(summary: Summary, command_seconds: float | None = None) -> Tab
     return table
 
 
+def naive_verdict(beaten: bool, skill: float | None) -> str:
+    """Whether a forecast beats the naive one (tomorrow = today), flagged in red when it does not."""
+    shown = f" (skill {skill:.3g} = 1 − mse / naive_mse)" if skill is not None else ""
+    if beaten:
+        return f"beaten{shown}"
+    return f"[bold red]NOT beaten: the model forecasts worse than repeating the last value[/bold red]{shown}"
+
+
 def evaluation_tables(result: dict[str, Any]) -> list[Table]:
     """The evaluate command's tables: headline metrics, then per-class scores and the confusion matrix."""
     metrics = result["metrics"]
@@ -133,8 +145,10 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
     headline.add_column("metric", style="bold")
     headline.add_column("value", justify="right")
     for key, value in metrics.items():
-        if isinstance(value, (int, float)):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
             headline.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    if "beats_naive" in metrics:
+        headline.add_row("naive forecast", naive_verdict(metrics["beats_naive"], metrics.get("skill")))
     tables = [headline]
     if "per_class" in metrics:
         per_class = Table(title="per class")

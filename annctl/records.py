@@ -72,6 +72,9 @@ class Summary(Record):
     )
     train_samples_per_second: float | None = Field(None, description="Training samples per second of epoch time.")
     model_sha256: str | None = Field(None, description="SHA-256 of model.keras (checked before any load).")
+    beats_naive: bool | None = Field(
+        None, description="Forecasts: whether the model's test MSE is below the naive forecast's (tomorrow = today)."
+    )
     transferred_layers: list[str] | None = Field(None, description="Layers whose weights came from init_from.")
     source: Source | None = Field(None, description="The run a transfer (init_from) copied weights from.")
     diverged_epoch: int | None = Field(None, description="The epoch whose loss became NaN or infinite.")

@@ -80,8 +80,18 @@ def evaluation_section(run_dir: Path) -> list[str]:
     metrics = result["metrics"]
     parts = [
         "<h2>Evaluation (test split)</h2>",
-        _table(["metric", "value"], [[k, v] for k, v in metrics.items() if isinstance(v, (int, float))]),
+        _table(
+            ["metric", "value"],
+            [[k, v] for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)],
+        ),
     ]
+    if "beats_naive" in metrics:  # forecasts: the naive forecast (the last value, repeated) is the bar
+        verdict = "beats" if metrics["beats_naive"] else "does <strong>not</strong> beat"
+        style = "" if metrics["beats_naive"] else ' style="color: #b00020"'
+        parts.append(
+            f"<p{style}>The model {verdict} the naive forecast (the last value, repeated): mse "
+            f"{metrics['mse']:.5g} against {metrics['naive_mse']:.5g}, skill {metrics['skill']:.3g}.</p>"
+        )
     if "per_class" in metrics:
         parts.append(
             _table(

@@ -134,6 +134,23 @@ class TrainingSpec(StrictModel):
     lr_schedule: LrSchedule | None = Field(
         None, description="Learning-rate schedule: exponential, cosine or reduce_on_plateau (`type` picks it)."
     )
+    clipnorm: float | None = Field(
+        None,
+        gt=0,
+        le=1e6,
+        description="Gradient clipping: rescale each weight's gradient so its L2 norm is at most this "
+        "(the cure for exploding gradients). At most one of clipnorm, clipvalue, global_clipnorm.",
+    )
+    clipvalue: float | None = Field(
+        None, gt=0, le=1e6, description="Gradient clipping: clip every gradient element to [-clipvalue, clipvalue]."
+    )
+    global_clipnorm: float | None = Field(
+        None,
+        gt=0,
+        le=1e6,
+        description="Gradient clipping: rescale all gradients together so their joint L2 norm is at most this "
+        "(keeps the gradient's direction).",
+    )
 
     @model_validator(mode="after")
     def _fill_and_check(self) -> TrainingSpec:
@@ -145,6 +162,9 @@ class TrainingSpec(StrictModel):
             raise ValueError(f"weight_decay applies to adamw only, not {self.optimizer}")
         if self.learning_rate is None:
             self.learning_rate = DEFAULT_LEARNING_RATES[self.optimizer]
+        clipping = [name for name in ("clipnorm", "clipvalue", "global_clipnorm") if getattr(self, name) is not None]
+        if len(clipping) > 1:  # Keras' optimizers take one kind of clipping
+            raise ValueError(f"{' and '.join(clipping)}: give at most one kind of gradient clipping")
         if self.distribution == "multi_worker" and self.steps_per_execution != 1:
             if "steps_per_execution" in self.model_fields_set:
                 raise ValueError(
@@ -165,6 +185,12 @@ class OutputSpec(StrictModel):
     tensorboard: bool = Field(True, description="Write TensorBoard event files under tensorboard/.")
     histogram_freq: int = Field(
         0, ge=0, le=10_000, description="Epochs between weight histograms in TensorBoard (0: none)."
+    )
+    gradient_norms: bool = Field(
+        False,
+        description="Log each layer's gradient L2 norm per epoch (mean over the epoch's batches: "
+        "`grad_norm/<layer>`, and the largest: `grad_norm_max/<layer>`) to metrics.csv and TensorBoard; "
+        "`annctl plot RUN --gradients` draws them. Measured before clipping.",
     )
 
 
@@ -198,6 +224,14 @@ class ExperimentSpec(StrictModel):
         if "optimizer" in training and "learning_rate" in filled:  # another optimizer: its own default rate
             del filled["learning_rate"]
         return {**data, "training": {**training, **filled}} if filled else data
+
+    @model_validator(mode="after")
+    def _check(self) -> ExperimentSpec:
+        if self.output.gradient_norms and self.training.distribution != "none":
+            raise ValueError(
+                "output: gradient_norms are measured on one replica's gradients; use training.distribution none"
+            )
+        return self
 
     def monitor(self) -> str:
         """The metric that picks the best epoch and checkpoint."""

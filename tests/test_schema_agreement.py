@@ -183,6 +183,18 @@ KNOWN_DIFFERENCES = [
         "cross-field: momentum applies to sgd and rmsprop only",
     ),
     (
+        "one-kind-of-clipping",
+        IRIS + MLP + "training: {clipnorm: 1.0, clipvalue: 0.5}\n",
+        "training",
+        "cross-field: Keras' optimizers take one kind of gradient clipping",
+    ),
+    (
+        "gradient-norms-one-replica",
+        IRIS + MLP + "training: {distribution: mirrored}\noutput: {gradient_norms: true}\n",
+        "output",
+        "cross-section: gradient norms are measured without a distribution strategy",
+    ),
+    (
         "dropout-per-layer",
         IRIS + "model: {architecture: mlp, hidden_units: [4, 4], dropout: [0.1]}\n",
         "model.dropout",

@@ -25,7 +25,9 @@ def check_supported(spec: ExperimentSpec) -> None:
     problems = []
     model, training = spec.model, spec.training
     if model.architecture != "mlp":
-        problems.append(f"model.architecture: backprop steps through `mlp` networks, not {model.architecture}")
+        problems.append(
+            f"model.architecture: backprop steps through `mlp` and `rnn` networks, not {model.architecture}"
+        )
     else:
         if any(model.batch_norm_flags()) or any(model.dropout_rates()) or model.l1 or model.l2:
             problems.append("model: backprop covers plain dense layers; remove dropout, batch_norm, l1 and l2")
@@ -87,7 +89,13 @@ def course_names(layers: list[Layer]) -> Names:
 
 
 def run_backprop(spec: ExperimentSpec, steps: int = 1, every: int | None = None, source: str = "<spec>") -> dict:
-    """Run ``steps`` gradient-descent steps; return a JSON-ready record of the shown steps and the check."""
+    """Run ``steps`` gradient-descent steps; return a JSON-ready record of the shown steps and the check.
+
+    A recurrent network (`rnn`) is stepped through time instead (annctl.backprop.through_time)."""
+    if spec.model.architecture == "rnn":
+        from annctl.backprop.through_time import run_through_time
+
+        return run_through_time(spec, steps, every, source)
     check_supported(spec)
     from annctl.training.tf_setup import import_tensorflow, seed_everything
 

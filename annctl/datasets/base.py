@@ -282,6 +282,9 @@ class InputBlock:
     """
 
     shape: tuple[int, ...] = ()
+    # Regression outputs in the target's units: (offset, scale) per output unit, applied by the output layer
+    # (annctl.models.base.Head), or None when the model learns the targets as they are.
+    target_scale: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def chain(self) -> list | None:  # pragma: no cover - kind modules override it
         raise NotImplementedError

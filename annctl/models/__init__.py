@@ -4,7 +4,7 @@ so listing or validating never loads TensorFlow."""
 
 from __future__ import annotations
 
-from annctl.models import cnn, mlp, perceptron, wide_deep, wide_deep_subclassed  # noqa: F401  (registration)
+from annctl.models import cnn, mlp, perceptron, rnn, wide_deep, wide_deep_subclassed  # noqa: F401  (registration)
 from annctl.models.base import ArchitectureSpec
 from annctl.models.registry import ARCHITECTURES, register_architecture
 

@@ -44,10 +44,13 @@ CLASSIFICATION_LOSSES = (
 
 @dataclass(frozen=True)
 class Head:
-    """The output layer a task and loss call for."""
+    """The output layer a task and loss call for. ``offset`` and ``scale`` (one per unit, from the input block's
+    ``target_scale``) put a regression's outputs in the target's units: ``offset + scale · dense(x)``."""
 
     units: int
     activation: str
+    offset: tuple[float, ...] | None = None
+    scale: tuple[float, ...] | None = None
 
 
 def choose_head(task: str, num_classes: int, n_targets: int, loss: str) -> Head:
@@ -183,7 +186,12 @@ def output_layer(head: Head, name: str = "output"):
     import keras
 
     mixed = keras.config.dtype_policy().name.startswith("mixed")
-    return keras.layers.Dense(head.units, activation=head.activation, name=name, dtype="float32" if mixed else None)
+    dtype = "float32" if mixed else None
+    if head.offset is not None and head.scale is not None:
+        from annctl.models.keras_layers import TargetUnits
+
+        return TargetUnits(head.units, head.offset, head.scale, activation=head.activation, name=name, dtype=dtype)
+    return keras.layers.Dense(head.units, activation=head.activation, name=name, dtype=dtype)
 
 
 def check_float32_outputs(model, output_names: list[str], architecture: str) -> None:

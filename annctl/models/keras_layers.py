@@ -23,3 +23,27 @@ class FillMissing(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "values": self.values}
+
+
+@keras.saving.register_keras_serializable(package="annctl", name="TargetUnits")
+class TargetUnits(keras.layers.Dense):
+    """An output Dense layer whose outputs are in the target's own units: ``offset + scale · dense(x)``.
+
+    The network learns standardised targets (what keeps a recurrent network's hidden state in its useful
+    range), while the model's outputs, the loss, every metric and every prediction are in the units of the
+    data (°C, not standard deviations). ``offset`` and ``scale`` are the training split's target mean and
+    standard deviation, one per output unit, kept in the layer's config (not trained).
+    """
+
+    def __init__(self, units, offset, scale, **kwargs):
+        super().__init__(units, **kwargs)
+        self.offset, self.scale = [float(v) for v in offset], [float(v) for v in scale]
+
+    def call(self, inputs, training=None):
+        outputs = super().call(inputs, training=training)
+        scale = keras.ops.convert_to_tensor(self.scale, dtype=outputs.dtype)
+        offset = keras.ops.convert_to_tensor(self.offset, dtype=outputs.dtype)
+        return outputs * scale + offset
+
+    def get_config(self):
+        return {**super().get_config(), "offset": self.offset, "scale": self.scale}

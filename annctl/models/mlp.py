@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
@@ -23,7 +24,7 @@ class MLP(ArchitectureSpec):
     """Sequential MLP: dense hidden layers, then an output layer chosen from the task."""
 
     architecture: Literal["mlp"] = "mlp"
-    input_kinds: ClassVar[tuple[str, ...]] = ("tabular", "image")
+    input_kinds: ClassVar[tuple[str, ...]] = ("tabular", "image", "sequence")  # images and sequences: flattened
     example: ClassVar[dict] = {"hidden_units": [4, 3], "dropout": [0.1, 0.0], "batch_norm": [True, False]}
     hidden_units: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
         [32], max_length=64, description="Units of each hidden layer, input to output (empty: no hidden layer)."
@@ -126,6 +127,6 @@ class MLP(ArchitectureSpec):
             if rate:
                 layers.append(keras.layers.Dropout(rate, name=f"dropout_{i}"))
         if self.output_activation:
-            head = Head(head.units, self.output_activation)
+            head = replace(head, activation=self.output_activation)
         layers.append(output_layer(head))
         return layers

@@ -8,6 +8,7 @@ check that the architecture takes this kind of input, transfer (`init_from`, `fr
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +35,10 @@ def build_model(spec: ExperimentSpec, description: InputDescription):
     """The architecture's Keras model on the dataset's input block, with the head the task calls for."""
     check_input_kind(spec, description)
     head = choose_head(description.task, description.num_classes, description.n_targets, spec.training.loss)
-    model = spec.model.build(description, spec.dataset.input_block(description), head)
+    block = spec.dataset.input_block(description)
+    if block.target_scale is not None and description.task == "regression":
+        head = dataclasses.replace(head, offset=block.target_scale[0], scale=block.target_scale[1])
+    model = spec.model.build(description, block, head)
     check_float32_outputs(model, spec.model.output_names(), spec.model.architecture)
     return model
 

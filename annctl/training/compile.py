@@ -10,16 +10,23 @@ def build_optimizer(training: TrainingSpec, schedule=None):
     import keras
 
     rate = schedule if schedule is not None else training.learning_rate
+    clipping = {
+        name: getattr(training, name)
+        for name in ("clipnorm", "clipvalue", "global_clipnorm")
+        if getattr(training, name) is not None
+    }
     if training.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=rate, momentum=training.momentum, nesterov=training.nesterov)
+        return keras.optimizers.SGD(
+            learning_rate=rate, momentum=training.momentum, nesterov=training.nesterov, **clipping
+        )
     if training.optimizer == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=rate, momentum=training.momentum)
+        return keras.optimizers.RMSprop(learning_rate=rate, momentum=training.momentum, **clipping)
     if training.optimizer == "adagrad":
-        return keras.optimizers.Adagrad(learning_rate=rate)
+        return keras.optimizers.Adagrad(learning_rate=rate, **clipping)
     if training.optimizer == "adamw":
         decay = 0.004 if training.weight_decay is None else training.weight_decay
-        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=decay)
-    return keras.optimizers.Adam(learning_rate=rate)
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=decay, **clipping)
+    return keras.optimizers.Adam(learning_rate=rate, **clipping)
 
 
 def build_loss(name: str):

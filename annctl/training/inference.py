@@ -54,18 +54,22 @@ def predict_split(model, spec: ExperimentSpec, description: InputDescription, sp
 
 
 def split_metrics(model, spec: ExperimentSpec, description: InputDescription, split) -> dict[str, Any]:
-    """The metrics of a model on a split: see :func:`metrics`."""
+    """The metrics of a model on a split: see :func:`metrics`. A split that offers a ``naive_forecast()``
+    (forecasts: the last value, repeated) is measured against it too."""
     outputs = predict_split(model, spec, description, split)
-    return metrics(spec, description, model, outputs, split.labels())
+    naive = split.naive_forecast() if hasattr(split, "naive_forecast") else None
+    return metrics(spec, description, model, outputs, split.labels(), naive)
 
 
-def metrics(spec: ExperimentSpec, description: InputDescription, model, outputs: dict, y) -> dict[str, Any]:
+def metrics(spec: ExperimentSpec, description: InputDescription, model, outputs: dict, y, naive=None) -> dict[str, Any]:
     """Loss and scores of a model's ``outputs`` against labels ``y``.
 
     ``loss`` is the loss as training computes it: each output's loss, weighted as training weighs them, plus
     the weight penalties (l1, l2). Classification: accuracy, per-class precision/recall/F1, their macro
     averages, the confusion matrix (and `auc` when the spec logs it); regression: mse, rmse, mae, r2. With
     several outputs the main output's scores are at the top level and each output's under ``outputs``.
+    ``naive``: a regression's naive forecast of the same samples; adds its `naive_mse`, `naive_rmse`,
+    `naive_mae`, the model's `skill` (1 − mse / naive_mse) and `beats_naive` (skill > 0).
     """
     import keras
 
@@ -91,13 +95,22 @@ def metrics(spec: ExperimentSpec, description: InputDescription, model, outputs:
     result["loss"] = sum(weights[name] * values["loss"] for name, values in per_output.items()) + penalties
     if len(per_output) > 1:
         result["outputs"] = per_output
+    if naive is not None and description.task == "regression":
+        baseline = regression_metrics(y, naive)
+        result.update({f"naive_{key}": baseline[key] for key in ("mse", "rmse", "mae")})
+        result["skill"] = 1.0 - result["mse"] / baseline["mse"] if baseline["mse"] else float("nan")
+        result["beats_naive"] = bool(result["mse"] < baseline["mse"])
     result["samples"] = len(y)
     return result
 
 
 def scalar_metrics(result: dict[str, Any]) -> dict[str, float]:
     """The numbers of a :func:`metrics` result, flat: each output's as ``<output>_<metric>`` (summary.json)."""
-    flat = {k: float(v) for k, v in result.items() if isinstance(v, (int, float)) and k != "samples"}
+    flat = {
+        k: float(v)
+        for k, v in result.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "samples"
+    }
     for name, values in (result.get("outputs") or {}).items():
         flat.update({f"{name}_{k}": float(v) for k, v in values.items() if isinstance(v, (int, float))})
     return flat

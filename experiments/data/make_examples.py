@@ -1,12 +1,21 @@
-"""Writes the two small example CSV files used by experiments/csv_*.yaml (deterministic; run to regenerate).
+"""Writes the small example CSV files of the shipped experiments (deterministic; run to regenerate).
 
 houses.csv    — regression: price (in $100,000) from rooms, area, age and a text column `district`;
-                some cells are empty, as in real exports.
+                some cells are empty, as in real exports (experiments/csv_regression.yaml).
 customers.csv — classification with text labels: which `plan` a customer picks, from age, monthly usage
-                and a text column `country`; some cells are NA.
+                and a text column `country`; some cells are NA (experiments/csv_classification.yaml).
+gym.csv       — the course's gym schedule: shoulders → biceps → cardio, repeating, one row per day; on a
+                missed day (`missed`, about one in six) the schedule stays put, so the next day brings the
+                exercise that was missed (experiments/gym_rnn.yaml).
+memory.csv    — a sequence whose answer lies far back: `x` is noise in [-1, 1], and `label` on row t says
+                whether x was positive MEMORY_SPAN rows earlier — the first step of the window that ends on
+                the row before (experiments/memory_*.yaml).
+seattle-weather.csv is not generated: it is NOAA's daily Seattle weather 2012–2015 (public domain), as
+the vega_datasets package ships it, unchanged.
 """
 
 import csv
+import datetime
 import random
 from pathlib import Path
 
@@ -51,6 +60,38 @@ def customers(rows: int = 600) -> None:
             writer.writerow(cells)
 
 
+EXERCISES = ["shoulders", "biceps", "cardio"]
+MEMORY_SPAN = 50  # = dataset.window of experiments/memory_*.yaml
+
+
+def gym(days: int = 730) -> None:
+    rng = random.Random(3)
+    due = 0  # the exercise the schedule is at
+    with open(HERE / "gym.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["day", "exercise"])
+        for day in range(days):
+            date = (datetime.date(2024, 1, 1) + datetime.timedelta(days=day)).isoformat()
+            if rng.random() < 1 / 6:
+                writer.writerow([date, "missed"])  # the schedule waits: tomorrow brings today's exercise
+                continue
+            writer.writerow([date, EXERCISES[due]])
+            due = (due + 1) % len(EXERCISES)
+
+
+def memory(rows: int = 4000) -> None:
+    rng = random.Random(5)
+    x = [round(rng.uniform(-1, 1), 3) for _ in range(rows)]
+    with open(HERE / "memory.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "x", "label"])
+        for t in range(rows):
+            first = x[t - MEMORY_SPAN] if t >= MEMORY_SPAN else rng.uniform(-1, 1)
+            writer.writerow([t, x[t], "positive" if first > 0 else "negative"])
+
+
 if __name__ == "__main__":
     houses()
     customers()
+    gym()
+    memory()

@@ -18,6 +18,7 @@ from annctl.spec import ExperimentSpec, ReduceOnPlateau, monitor_mode
 from annctl.training.callbacks.checkpoints import Checkpoints
 from annctl.training.callbacks.divergence import DivergenceGuard
 from annctl.training.callbacks.epoch_stats import EpochStats
+from annctl.training.callbacks.gradient_norms import GradientNorms
 from annctl.training.callbacks.metrics_log import MetricsLog, rows_to_csv
 from annctl.training.callbacks.monitors import EarlyStopping, ReduceLROnPlateau
 from annctl.training.callbacks.reporter_bridge import ReporterBridge
@@ -62,15 +63,17 @@ def build_callbacks(
     metrics_rows: list[dict] | None = None,
     best_weights=None,
 ) -> TrainingCallbacks:
-    """In order: timing, data order, NaN guard, faults, schedules, early stopping, RNG states, metrics.csv,
-    checkpoints (which record every resumable state), TensorBoard, the caller's ``extra`` callbacks, the
-    summary, the display, and last the stop request (raised only once the epoch is fully recorded).
+    """In order: timing, gradient norms (when asked), data order, NaN guard, faults, schedules, early stopping,
+    RNG states, metrics.csv, checkpoints (which record every resumable state), TensorBoard, the caller's
+    ``extra`` callbacks, the summary, the display, and last the stop request (raised only once the epoch is
+    fully recorded).
     ``saved``: the resumable states of the checkpoint a resume continues from."""
     saved = saved or {}
     training = spec.training
     paths = RunPaths(run_dir)
     resumables: list[Resumable] = []
-    callbacks: list = [EpochStats(), EpochOrder(epoch_variable), guard := DivergenceGuard(), BatchFaults()]
+    callbacks: list = [EpochStats(), *([GradientNorms()] if spec.output.gradient_norms else [])]
+    callbacks += [EpochOrder(epoch_variable), guard := DivergenceGuard(), BatchFaults()]
     schedule = training.lr_schedule
     if isinstance(schedule, ReduceOnPlateau):
         plateau = ReduceLROnPlateau(

@@ -25,9 +25,10 @@ class MetricsLog(keras.callbacks.Callback):
 
 
 def column_order(keys) -> list[str]:
-    """epoch, train metrics (loss first), val_ metrics in the same order, learning_rate, epoch_seconds."""
+    """epoch, train metrics (loss first), val_ metrics in the same order, gradient norms (grad_norm/…, in layer
+    order), learning_rate, epoch_seconds."""
     keys = [k for k in keys if k not in ("epoch", "learning_rate", "epoch_seconds")]
-    train = sorted((k for k in keys if not k.startswith("val_")), key=lambda k: (k != "loss", k))
+    train = sorted((k for k in keys if not k.startswith(("val_", "grad_norm"))), key=lambda k: (k != "loss", k))
     val = [f"val_{k}" for k in train if f"val_{k}" in keys]
     rest = [k for k in keys if k not in train and k not in val]
     return ["epoch", *train, *val, *rest, "learning_rate", "epoch_seconds"]
