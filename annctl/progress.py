@@ -149,6 +149,13 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
         for label, row in zip(labels, metrics["confusion_matrix"]["rows_true_columns_predicted"]):
             matrix.add_row(label, *map(str, row))
         tables += [per_class, matrix]
+    if result.get("misclassified"):
+        worst = Table(title="most confidently misclassified")
+        for column in ("file", "true", "predicted", "confidence"):
+            worst.add_column(column, justify="right" if column == "confidence" else "left")
+        for item in result["misclassified"][:10]:
+            worst.add_row(item["file"], item["true"], item["predicted"], f"{item['confidence']:.4f}")
+        tables.append(worst)
     return tables
 
 

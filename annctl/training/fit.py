@@ -121,6 +121,8 @@ def fit(
         else None,
         model_sha256=sha256_file(model_path),
     )
+    if description.details.get("skipped_images"):  # image_folder with on_bad_image: skip
+        summary["skipped_images"] = description.details["skipped_images"]
 
 
 def _stopped_early(saved: dict[str, Any] | None) -> bool:
