@@ -408,7 +408,7 @@ def break_tree(root: Path, case: str) -> str:
         return f"{cats / 'cut.jpg'}: unreadable image"
     if case == "not_an_image":
         (cats / "notes.png").write_text("these are my notes, not a picture")
-        return f"{cats / 'notes.png'}: not an image"
+        return f"{cats / 'notes.png'}: unreadable image: not an image"
     if case == "other_suffix":
         (cats / "notes.txt").write_text("not a picture")
         return f"{cats / 'notes.txt'}: not an image file (.png, .jpg"

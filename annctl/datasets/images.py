@@ -339,7 +339,7 @@ def check_header(path: Path, max_pixels: int) -> str | None:
     except Image.DecompressionBombError as error:
         return f"too large to decode safely ({error}); the limit is dataset.max_pixels = {max_pixels:,} pixels"
     except UnidentifiedImageError:
-        return "not an image, or a damaged one (no readable PNG, JPEG, BMP or GIF header)"
+        return "unreadable image: not an image, or a damaged one (no PNG, JPEG, BMP or GIF header)"
     except (OSError, ValueError, SyntaxError) as error:
         return f"unreadable image: {error}"
     if kind not in ("PNG", "JPEG", "MPO", "BMP", "GIF"):
