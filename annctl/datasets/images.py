@@ -295,9 +295,17 @@ class FileSplit:
     def x_batches(self, batch_size: int) -> Iterator[Any]:
         import tensorflow as tf
 
-        order = tf.data.Dataset.range(self.size).batch(batch_size)
+        order = tf.data.Dataset.range(self.size).batch(min(batch_size, inference_rows(self.decoding.sample_shape)))
         dataset = order.map(self.read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         yield from dataset.prefetch(2).as_numpy_iterator()
+
+
+def inference_rows(shape) -> int:
+    """Images per model call when predicting: about 4 million pixel values a batch (341 images of 64×64 RGB),
+    so a convolution's activations stay a few hundred MB at most instead of growing with a large --batch-size."""
+    import math
+
+    return max(16, 4_194_304 // math.prod(shape))
 
 
 def decode_files(files: list[str], decoding: Decoding, batch_size: int = 256) -> Iterator[Any]:
@@ -364,7 +372,8 @@ class ImageReader:
         warn: Warn | None = None,
         max_pixels: int | None = None,
     ):
-        self.description, self.source, self.chunk_rows = description, source, chunk_rows
+        self.description, self.source = description, source
+        self.chunk_rows = min(chunk_rows, inference_rows(description.shape))  # each chunk is one model call
         self.warn = warn or (lambda message: None)
         self.decoding = Decoding.of(description)
         self.max_pixels = max_pixels or description.details.get("max_pixels") or DEFAULT_MAX_PIXELS
