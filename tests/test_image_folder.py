@@ -530,6 +530,19 @@ def test_cache_true_serves_the_same_pixels_from_disk(tmp_path):
     )
 
 
+def test_prediction_batches_of_large_images_stay_small(tmp_path):
+    """A 4,096-image batch of 64×64 RGB through a 32-filter convolution needs 2 GB: image batches are cut to
+    about 4 million pixel values whatever batch size is asked for."""
+    from annctl.datasets.images import FileSplit, ImageReader
+
+    write_tree(tmp_path / "training_set", per_class=200, size=(64, 64))
+    data = load(tmp_path, image_size=[64, 64])
+    every = FileSplit(data.train.files + data.validation.files + data.test.files, [0] * 400, data.train.decoding)
+    assert [len(batch) for batch in every.x_batches(4096)] == [341, 59]  # 4_194_304 // (64 * 64 * 3) = 341
+    reader = ImageReader(data.description, str(tmp_path / "training_set"), chunk_rows=4096)
+    assert [len(files) for _, files in reader.chunks()] == [341, 59]
+
+
 def test_test_path_with_other_classes_and_test_split_with_test_path_are_refused(tmp_path):
     write_tree(tmp_path / "training_set", per_class=3)
     write_tree(tmp_path / "test_set", per_class=2, classes=("cats", "wolves"))
