@@ -423,6 +423,11 @@ def break_tree(root: Path, case: str) -> str:
         outside.write_bytes(good)
         (cats / "link.png").symlink_to(outside)
         return f"{cats / 'link.png'}: a symbolic link to {outside}, outside {root}: not read"
+    if case == "class_folder_outside":
+        elsewhere = root.parent / "birds_elsewhere"
+        write_tree(elsewhere, per_class=2, classes=("x",))
+        (root / "birds").symlink_to(elsewhere / "x", target_is_directory=True)
+        return f"{root / 'birds'}: a symbolic link to {elsewhere / 'x'}, outside {root}: not read"
     if case == "loose_file":
         (root / "stray.png").write_bytes(good)
         return f"{root / 'stray.png'}: not in a class folder"
@@ -438,6 +443,7 @@ SKIPPABLE = [
     "bomb",
     "symlink_loop",
     "symlink_outside",
+    "class_folder_outside",
     "loose_file",
 ]
 
@@ -541,6 +547,15 @@ def test_prediction_batches_of_large_images_stay_small(tmp_path):
     assert [len(batch) for batch in every.x_batches(4096)] == [341, 59]  # 4_194_304 // (64 * 64 * 3) = 341
     reader = ImageReader(data.description, str(tmp_path / "training_set"), chunk_rows=4096)
     assert [len(files) for _, files in reader.chunks()] == [341, 59]
+
+
+def test_cache_true_in_a_cache_folder_that_cannot_be_written_is_exit_2(tmp_path, monkeypatch):
+    write_tree(tmp_path / "training_set", per_class=3)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("ANNCTL_CACHE_DIR", str(blocker))
+    with pytest.raises(DataError, match=r"dataset.cache: cannot write the decoded images to .*set ANNCTL_CACHE_DIR"):
+        load(tmp_path, cache=True)
 
 
 def test_test_path_with_other_classes_and_test_split_with_test_path_are_refused(tmp_path):

@@ -10,6 +10,7 @@ keyed by each file's path, size and modification time, so the next run over unch
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -98,6 +99,9 @@ def scan_tree(root: Path, what: str) -> Tree:
 
 def _walk(tree: Tree, folder: Path, label: int, ancestors: tuple[Path, ...], depth: int) -> None:
     real = folder.resolve()
+    if not real.is_relative_to(tree.root):  # a class folder that is a link to elsewhere
+        tree.bad.append((str(folder), f"a symbolic link to {real}, outside {tree.root}: not read"))
+        return
     if real in ancestors:
         tree.bad.append((str(folder), f"a symbolic link loop (back to {real})"))
         return
@@ -174,7 +178,7 @@ def check_images(tree: Tree, max_pixels: int, decoding: Decoding, cache: bool) -
     if cache:
         from annctl.fileio import atomic_path
 
-        with atomic_path(pixels_path, suffix=".npy") as tmp:
+        with _writable_cache(pixels_path), atomic_path(pixels_path, suffix=".npy") as tmp:
             sink = np.lib.format.open_memmap(
                 tmp, mode="w+", dtype="uint8", shape=(len(tree.files), *decoding.sample_shape)
             )
@@ -191,6 +195,18 @@ def check_images(tree: Tree, max_pixels: int, decoding: Decoding, cache: bool) -
     except OSError:  # a read-only cache is not an error, just slower next time
         pass
     return sorted(bad), pixels
+
+
+@contextlib.contextmanager
+def _writable_cache(path: Path):
+    """`cache: true` where the cache folder cannot be written: exit 2 saying where, and what to do."""
+    try:
+        yield
+    except OSError as error:
+        raise DataError(
+            f"dataset.cache: cannot write the decoded images to {path.parent}: {error.strerror or error}; set "
+            "ANNCTL_CACHE_DIR to a writable folder, or cache: false"
+        ) from None
 
 
 def _decode_all(tree: Tree, indices: list[int], decoding: Decoding, sink) -> list[tuple[str, str]]:
