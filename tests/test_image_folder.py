@@ -588,3 +588,30 @@ def test_make_examples_writes_fashion_mnist_as_class_folders(tmp_path, monkeypat
     assert folders[:2] == ["Ankle_boot", "Bag"] and "T-shirt_top" in folders and len(folders) == 10
     with Image.open(next((tmp_path / "tree" / "test_set" / "Bag").glob("*.png"))) as image:
         assert image.size == (28, 28) and image.mode == "L"
+
+
+@pytest.mark.realdata
+def test_the_shipped_folder_experiment_learns_fashion_mnist_from_pngs(tmp_path, monkeypatch):
+    """experiments/fashion_mnist_folders_cnn.yaml on a small tree that make_examples.py writes from the real
+    IDX files: 50 training and 20 test images per class, one epoch."""
+    from .conftest import EXPERIMENTS, real_data_dir
+
+    if real_data_dir() is None or not (real_data_dir() / "fashion-mnist").is_dir():
+        pytest.skip("Fashion-MNIST not available (set ANNCTL_DATA_DIR)")
+    sys.path.insert(0, str(EXPERIMENTS / "data"))
+    try:
+        import make_examples
+    finally:
+        sys.path.pop(0)
+    tree = tmp_path / "tree"
+    assert make_examples.fashion_mnist_folders(tree, 50, 20) == {"training_set": 500, "test_set": 200}
+    args = ["train", str(EXPERIMENTS / "fashion_mnist_folders_cnn.yaml"), "--json", "--set", "training.epochs=2"]
+    args += ["--set", f"dataset.path={tree / 'training_set'}", "--set", f"dataset.test_path={tree / 'test_set'}"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["test_metrics"]["accuracy"] >= 0.4  # ten classes: chance is 0.1
+    (row,) = predict_rows(summary["run_dir"], "--input", str(next((tree / "test_set" / "Trouser").glob("*.png"))))
+    assert row["prediction"] in [
+        p.name.replace("_", " ").replace("T-shirt top", "T-shirt/top") for p in (tree / "test_set").iterdir()
+    ]
