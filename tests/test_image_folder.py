@@ -612,6 +612,4 @@ def test_the_shipped_folder_experiment_learns_fashion_mnist_from_pngs(tmp_path, 
     summary = json.loads(result.stdout)
     assert summary["test_metrics"]["accuracy"] >= 0.4  # ten classes: chance is 0.1
     (row,) = predict_rows(summary["run_dir"], "--input", str(next((tree / "test_set" / "Trouser").glob("*.png"))))
-    assert row["prediction"] in [
-        p.name.replace("_", " ").replace("T-shirt top", "T-shirt/top") for p in (tree / "test_set").iterdir()
-    ]
+    assert row["prediction"] in sorted(p.name for p in (tree / "test_set").iterdir())  # classes: the folder names
