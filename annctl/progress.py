@@ -120,6 +120,8 @@ def summary_table(summary: dict[str, Any], command_seconds: float | None = None)
         table.add_row("command time", f"{command_seconds:.1f} s (start-up and data loading included)")
     if summary.get("train_samples_per_second"):
         table.add_row("training speed", f"{summary['train_samples_per_second']:,.0f} samples/s")
+    if summary.get("skipped_images"):
+        table.add_row("skipped images", f"{summary['skipped_images']} (unreadable; listed in dataset.json)")
     return table
 
 

@@ -472,6 +472,13 @@ def test_on_bad_image_skip_leaves_them_out_and_counts_them(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["skipped_images"] == 4
+    from rich.console import Console
+
+    from annctl.progress import summary_table
+
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(summary_table(summary))
+    assert "skipped images │ 4 (unreadable; listed in dataset.json)" in console.export_text()
     details = json.loads((Path(summary["run_dir"]) / "dataset.json").read_text())["details"]
     assert sorted(Path(item["file"]).name for item in details["skipped"]) == [
         "bomb.png",
