@@ -73,7 +73,7 @@ def test_unknown_dataset_and_architecture_list_registered_names(tmp_path):
     found = problems(tmp_path, "name: t\ndataset: {name: irsi}\nmodel: {architecture: transformer}\n")
     assert any(
         "dataset.name: unknown dataset 'irsi' (did you mean `iris`?); registered: california_housing, csv, "
-        "fashion_mnist, inline, iris" in p
+        "fashion_mnist, image_folder, inline, iris" in p
         for p in found
     )
     assert any("model.architecture: unknown architecture 'transformer'" in p and "mlp" in p for p in found)
@@ -108,7 +108,8 @@ def test_missing_required_sections(tmp_path):
 def test_missing_discriminator_lists_names(tmp_path):
     found = problems(tmp_path, "name: t\ndataset: {validation_split: 0.1}\nmodel: {architecture: mlp}\n")
     assert (
-        "dataset.name: missing; registered datasets: california_housing, csv, fashion_mnist, inline, iris" in found[0]
+        "dataset.name: missing; registered datasets: california_housing, csv, fashion_mnist, image_folder, inline, "
+        "iris" in found[0]
     )
 
 
