@@ -153,12 +153,21 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
         tables += [per_class, matrix]
     if result.get("misclassified"):
         worst = Table(title="most confidently misclassified")
-        for column in ("file", "true", "predicted", "confidence"):
+        worst.add_column("file", overflow="fold")  # the whole name, wrapped, never cut
+        for column in ("true", "predicted", "confidence"):
             worst.add_column(column, justify="right" if column == "confidence" else "left")
         for item in result["misclassified"][:10]:
-            worst.add_row(item["file"], item["true"], item["predicted"], f"{item['confidence']:.4f}")
+            worst.add_row(_near(item["file"]), item["true"], item["predicted"], f"{item['confidence']:.4f}")
         tables.append(worst)
     return tables
+
+
+def _near(path: str) -> str:
+    """A path relative to the working directory when it lies inside it (shorter in a table), else as it is."""
+    import os
+
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def _short(value: Any) -> str:
