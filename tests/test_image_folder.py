@@ -645,3 +645,23 @@ def test_the_readme_cats_and_dogs_example_runs_with_its_three_commands(tmp_path,
     header, row = result.stdout.splitlines()
     assert header == "file,prediction,probability,top_k" and row.split(",")[0] == "my_pet.jpg"
     assert row.split(",")[1] in ("cats", "dogs")
+
+
+def test_resize_is_antialiased_where_it_shrinks_and_plain_where_it_enlarges():
+    """A fine checkerboard shrunk to 10×12 averages to gray (no aliasing); an enlarged image is plain bilinear."""
+    import tensorflow as tf
+
+    from annctl.datasets.images import Decoding
+
+    def png(array) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, "PNG")
+        return buffer.getvalue()
+
+    board = ((np.indices((80, 96)).sum(axis=0) % 2) * 255).astype("uint8")
+    shrunk = Decoding(10, 12, 1).decode(tf.constant(png(board))).numpy()
+    assert np.abs(shrunk.astype(int) - 128).max() <= 2
+    small = np.random.default_rng(0).integers(0, 256, (5, 6)).astype("uint8")
+    enlarged = Decoding(10, 12, 1).decode(tf.constant(png(small))).numpy()
+    plain = tf.image.resize(small[..., None], (10, 12), method="bilinear")
+    np.testing.assert_array_equal(enlarged, np.clip(np.round(plain.numpy()), 0, 255).astype("uint8"))

@@ -265,7 +265,9 @@ class ImageFolder(ImageDataset):
         [64, 64], min_length=2, max_length=2, description="[height, width] every image is resized to (bilinear)."
     )
     color_mode: ColorMode = Field("rgb", description="`rgb` (3 channels), `grayscale` (1) or `rgba` (4).")
-    interpolation: Interpolation = Field("bilinear", description="How images are resized (antialiased).")
+    interpolation: Interpolation = Field(
+        "bilinear", description="How images are resized (antialiased where an image shrinks)."
+    )
     validation_split: float = Field(0.2, gt=0, lt=1, description="Fraction of the training images that validate.")
     test_split: float | None = Field(
         None,
