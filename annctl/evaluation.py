@@ -80,14 +80,20 @@ def evaluate_run(
     from annctl.training.inference import metrics as measure
     from annctl.training.inference import predict_batches, predict_split
 
+    part = None
     if data_file is not None:
         reader = spec.dataset.reader(description, str(data_file), chunk_rows=8192)
-        x, y = reader.read_labeled(Path(data_file))
-        outputs = predict_batches(model, spec.model.feed(x, description), all_outputs=True)
+        labeled = reader.read_labeled(Path(data_file))  # (x, y), or a split (image folders: read lazily)
+        if isinstance(labeled, tuple):
+            x, y = labeled
+            outputs = predict_batches(model, spec.model.feed(x, description), all_outputs=True)
+        else:
+            part = labeled
         split = "data"
         source = reader
     else:
         part = spec.dataset.load(spec.seed).split(split)
+    if part is not None:
         outputs, y = predict_split(model, spec, description, part), part.labels()
         source = part
     naive = source.naive_forecast() if hasattr(source, "naive_forecast") else None  # forecasts' baseline
@@ -97,6 +103,12 @@ def evaluate_run(
     result = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint, "metrics": metrics}
     if data_file is not None:
         result["data"] = str(data_file)
+    files = getattr(part, "files", None)  # samples that are files (images): name the worst mistakes
+    if files is not None and description.task == "classification":
+        decision = type(spec.model).decision
+        result["misclassified"] = misclassified(outputs[main], y, files, description.class_names or [], decision)
+    if getattr(part, "skipped", 0):
+        result["skipped_images"] = part.skipped
     eval_dir = paths.eval
     try:
         atomic_write_json(eval_dir / f"{split}-{stamp}.json", result)
@@ -114,6 +126,31 @@ def evaluate_run(
             warn(f"the evaluation is not saved: {error.filename}: {error.strerror or error}")
     check_gates(metrics, gates, result)
     return result
+
+
+def misclassified(outputs, y, files: list[str], class_names: list[str], decision: str, limit: int = 25) -> list[dict]:
+    """The ``limit`` most confidently misclassified files: the highest probability given to a wrong class first."""
+    import numpy as np
+
+    from annctl.training.inference import predicted_classes
+
+    outputs = np.asarray(outputs, dtype="float64")
+    predicted = predicted_classes(outputs, decision)
+    if outputs.shape[-1] == 1:  # one sigmoid unit: the probability of class 1
+        confidence = np.where(predicted == 1, outputs[:, 0], 1 - outputs[:, 0])
+    else:
+        confidence = outputs[np.arange(len(outputs)), predicted]
+    wrong = np.flatnonzero(predicted != np.asarray(y))
+    worst = wrong[np.argsort(-confidence[wrong], kind="stable")][:limit]
+    return [
+        {
+            "file": files[i],
+            "true": class_names[int(y[i])],
+            "predicted": class_names[int(predicted[i])],
+            "confidence": round(float(confidence[i]), 6),
+        }
+        for i in worst
+    ]
 
 
 def save_confusion_matrix(metrics: dict[str, Any], path: Path) -> Path:

@@ -127,6 +127,8 @@ def summary_table(summary: Summary, command_seconds: float | None = None) -> Tab
         table.add_row("command time", f"{command_seconds:.1f} s (start-up and data loading included)")
     if summary.train_samples_per_second:
         table.add_row("training speed", f"{summary.train_samples_per_second:,.0f} samples/s")
+    if summary.skipped_images:
+        table.add_row("skipped images", f"{summary.skipped_images} (unreadable; listed in dataset.json)")
     return table
 
 
@@ -166,7 +168,23 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
         for label, row in zip(labels, metrics["confusion_matrix"]["rows_true_columns_predicted"]):
             matrix.add_row(label, *map(str, row))
         tables += [per_class, matrix]
+    if result.get("misclassified"):
+        worst = Table(title="most confidently misclassified")
+        worst.add_column("file", overflow="fold")  # the whole name, wrapped, never cut
+        for column in ("true", "predicted", "confidence"):
+            worst.add_column(column, justify="right" if column == "confidence" else "left")
+        for item in result["misclassified"][:10]:
+            worst.add_row(_near(item["file"]), item["true"], item["predicted"], f"{item['confidence']:.4f}")
+        tables.append(worst)
     return tables
+
+
+def _near(path: str) -> str:
+    """A path relative to the working directory when it lies inside it (shorter in a table), else as it is."""
+    import os
+
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def _short(value: Any) -> str:

@@ -77,6 +77,9 @@ class Summary(Record):
     )
     transferred_layers: list[str] | None = Field(None, description="Layers whose weights came from init_from.")
     source: Source | None = Field(None, description="The run a transfer (init_from) copied weights from.")
+    skipped_images: int | None = Field(
+        None, description="image_folder with on_bad_image: skip: unreadable images left out (listed in dataset.json)."
+    )
     diverged_epoch: int | None = Field(None, description="The epoch whose loss became NaN or infinite.")
     error: str | None = Field(None, description="Why a failed run failed.")
     worker: Worker | None = Field(None, description="Multi-worker runs: this process's role.")

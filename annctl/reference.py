@@ -114,6 +114,10 @@ def markdown_reference() -> str:
     out += ["", "## `dataset`", "", "`name` picks the dataset; the other fields depend on it.", ""]
     for key, cls in DATASETS.items():
         out += [f"### `name: {key}`", "", first_line(cls.__doc__), ""] + _table(cls, skip=("name",)) + [""]
+    from annctl.datasets.images import Augmentation
+
+    out += ["### `dataset.augmentation` (image datasets)", "", " ".join(Augmentation.__doc__.split()), ""]
+    out += _table(Augmentation) + [""]
     out += ["## `model`", "", "`architecture` picks the network; the other fields depend on it.", ""]
     for key, cls in ARCHITECTURES.items():
         out += [f"### `architecture: {key}`", "", first_line(cls.__doc__), ""] + _table(cls, skip=("architecture",))

@@ -21,6 +21,8 @@ table { border-collapse: collapse; margin: 0.5rem 0; } td, th { border: 1px soli
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #f7f7f7; padding: 0.8rem; overflow-x: auto; } img { max-width: 100%; }
 .best { font-weight: bold; color: #0a7d2c; }
+.thumbs { display: flex; flex-wrap: wrap; gap: 0.6rem; } .thumbs figure { margin: 0; width: 120px; font-size: 0.75rem; }
+.thumbs img { width: 96px; height: 96px; object-fit: contain; background: #eee; image-rendering: pixelated; }
 """
 
 
@@ -105,7 +107,40 @@ def evaluation_section(run_dir: Path) -> list[str]:
         parts.append(_image(Path(result["confusion_matrix_png"])))
     else:
         parts.append(_image(Path(result.get("residuals_png", ""))))
+    if result.get("misclassified"):
+        parts += ["<h2>Most confidently misclassified</h2>", thumbnail_grid(result["misclassified"])]
     return parts
+
+
+def thumbnail_grid(mistakes: list[dict], side: int = 96) -> str:
+    """The misclassified images as thumbnails, each captioned with its true and predicted class."""
+    import io
+
+    from PIL import Image
+
+    from annctl.datasets.images import DEFAULT_MAX_PIXELS, check_header
+
+    cells = []
+    for item in mistakes:
+        path = Path(item["file"])
+        picture = "<em>(unreadable)</em>"
+        if path.is_file() and check_header(path, DEFAULT_MAX_PIXELS) is None:
+            try:
+                with Image.open(path) as image:
+                    image = image.convert("RGB")
+                    image.thumbnail((side, side))
+                    buffer = io.BytesIO()
+                    image.save(buffer, format="PNG")
+                data = base64.b64encode(buffer.getvalue()).decode("ascii")
+                picture = f'<img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
+            except OSError:
+                pass
+        caption = (
+            f"{html.escape(path.name)}<br>true: <b>{html.escape(item['true'])}</b><br>predicted: "
+            f"<b>{html.escape(item['predicted'])}</b> ({item['confidence']:.2f})"
+        )
+        cells.append(f'<figure title="{html.escape(str(path))}">{picture}<figcaption>{caption}</figcaption></figure>')
+    return f'<div class="thumbs">{"".join(cells)}</div>'
 
 
 def collection_section(root: Path, run_dirs: list[Path], metric: str | None) -> str:

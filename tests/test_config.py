@@ -562,4 +562,10 @@ def test_every_shipped_experiment_passes_the_complete_validate(path, tmp_path):
     source = tmp_path / "runs" / "fashion_mnist_mlp-20260101T000000-abcdef"
     source.mkdir(parents=True)
     (source / "spec.yaml").write_text("name: fashion_mnist_mlp\n")
-    assert validate(path, "--runs-dir", tmp_path / "runs") == (0, [])
+    stand_in = []
+    if "name: image_folder" in path.read_text():  # its folder tree is made by make_examples.py: two classes stand in
+        for folder in ("training_set/a", "training_set/b", "test_set/a", "test_set/b"):
+            (tmp_path / "tree" / folder).mkdir(parents=True)
+        tree = tmp_path / "tree"
+        stand_in = ["--set", f"dataset.path={tree / 'training_set'}", "--set", f"dataset.test_path={tree / 'test_set'}"]
+    assert validate(path, "--runs-dir", tmp_path / "runs", *stand_in) == (0, [])

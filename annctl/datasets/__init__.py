@@ -3,7 +3,17 @@ runs; the registry itself lives in ``annctl.datasets.registry``. Nothing here im
 
 from __future__ import annotations
 
-from annctl.datasets import california, csv_file, fashion_mnist, inline, inline_sequence, iris, timeseries, xor  # noqa: F401  (registration)
+from annctl.datasets import (  # noqa: F401  (registration)
+    california,
+    csv_file,
+    fashion_mnist,
+    image_folder,
+    inline,
+    inline_sequence,
+    iris,
+    timeseries,
+    xor,
+)
 from annctl.datasets.base import Data, DatasetSpec, InputDescription
 from annctl.datasets.registry import DATASETS, register_dataset
 

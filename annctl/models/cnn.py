@@ -1,4 +1,8 @@
-"""Convolutional network as the course describes it: (convolution + ReLU → pooling) repeated, flatten, dense head."""
+"""Convolutional network as the course describes it: (convolution + ReLU → pooling) repeated, flatten, dense head.
+
+It takes any image the dataset describes (height, width and channels come from the input block), so the
+course's cat/dog network is `filters: [32, 32]`, `dense_units: [128]`, `padding: valid` on 64×64 RGB input.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
+from annctl.errors import SpecError
 from annctl.models.base import Activation, ArchitectureSpec, output_layer
 from annctl.models.registry import register_architecture
 
@@ -22,8 +27,17 @@ class CNN(ArchitectureSpec):
         [32, 64], min_length=1, max_length=16, description="Filters of each convolution block (one block each)."
     )
     kernel_size: int = Field(3, ge=1, le=15, description="Side of the square convolution kernels.")
+    padding: Literal["same", "valid"] = Field(
+        "same",
+        description="`same` keeps each convolution's output the size of its input; `valid` (Keras' Conv2D "
+        "default, the course's) trims kernel_size - 1 pixels.",
+    )
     pool_size: int = Field(2, ge=1, le=8, description="Side of the max-pooling window after each convolution.")
     activation: Activation = Field("relu", description="Activation of the convolutions and dense layers.")
+    batch_norm: bool = Field(False, description="Batch normalization after each convolution, before its activation.")
+    global_average_pooling: bool = Field(
+        False, description="Average each feature map to one number instead of flattening (far fewer weights)."
+    )
     dense_units: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
         [128], max_length=16, description="Units of the dense layers after flattening."
     )
@@ -32,18 +46,47 @@ class CNN(ArchitectureSpec):
     def build(self, description, block, head):
         import keras
 
-        layers = block.chain()  # pixels rescaled to [0, 1], shaped (height, width, channels)
+        self.check_fits(block.shape)
+        layers = block.chain()  # pixels rescaled to [0, 1], shaped (height, width, channels), augmented
         for i, filters in enumerate(self.filters, start=1):
             layers.append(
                 keras.layers.Conv2D(
-                    filters, self.kernel_size, padding="same", activation=self.activation, name=f"conv_{i}"
+                    filters,
+                    self.kernel_size,
+                    padding=self.padding,
+                    activation=None if self.batch_norm else self.activation,
+                    use_bias=not self.batch_norm,  # the normalization's offset replaces the bias
+                    name=f"conv_{i}",
                 )
             )
+            if self.batch_norm:
+                layers.append(keras.layers.BatchNormalization(name=f"batch_norm_{i}"))
+                layers.append(keras.layers.Activation(self.activation, name=f"activation_{i}"))
             layers.append(keras.layers.MaxPooling2D(self.pool_size, name=f"pool_{i}"))
-        layers.append(keras.layers.Flatten(name="flatten"))
+        if self.global_average_pooling:
+            layers.append(keras.layers.GlobalAveragePooling2D(name="global_average_pooling"))
+        else:
+            layers.append(keras.layers.Flatten(name="flatten"))
         for i, units in enumerate(self.dense_units, start=1):
             layers.append(keras.layers.Dense(units, activation=self.activation, name=f"dense_{i}"))
             if self.dropout:
                 layers.append(keras.layers.Dropout(self.dropout, name=f"dropout_{i}"))
         layers.append(output_layer(head))
         return keras.Sequential(layers, name="cnn")
+
+    def check_fits(self, shape: tuple[int, ...]) -> None:
+        """Every block leaves at least one pixel: a clear exit 2 instead of Keras' negative-dimension error."""
+        height, width = shape[:2]
+        for i in range(1, len(self.filters) + 1):
+            if self.padding == "valid":
+                height, width = height - self.kernel_size + 1, width - self.kernel_size + 1
+            if min(height, width) >= 1:
+                height, width = height // self.pool_size, width // self.pool_size
+            if min(height, width) < 1:
+                raise SpecError(
+                    [
+                        f"model.filters: block {i} of {len(self.filters)} shrinks the {shape[0]}×{shape[1]} input "
+                        f"to nothing (kernel_size {self.kernel_size}, padding {self.padding}, pool_size "
+                        f"{self.pool_size}); use fewer blocks, padding: same, or a larger dataset image size"
+                    ]
+                )

@@ -123,6 +123,8 @@ def fit(
         train_samples_per_second=data.train_size * summary.epochs_completed / total_seconds if total_seconds else None,
         model_sha256=sha256_file(model_path),
     )
+    if description.details.get("skipped_images"):  # image_folder with on_bad_image: skip
+        summary.skipped_images = description.details["skipped_images"]
 
 
 def _stopped_early(saved: dict[str, Any] | None) -> bool:

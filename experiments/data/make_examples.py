@@ -1,4 +1,7 @@
-"""Writes the small example CSV files of the shipped experiments (deterministic; run to regenerate).
+"""Writes the example data of the shipped experiments (deterministic; run to regenerate).
+
+    python experiments/data/make_examples.py                 # the small CSV files (committed)
+    python experiments/data/make_examples.py fashion_mnist_folders [--per-class N] [--test-per-class N] [--out DIR]
 
 houses.csv    — regression: price (in $100,000) from rooms, area, age and a text column `district`;
                 some cells are empty, as in real exports (experiments/csv_regression.yaml).
@@ -12,11 +15,17 @@ memory.csv    — a sequence whose answer lies far back: `x` is noise in [-1, 1]
                 the row before (experiments/memory_*.yaml).
 seattle-weather.csv is not generated: it is NOAA's daily Seattle weather 2012–2015 (public domain), as
 the vega_datasets package ships it, unchanged.
+fashion_mnist_folders/ — Fashion-MNIST as the course's cat/dog practical lays out photos: training_set/<class>/
+                and test_set/<class>/, one 28×28 grayscale PNG per image (experiments/fashion_mnist_folders_cnn.yaml).
+                Read from the IDX files where the fashion_mnist dataset finds them ($ANNCTL_DATA_DIR/fashion-mnist,
+                ~/.keras/datasets/fashion-mnist, /usr/share/datasets/fashion-mnist). Not committed (70,000 files).
 """
 
+import argparse
 import csv
 import datetime
 import random
+import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -90,8 +99,50 @@ def memory(rows: int = 4000) -> None:
             writer.writerow([t, x[t], "positive" if first > 0 else "negative"])
 
 
+def folder_name(class_name: str) -> str:
+    """A class name as a folder name: `T-shirt/top` → `T-shirt_top`, `Ankle boot` → `Ankle_boot`."""
+    return class_name.replace("/", "_").replace(" ", "_")
+
+
+def fashion_mnist_folders(out: Path, per_class: int | None = None, test_per_class: int | None = None) -> dict:
+    """Write Fashion-MNIST's training and test images as PNGs in class folders (the first ``per_class`` and
+    ``test_per_class`` images of each class, in file order; all by default). Returns the counts written."""
+    import numpy as np
+    from PIL import Image
+
+    from annctl.datasets.fashion_mnist import CLASSES, load_arrays
+
+    arrays = load_arrays()
+    counts = {}
+    for split, prefix, limit in (("training_set", "train", per_class), ("test_set", "test", test_per_class)):
+        images, labels = arrays[f"x_{prefix}"], np.asarray(arrays[f"y_{prefix}"])
+        written = 0
+        for label, name in enumerate(CLASSES):
+            folder = out / split / folder_name(name)
+            folder.mkdir(parents=True, exist_ok=True)
+            for index in np.flatnonzero(labels == label)[:limit]:
+                Image.fromarray(np.asarray(images[index])).save(folder / f"{index:05d}.png")
+                written += 1
+        counts[split] = written
+    return counts
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", nargs="?", choices=["csv", "fashion_mnist_folders"], default="csv")
+    parser.add_argument("--per-class", type=int, default=None, help="training images per class (default: all)")
+    parser.add_argument("--test-per-class", type=int, default=None, help="test images per class (default: all)")
+    parser.add_argument("--out", type=Path, default=HERE / "fashion_mnist_folders", help="folder to write into")
+    args = parser.parse_args(argv)
+    if args.what == "csv":
+        houses()
+        customers()
+        gym()
+        memory()
+        return
+    counts = fashion_mnist_folders(args.out, args.per_class, args.test_per_class)
+    print(f"{args.out}: {counts['training_set']:,} training and {counts['test_set']:,} test images")
+
+
 if __name__ == "__main__":
-    houses()
-    customers()
-    gym()
-    memory()
+    main(sys.argv[1:])
