@@ -406,13 +406,7 @@ class ImageReader:
     def _arrays(self, path: Path) -> Iterator[tuple[Any, None]]:
         import numpy as np
 
-        array = load_array(path)
-        shape = tuple(self.description.shape)
-        if tuple(array.shape[1:]) != shape:
-            raise DataError(
-                f"{path}: array shape {tuple(array.shape)} does not fit the model's input "
-                f"(N, {', '.join(map(str, shape))})"
-            )
+        array = load_array(path, self.description.shape)
         scale = pixel_scale(array, path)
         if scale != 1:
             self.warn(f"{path}: float pixels in [0, 1]: scaled by 255 to the 0..255 pixels the model takes")

@@ -110,10 +110,7 @@ class ArrayReader:
         path = Path(self.source)
         if self.source == "-" or path.suffix.lower() not in (".npy", ".npz") or not path.is_file():
             raise DataError(f"{self.source}: this model takes a .npy/.npz array of sequences (N, steps, features)")
-        array = load_array(path)
-        shape = tuple(self.description.shape)
-        if tuple(array.shape[1:]) != shape:
-            raise DataError(f"{path}: array shape {tuple(array.shape)} does not fit the model's input (N, {shape})")
+        array = load_array(path, self.description.shape)
         for start in range(0, len(array), self.chunk_rows):
             chunk = np.asarray(array[start : start + self.chunk_rows], dtype="float32")
             if not np.isfinite(chunk).all():

@@ -603,13 +603,7 @@ class RowReader:
     def _arrays(self, path: Path) -> Iterator[tuple[Any, None]]:
         import numpy as np
 
-        array = load_array(path)
-        shape = tuple(self.description.shape)
-        if tuple(array.shape[1:]) != shape:
-            raise DataError(
-                f"{path}: array shape {tuple(array.shape)} does not fit the model's input "
-                f"(N, {', '.join(map(str, shape))})"
-            )
+        array = load_array(path, self.description.shape)
         for start in range(0, len(array), self.chunk_rows):
             chunk = np.asarray(array[start : start + self.chunk_rows])
             check_finite(chunk, path, start)
@@ -634,8 +628,9 @@ class RowReader:
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
-def load_array(path: Path):
-    """A .npy (memory-mapped) or .npz (one array, or the one named `x`) of numbers, with at least one row."""
+def load_array(path: Path, shape: tuple[int, ...] | list[int] | None = None):
+    """A .npy (memory-mapped) or .npz (one array, or the one named `x`) of numbers, with at least one row,
+    each of ``shape`` (a model's input) when given."""
     import numpy as np
 
     try:
@@ -652,6 +647,11 @@ def load_array(path: Path):
         raise DataError(f"{path}: array of {array.dtype} values; expected numbers")
     if array.ndim == 0 or len(array) == 0:
         raise DataError(f"{path}: the array has no rows")
+    if shape is not None and tuple(array.shape[1:]) != tuple(shape):
+        raise DataError(
+            f"{path}: array shape {tuple(array.shape)} does not fit the model's input "
+            f"(N, {', '.join(map(str, shape))})"
+        )
     return array
 
 
