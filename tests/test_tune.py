@@ -107,6 +107,7 @@ def test_search_with_every_output_then_resume_continues_the_sequence(tmp_path, i
         run_dir = tune_dir / "trials" / f"{number:03d}"
         run_summary = json.loads((run_dir / "summary.json").read_text())
         assert run_summary["status"] == "completed"
+        assert run_summary["test_metrics"] is None  # issue 24: the search never looks at the test split
         assert (run_dir / "model.keras").is_file() and (run_dir / "metrics.csv").is_file()
         assert "search" not in yaml.safe_load((run_dir / "spec.yaml").read_text())
     # the leaderboard: best first, parameters under their dotted paths

@@ -28,8 +28,10 @@ def fit(
     extra: list,
     stop_request,
     resume: ResumePoint | None = None,
+    evaluate_test: bool = True,
 ) -> None:
-    """Train ``spec`` on ``data`` into ``run_dir``, updating ``summary`` (completed, with test metrics)."""
+    """Train ``spec`` on ``data`` into ``run_dir``, updating ``summary`` (completed, with test metrics unless
+    ``evaluate_test`` is False)."""
     from annctl.faults import fault_point
     from annctl.fileio import atomic_path, sha256_file
     from annctl.records import Best
@@ -113,13 +115,13 @@ def fit(
     with atomic_path(model_path, suffix=".keras") as tmp:
         model.save(tmp)
     total_seconds = sum(row["epoch_seconds"] for row in built.metrics_log.rows)
-    test = split_metrics(model, spec, description, data.test)
+    test = split_metrics(model, spec, description, data.test) if evaluate_test else {}
     if "beats_naive" in test:  # forecasts: flagged when the model does not beat the naive forecast
         summary.beats_naive = test["beats_naive"]
     summary.update(
         status="completed",
         jit_compile=bool(model.jit_compile),  # what ran: Keras may refuse XLA for a model (with a warning)
-        test_metrics=scalar_metrics(test),
+        test_metrics=scalar_metrics(test) if evaluate_test else None,
         train_samples_per_second=data.train_size * summary.epochs_completed / total_seconds if total_seconds else None,
         model_sha256=sha256_file(model_path),
     )

@@ -66,10 +66,12 @@ def train(
     run_dir: Path | None = None,
     callbacks: Sequence[Any] = (),
     data: Data | None = None,
+    evaluate_test: bool = True,
 ) -> Summary:
     """Train ``spec`` into a new run directory under ``runs_root`` (or into the empty ``run_dir`` the caller
     made, as `annctl tune` does for its trials); return its summary. ``callbacks`` are extra Keras callbacks;
-    ``data`` is ``spec.dataset.load(spec.seed)`` already loaded (a tune worker keeps it across trials).
+    ``data`` is ``spec.dataset.load(spec.seed)`` already loaded (a tune worker keeps it across trials);
+    ``evaluate_test`` False leaves the test split alone (a search's trials: it selects on validation only).
 
     With `training.distribution: multi_worker` only the chief writes under ``runs_root``; another worker trains
     into a temporary directory it deletes, and its summary has ``run_dir`` None and its ``worker`` role.
@@ -111,7 +113,9 @@ def train(
             worker=Worker(**dataclasses.asdict(role)) if role is not None else None,
         )
         write_summary(run_dir, summary)
-        return _run(spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, list(callbacks), None)
+        return _run(
+            spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, list(callbacks), None, evaluate_test
+        )
 
 
 def _train_as_worker(spec, data, role, runs_root: Path, reporter: Reporter | None) -> Summary:
@@ -188,7 +192,17 @@ def resume(
         return _run(spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, [], point)
 
 
-def _run(spec, data, run_dir: Path, summary: Summary, reporter: Reporter, runs_root: Path, extra: list, resume):
+def _run(
+    spec,
+    data,
+    run_dir: Path,
+    summary: Summary,
+    reporter: Reporter,
+    runs_root: Path,
+    extra: list,
+    resume,
+    evaluate_test: bool = True,
+):
     """Fit with the stop signals handled, and leave the summary saying how it ended."""
     from annctl.training.callbacks.stop import Terminated
     from annctl.training.fit import fit
@@ -201,7 +215,7 @@ def _run(spec, data, run_dir: Path, summary: Summary, reporter: Reporter, runs_r
 
     with contextlib.redirect_stdout(sys.stderr), _stop_signals() as stop, _naming_run_dir(run_dir):
         try:
-            fit(spec, data, run_dir, summary, reporter, runs_root, extra, stop, resume)
+            fit(spec, data, run_dir, summary, reporter, runs_root, extra, stop, resume, evaluate_test)
             stop.check()
         except (KeyboardInterrupt, Terminated) as interrupt:
             summary.update(status="interrupted", wall_seconds=elapsed(), finished_at=utc_now())
