@@ -69,8 +69,9 @@ def test_auto_threads_give_dense_networks_one_thread_on_a_cpu(monkeypatch):
 
 
 def test_thread_count_changes_speed_only(tmp_path):
-    """One process per count: TensorFlow fixes its thread pools once per process."""
-    experiment = write_experiment(tmp_path, epochs=6)
+    """One process per count: TensorFlow fixes its thread pools once per process. Keras' `fit` (compiled steps
+    may split a matrix product's sums over the threads: the same count gives the same numbers, see the README)."""
+    experiment = write_experiment(tmp_path, epochs=6, jit_compile="false")
     env = {key: value for key, value in os.environ.items() if key != "ANNCTL_THREADS"}
     summaries = {}
     for threads in (1, 2):
