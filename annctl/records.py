@@ -59,7 +59,13 @@ class Summary(Record):
     resumed_at: list[str] = Field(default_factory=list, description="UTC times of each `train --resume`.")
     resumed_from_epoch: int | None = Field(None, description="The epoch the latest resume continued from.")
     threads: int | None = Field(None, description="TensorFlow's intra- and inter-op threads (training.threads).")
-    jit_compile: bool | None = Field(None, description="Whether XLA compiled the training step.")
+    jit_compile: bool | None = Field(None, description="Whether XLA compiled the training (compiled steps).")
+    compiled_steps: int | None = Field(
+        None, description="Batches per call of annctl's compiled steps (an XLA program); null: Keras' fit's steps."
+    )
+    jit_fallback: str | None = Field(
+        None, description="Why `jit_compile: auto` trained without XLA (e.g. a layer XLA cannot compile)."
+    )
     epochs_completed: int = Field(0, description="Epochs trained and recorded in metrics.csv.")
     best_epoch: int | None = Field(None, description="The epoch of checkpoints/best.keras (1-based).")
     best: Best | None = Field(None, description="The monitored metric's best value.")

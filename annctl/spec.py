@@ -104,13 +104,17 @@ class TrainingSpec(StrictModel):
         32,
         ge=1,
         le=100_000,
-        description="Batches run per call into TensorFlow's compiled graph; larger cuts Python overhead "
-        "(same results, progress updates less often).",
+        description="Batches run per call into TensorFlow's compiled graph (with jit_compile, per XLA program); "
+        "larger cuts per-batch overhead (same batches, progress and Ctrl-C act every this many batches).",
     )
-    jit_compile: bool = Field(
-        False,
-        description="Compile the training step with XLA. Keras ignores it (with a warning) for models holding "
-        "preprocessing layers, i.e. every annctl model with Normalization or Rescaling.",
+    jit_compile: Literal["auto"] | bool = Field(
+        "auto",
+        description="XLA-compile the training: each call runs steps_per_execution batches of Keras' own train "
+        "step as one XLA program (annctl's compiled steps: small networks train several times faster). `auto`: "
+        "when an epoch has at least steps_per_execution batches and XLA can compile the model (no distribution, "
+        "no text lookups; a model it refuses when compiling runs the same steps without XLA), else Keras' fit; "
+        "`true`: always, and a model XLA cannot compile is an error; `false`: Keras' fit step by step. "
+        "summary.json's jit_compile, compiled_steps and jit_fallback say what ran.",
     )
     threads: Literal["auto"] | Annotated[int, Field(ge=1, le=1024)] = Field(
         "auto",
@@ -165,6 +169,11 @@ class TrainingSpec(StrictModel):
         clipping = [name for name in ("clipnorm", "clipvalue", "global_clipnorm") if getattr(self, name) is not None]
         if len(clipping) > 1:  # Keras' optimizers take one kind of clipping
             raise ValueError(f"{' and '.join(clipping)}: give at most one kind of gradient clipping")
+        if self.jit_compile is True and self.distribution != "none":
+            raise ValueError(
+                f"jit_compile: true does not work with distribution {self.distribution} (its strategy runs its own "
+                "replica functions); use jit_compile: auto or false"
+            )
         if self.distribution == "multi_worker" and self.steps_per_execution != 1:
             if "steps_per_execution" in self.model_fields_set:
                 raise ValueError(

@@ -4,8 +4,11 @@ Usage: python benchmarks/compare_keras.py [--epochs 3] [--repeats 2]
 Needs Fashion-MNIST (ANNCTL_DATA_DIR or the other places annctl looks). Runs, alternating, the course script
 (benchmarks/course_fashion_mnist_mlp.py) and `annctl train experiments/fashion_mnist_mlp.yaml` with the same
 epochs and seed; reports medians of epoch seconds, samples/s, test accuracy and peak RSS, the training
-FLOP/s against this machine's measured float32 matmul peak, start-up times of the light commands, the
-cached dataset load, and batched prediction against `model.predict`. Prints a Markdown table.
+FLOP/s as a share of this machine's measured float32 and bfloat16 matmul peaks (and both dtypes' rates at the
+MLP's layer shape), start-up times of the light commands, the cached dataset load, and batched prediction
+against `model.predict`. Prints a Markdown table.
+`--set FIELD=VALUE` (repeatable) changes annctl's run, e.g. `training.jit_compile=false` (Keras' `fit`, as
+before compiled steps) or `training.mixed_precision=bfloat16`; the table says what ran.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ def plain_keras(epochs: int, env: dict) -> dict:
     return {"epoch_seconds": data["epoch_seconds"], "accuracy": data["test_accuracy"], "peak_rss_mb": peak}
 
 
-def annctl(epochs: int, env: dict, runs: Path) -> dict:
+def annctl(epochs: int, env: dict, runs: Path, settings: list[str]) -> dict:
+    overrides = [arg for setting in settings for arg in ("--set", setting)]
     out, peak = measured(
         [
             PY,
@@ -58,6 +62,7 @@ def annctl(epochs: int, env: dict, runs: Path) -> dict:
             "--json",
             "--set",
             f"training.epochs={epochs}",
+            *overrides,
             "--runs-dir",
             str(runs),
             "--quiet",
@@ -73,21 +78,46 @@ def annctl(epochs: int, env: dict, runs: Path) -> dict:
         "accuracy": summary["test_metrics"]["accuracy"],
         "peak_rss_mb": peak,
         "threads": summary["threads"],
+        "ran": "compiled steps, {} batches per XLA program".format(summary["compiled_steps"])
+        if summary["jit_compile"]
+        else "Keras fit" + (f" ({summary['jit_fallback']})" if summary.get("jit_fallback") else ""),
     }
 
 
-def matmul_peak() -> float:
-    code = (
-        "import time, tensorflow as tf\n"
-        "a = tf.random.normal((2048, 2048)); b = tf.random.normal((2048, 2048)); (a @ b).numpy()\n"
-        "best = 0\n"
-        "for _ in range(5):\n"
-        "    t = time.perf_counter(); [ (a @ b) for _ in range(10) ][-1].numpy(); s = time.perf_counter() - t\n"
-        "    best = max(best, 10 * 2 * 2048**3 / s)\n"
-        "print(best / 1e9)"
-    )
+MATMUL = """
+import sys, time, tensorflow as tf
+m, k, n, threads = map(int, sys.argv[1:])
+if threads:
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+for dtype in (tf.float32, tf.bfloat16):
+    a, b = tf.cast(tf.random.normal((m, k)), dtype), tf.cast(tf.random.normal((k, n)), dtype)
+    reps = max(1, int(2e10 // (2 * m * k * n)))  # ~20 GFLOP a timing
+
+    @tf.function(jit_compile=bool(threads))  # the layer shape in one XLA program, as compiled steps run it
+    def products(a, b):
+        return tf.reduce_sum([tf.reduce_sum(tf.cast((a + tf.cast(i, dtype)) @ b, tf.float32)) for i in range(8)])
+
+    best = 0
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(max(1, reps // 8)):
+            out = products(a, b) if threads else a @ b
+        float(tf.reduce_sum(tf.cast(out, tf.float32)))
+        seconds = time.perf_counter() - start
+        best = max(best, max(1, reps // 8) * (8 if threads else 1) * 2 * m * k * n / seconds)
+    print(dtype.name, best / 1e9)
+"""
+
+
+def matmul_rates(m: int, k: int, n: int, threads: int = 0) -> dict[str, float]:
+    """GFLOP/s of TensorFlow's best (m×k)·(k×n) product here, float32 and bfloat16 (this CPU's bfloat16 units):
+    threads 0 is TensorFlow's default (every core, one product per call); else that many threads, 8 products in
+    one XLA program."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return float(subprocess.run([PY, "-c", code], capture_output=True, text=True, env=env).stdout.split()[-1])
+    command = [PY, "-c", MATMUL, *map(str, (m, k, n, threads))]
+    out = subprocess.run(command, capture_output=True, text=True, env=env).stdout.split()
+    return {out[i]: float(out[i + 1]) for i in range(0, len(out) - 1, 2)}
 
 
 def startup(env: dict, runs: int = 9) -> dict[str, float]:
@@ -144,15 +174,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="an override for annctl's run, e.g. training.jit_compile=false or training.mixed_precision=bfloat16",
+    )
     args = parser.parse_args()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     runs = Path(tempfile.mkdtemp(prefix="annctl-bench-runs-"))
     results: dict[str, list[dict]] = {"plain": [], "annctl": []}
     for _ in range(args.repeats):  # alternate, so drifts in machine load hit both alike
         results["plain"].append(plain_keras(args.epochs, env))
-        results["annctl"].append(annctl(args.epochs, env, runs))
-    med = {tool: {key: statistics.median(r[key] for r in rows) for key in rows[0]} for tool, rows in results.items()}
-    peak = matmul_peak()
+        results["annctl"].append(annctl(args.epochs, env, runs, args.set))
+    numeric = ("epoch_seconds", "accuracy", "peak_rss_mb")
+    med = {tool: {key: statistics.median(r[key] for r in rows) for key in numeric} for tool, rows in results.items()}
+    peaks = matmul_rates(2048, 2048, 2048)
+    layer = matmul_rates(32, 784, 300, threads=1)
     samples = 55_000
     print(f"Fashion-MNIST MLP, {args.epochs} epochs x {args.repeats} alternating repeats, medians\n")
     print("| | plain Keras (course script) | annctl | annctl / plain |")
@@ -171,10 +210,10 @@ def main() -> None:
     a, b = med["plain"]["samples_per_second"], med["annctl"]["samples_per_second"]
     print(f"| training samples/s | {a:,.0f} | {b:,.0f} | {b / a:.2f} |")
     a, b = med["plain"]["flops"], med["annctl"]["flops"]
-    print(
-        f"| training GFLOP/s (float32 matmul peak {peak:.0f}) | {a:.1f} ({a / peak:.0%}) | {b:.1f} "
-        f"({b / peak:.0%}) | {b / a:.2f} |"
-    )
+    print(f"| training GFLOP/s | {a:.1f} | {b:.1f} | {b / a:.2f} |")
+    for dtype, peak in peaks.items():
+        share = f"| share of the {dtype} matmul peak ({peak:.0f} GFLOP/s: 2048², every core)"
+        print(f"{share} | {a / peak:.1%} | {b / peak:.1%} | |")
     pairs = zip(results["plain"], results["annctl"], strict=True)
     print(
         "\nEpoch seconds per repeat (plain / annctl = ratio): "
@@ -182,7 +221,14 @@ def main() -> None:
             f"{p['epoch_seconds']:.2f} / {a['epoch_seconds']:.2f} = {a['epoch_seconds'] / p['epoch_seconds']:.2f}"
             for p, a in pairs
         )
-        + f"; annctl ran on {results['annctl'][0]['threads']} TensorFlow thread(s) (training.threads: auto)"
+        + f"; annctl ran on {results['annctl'][0]['threads']} TensorFlow thread(s) (training.threads: auto), "
+        + f"{results['annctl'][0]['ran']}"
+        + (f", with {' '.join(args.set)}" if args.set else "")
+    )
+    print(
+        "Matrix products at the MLP's first layer (32×784 by 784×300, one thread, in an XLA program): "
+        + ", ".join(f"{dtype} {rate:.0f} GFLOP/s" for dtype, rate in layer.items())
+        + " (bfloat16 pays only where this beats float32)"
     )
     print(
         "Start-up, median of 9 after a warm-up (s): "

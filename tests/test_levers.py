@@ -20,9 +20,13 @@ LEVERS = {
     "one step per execution": "steps_per_execution: 1",
     "many steps per execution": "steps_per_execution: 128",
     "xla": "jit_compile: true",
+    "no xla": "jit_compile: false",
     "mixed bfloat16": "mixed_precision: bfloat16",
+    "mixed bfloat16 xla": "mixed_precision: bfloat16, jit_compile: true",
     "mirrored strategy": "distribution: mirrored",
 }
+# 10 batches an epoch: `jit_compile: auto` compiles where an epoch holds steps_per_execution batches
+COMPILED = {"one step per execution", "xla", "mixed bfloat16 xla"}
 
 
 @pytest.mark.parametrize("lever", LEVERS, ids=list(LEVERS))
@@ -38,7 +42,7 @@ def test_lever_keeps_accuracy(lever, tmp_path):
     summary = train(spec_from_text(text, "<lever>"), tmp_path / "runs")
     assert summary.status == "completed"
     assert summary.test_metrics["accuracy"] >= 0.85, summary.test_metrics
-    assert summary.jit_compile == (lever == "xla")  # Keras silently refused XLA under op determinism once
+    assert summary.jit_compile == (lever in COMPILED)  # Keras silently refused XLA under op determinism once
 
 
 def _spec(model: str = "{architecture: mlp, hidden_units: [16]}", **training):
@@ -65,8 +69,9 @@ def test_auto_threads_give_dense_networks_one_thread_on_a_cpu(monkeypatch):
 
 
 def test_thread_count_changes_speed_only(tmp_path):
-    """One process per count: TensorFlow fixes its thread pools once per process."""
-    experiment = write_experiment(tmp_path, epochs=6)
+    """One process per count: TensorFlow fixes its thread pools once per process. Keras' `fit` (compiled steps
+    may split a matrix product's sums over the threads: the same count gives the same numbers, see the README)."""
+    experiment = write_experiment(tmp_path, epochs=6, jit_compile="false")
     env = {key: value for key, value in os.environ.items() if key != "ANNCTL_THREADS"}
     summaries = {}
     for threads in (1, 2):

@@ -89,12 +89,13 @@ def test_regression_run_reports_mse_rmse_mae(regression_experiment, isolated_run
 
 @pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
 def test_same_spec_and_seed_give_identical_metrics(tmp_path, isolated_runs, jit):
-    """With XLA, TensorFlow's op determinism is off (Keras refuses XLA under it): the runs must still agree."""
+    """Both Keras' `fit` and annctl's compiled steps (XLA, with TensorFlow's op determinism on)."""
     experiment = write_experiment(tmp_path, "classification", epochs=3, jit_compile=str(jit).lower())
     spec = load_spec(experiment)
     first = train(spec, isolated_runs)
     second = train(spec, isolated_runs)
     assert first.run_dir != second.run_dir
+    assert first.jit_compile is jit
     strip = lambda rows: [{k: v for k, v in row.items() if k != "epoch_seconds"} for row in rows]  # noqa: E731
     from pathlib import Path
 

@@ -649,8 +649,7 @@ def load_array(path: Path, shape: tuple[int, ...] | list[int] | None = None):
         raise DataError(f"{path}: the array has no rows")
     if shape is not None and tuple(array.shape[1:]) != tuple(shape):
         raise DataError(
-            f"{path}: array shape {tuple(array.shape)} does not fit the model's input "
-            f"(N, {', '.join(map(str, shape))})"
+            f"{path}: array shape {tuple(array.shape)} does not fit the model's input (N, {', '.join(map(str, shape))})"
         )
     return array
 

@@ -71,7 +71,7 @@ def make_model(spec: ExperimentSpec, description: InputDescription, runs_root: P
         loss_weights=spec.model.loss_weights(),
         metrics=metrics,
         steps_per_execution=training.steps_per_execution,
-        jit_compile=training.jit_compile,
+        jit_compile=False,  # XLA runs in annctl.training.compiled, around Keras' step, with op determinism on
     )
     return model
 

@@ -5,6 +5,7 @@ Called by annctl.training.lifecycle, which owns the run's status, lock and signa
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ from annctl.records import Summary
 from annctl.spec import ExperimentSpec
 from annctl.training.resuming import ResumePoint
 
-# Validation batches: Keras' default evaluation batch, which `fit` used for validation arrays before annctl fed
-# validation through a pipeline; the same batching keeps every val_ metric identical to the last digit.
+# Validation batches on Keras' `fit` path: Keras' default evaluation batch, which `fit` used for validation arrays
+# before annctl fed validation through a pipeline; the same batching keeps every val_ metric identical to the last
+# digit. The compiled path (annctl.training.compiled) validates in larger batches.
 VALIDATION_BATCH = 32
 
 
@@ -36,6 +38,7 @@ def fit(
     from annctl.fileio import atomic_path, sha256_file
     from annctl.records import Best
     from annctl.rundir import RunPaths, write_summary
+    from annctl.training import compiled
     from annctl.training.assemble import batch_preparer, make_model, precision_policy
     from annctl.training.callbacks import build_callbacks
     from annctl.training.distribution import distribution_scope
@@ -58,14 +61,21 @@ def fit(
             model.load_weights(resume.checkpoint)  # weights and optimizer state (moments, step, learning rate)
     if getattr(model, "transferred_layers", None):
         summary.transferred_layers = model.transferred_layers
+    how = compiled.plan(spec, model, math.ceil(data.train.size / training.batch_size))
+    summary.update(**how.record())
     prepare = batch_preparer(spec, description)
     train_data, epoch_variable, steps = training_dataset(
-        data.train, training.batch_size, training.shuffle, spec.seed, prepare
+        data.train, training.batch_size, training.shuffle, spec.seed, prepare, batches_per_element=how.steps or 1
     )
-    validation_data = ordered_dataset(data.validation, VALIDATION_BATCH, prepare)
+    validation_batch = VALIDATION_BATCH
+    if how.steps:
+        compiled.install(model, training.batch_size, how)
+        validation_batch = max(compiled.VALIDATION_BATCH, training.batch_size)
+    validation_data = ordered_dataset(data.validation, validation_batch, prepare)
 
     def update_summary(epoch: int, logs: dict, checkpoints) -> None:
         summary.update(
+            **how.record(),  # XLA may refuse the model only when it first compiles it
             epochs_completed=epoch + 1,
             best_epoch=checkpoints.best_epoch,
             best=Best(monitor=checkpoints.monitor, mode=checkpoints.mode, value=checkpoints.best),
@@ -79,6 +89,7 @@ def fit(
         run_dir,
         epoch_variable=epoch_variable,
         steps=steps,
+        batches_per_call=how.steps or 1,
         reporter=reporter,
         update_summary=update_summary,
         stop_request=stop_request,
@@ -120,7 +131,6 @@ def fit(
         summary.beats_naive = test["beats_naive"]
     summary.update(
         status="completed",
-        jit_compile=bool(model.jit_compile),  # what ran: Keras may refuse XLA for a model (with a warning)
         test_metrics=scalar_metrics(test) if evaluate_test else None,
         train_samples_per_second=data.train_size * summary.epochs_completed / total_seconds if total_seconds else None,
         model_sha256=sha256_file(model_path),

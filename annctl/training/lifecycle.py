@@ -88,7 +88,7 @@ def train(
     from annctl.training.tf_setup import configure_threads, seed_everything
 
     threads = configure_threads(spec)
-    seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
+    seed_everything(spec.seed)
     data = data if data is not None else spec.dataset.load(spec.seed)
     for note in data.notes:
         print(f"note: {note}", file=sys.stderr, flush=True)
@@ -173,7 +173,7 @@ def resume(
         from annctl.training.tf_setup import configure_threads, seed_everything
 
         threads = configure_threads(spec)
-        seed_everything(spec.seed, deterministic_ops=not spec.training.jit_compile)
+        seed_everything(spec.seed)
         data = spec.dataset.load(spec.seed)
         spec = resolve_or_raise(spec, data.task, data.num_classes, str(RunPaths(run_dir).spec))
         point = find_resume_point(run_dir, manifest, spec)

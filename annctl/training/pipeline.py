@@ -14,13 +14,18 @@ import math
 from collections.abc import Callable
 
 
-def training_dataset(split, batch_size: int, shuffle: bool, seed: int, prepare: Callable):
-    """(dataset, epoch variable, steps per epoch). Set the variable to the epoch before it starts (the
-    EpochOrder callback does). ``prepare(x, y)`` maps a batch to the model's inputs and targets."""
+def training_dataset(split, batch_size: int, shuffle: bool, seed: int, prepare: Callable, batches_per_element: int = 1):
+    """(dataset, epoch variable, batches per epoch). Set the variable to the epoch before it starts (the
+    EpochOrder callback does). ``prepare(x, y)`` maps a batch to the model's inputs and targets.
+
+    ``batches_per_element`` > 1 (annctl.training.compiled): each element is a chunk of that many consecutive
+    batches of the same order, so slicing a chunk into ``batch_size`` rows gives exactly the batches of the
+    plain pipeline; the epoch's last chunk holds the rest (its last batch may be smaller, as before)."""
     import tensorflow as tf
 
     n = split.size
     steps = math.ceil(n / batch_size)
+    rows = batch_size * batches_per_element
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="annctl_epoch")
     seed_t = tf.constant(seed % 2**31, dtype=tf.int64)
 
@@ -28,11 +33,11 @@ def training_dataset(split, batch_size: int, shuffle: bool, seed: int, prepare: 
         indices = tf.range(n, dtype=tf.int64)
         if shuffle:
             indices = tf.random.experimental.stateless_shuffle(indices, seed=tf.stack([seed_t, epoch.read_value()]))
-        return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)
+        return tf.data.Dataset.from_tensor_slices(indices).batch(rows)
 
     dataset = split.batches(tf.data.Dataset.range(1).flat_map(order))
     dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(n / rows))).prefetch(tf.data.AUTOTUNE)
     return dataset, epoch, steps
 
 

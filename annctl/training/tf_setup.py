@@ -103,19 +103,11 @@ def configure_threads(spec) -> int:
     return wanted
 
 
-def seed_everything(seed: int, deterministic_ops: bool = True) -> None:
-    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels.
-
-    ``deterministic_ops=False`` is for `jit_compile: true`: Keras refuses XLA (falling back to the plain graph
-    with only a Python warning) whenever TensorFlow's op determinism is on.
-    """
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels (XLA honours it too:
+    annctl's compiled steps run with it on; only Keras' own `jit_compile` refuses it)."""
     tf = import_tensorflow()
     import keras
 
     keras.utils.set_random_seed(seed)
-    if deterministic_ops:
-        tf.config.experimental.enable_op_determinism()
-    else:
-        from tensorflow.python.framework.config import disable_op_determinism  # not exported under tf.config
-
-        disable_op_determinism()
+    tf.config.experimental.enable_op_determinism()

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keras
-
 from annctl.rundir import RunPaths
 from annctl.spec import ExperimentSpec, ReduceOnPlateau, monitor_mode
 from annctl.training.callbacks.checkpoints import Checkpoints
@@ -25,6 +23,7 @@ from annctl.training.callbacks.reporter_bridge import ReporterBridge
 from annctl.training.callbacks.resumable import RandomStates, Resumable
 from annctl.training.callbacks.small import BatchFaults, EpochOrder, EpochSummary
 from annctl.training.callbacks.stop import StopAtBatch, StopRequest, Terminated
+from annctl.training.callbacks.tensorboard import EpochTensorBoard
 
 __all__ = ["TrainingCallbacks", "build_callbacks", "rows_to_csv", "StopRequest", "Terminated"]
 
@@ -55,6 +54,7 @@ def build_callbacks(
     epoch_variable,
     steps: int,
     reporter,
+    batches_per_call: int = 1,
     update_summary: Callable[[int, dict, Checkpoints], None],
     stop_request: StopRequest,
     extra: list | None = None,
@@ -67,7 +67,8 @@ def build_callbacks(
     RNG states, metrics.csv, checkpoints (which record every resumable state), TensorBoard, the caller's
     ``extra`` callbacks, the summary, the display, and last the stop request (raised only once the epoch is
     fully recorded).
-    ``saved``: the resumable states of the checkpoint a resume continues from."""
+    ``saved``: the resumable states of the checkpoint a resume continues from. ``steps``: batches per epoch;
+    ``batches_per_call``: batches behind each of Keras' batch ends (a chunk of annctl.training.compiled)."""
     saved = saved or {}
     training = spec.training
     paths = RunPaths(run_dir)
@@ -118,7 +119,7 @@ def build_callbacks(
     callbacks += [metrics_log, checkpoints]
     if spec.output.tensorboard:
         callbacks.append(
-            keras.callbacks.TensorBoard(
+            EpochTensorBoard(
                 log_dir=str(paths.tensorboard),
                 histogram_freq=spec.output.histogram_freq,
                 write_graph=False,
@@ -129,7 +130,7 @@ def build_callbacks(
     callbacks += [
         *(extra or []),
         EpochSummary(lambda epoch, logs: update_summary(epoch, logs, checkpoints)),
-        ReporterBridge(reporter, training.epochs, steps),
+        ReporterBridge(reporter, training.epochs, steps, batches_per_call),
         stop,
     ]
     return TrainingCallbacks(callbacks, checkpoints, metrics_log, guard, stop, early)
