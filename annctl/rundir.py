@@ -54,6 +54,7 @@ class RunPaths:
     plots = property(lambda self: self.dir / "plots")
     learning_curves = property(lambda self: self.plots / "learning_curves.png")
     eval = property(lambda self: self.dir / "eval")  # one JSON per `annctl evaluate`, and its figures
+    export = property(lambda self: self.dir / "export")  # `annctl export`'s artifacts by default
 
     def checkpoint(self, which: str) -> Path:
         """`best`, `last` or `previous`."""

@@ -1,0 +1,64 @@
+"""TFLite: the serving SavedModel converted with TFLite's built-in operators only (what the standard
+interpreter, LiteRT, runs on a phone), optionally quantised; or, where the model needs operators TFLite lacks,
+a refusal naming the layer and why — before anything is written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from annctl.errors import UsageError
+
+# |TFLite − annctl| allowed per output value (relative above 1), by quantisation: float16 weights keep ~3
+# significant digits; dynamic range stores weights in 8 bits and quantises activations on the fly.
+TOLERANCE = {None: 1e-5, "float16": 1e-2, "dynamic": 1e-1}
+
+
+def refusals(model) -> list[str]:
+    """Why the built-in TFLite operators cannot run ``model``: one line per layer, naming it (none: they can)."""
+    from annctl.models.keras_layers import FillMissing
+
+    found = []
+    for layer in _layers(model):
+        if isinstance(layer, FillMissing) and isinstance(layer.values, str):
+            found.append(
+                f"layer {layer.name!r} (annctl's FillMissing on a text column) finds blank cells with "
+                "tf.strings.strip, which TFLite's built-in operators lack"
+            )
+    return found
+
+
+def _layers(model) -> list:
+    return list(model._flatten_layers(include_self=False, recursive=True))
+
+
+def check_convertible(model) -> None:
+    found = refusals(model)
+    if found:
+        raise UsageError(
+            "--format tflite: this model cannot run on TFLite's built-in operators: "
+            + "; ".join(found)
+            + ". Export --format savedmodel (TensorFlow Serving, plain TensorFlow) instead"
+        )
+
+
+def convert(savedmodel: Path, signature: str, quantize: str | None) -> bytes:
+    """The `.tflite` bytes of ``savedmodel``'s ``signature`` (its input and output names kept)."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(savedmodel), signature_keys=[signature])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # alone: dynamic-range (8-bit weights)
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+    try:
+        return converter.convert()
+    except Exception as error:  # noqa: BLE001 - the converter raises several types; each means "cannot"
+        text = str(error)
+        ops = re.search(r"TF Select ops: ([^\n]+)", text)
+        reason = f"it needs TensorFlow operators that TFLite lacks ({ops.group(1).strip()})" if ops else text
+        raise UsageError(
+            f"--format tflite: the converter refused this model: {reason.splitlines()[0] if reason else 'unknown'}. "
+            "Export --format savedmodel instead"
+        ) from None
