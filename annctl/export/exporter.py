@@ -166,12 +166,20 @@ def _failure(verification) -> str:
 
 @contextlib.contextmanager
 def scratch_folder(target: Path) -> Iterator[Path]:
-    """A hidden folder beside ``target`` (same file system, so publishing is a rename), removed afterwards."""
+    """A hidden folder beside ``target`` (same file system, so publishing is a rename), removed afterwards
+    (with the folder it was made in, when this made that folder and the export failed)."""
+    made = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     (work / "verify").mkdir()
     try:
         yield work
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        for folder in made:  # innermost first; each only if empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -147,20 +147,20 @@ def check_builtin(model) -> None:
 
 
 def compile_like_run(model, spec, description) -> None:
-    """Compile as training did (fresh optimizer state): the file can be trained further as it is."""
+    """Compile as training did, with a fresh optimizer: the file can be trained further as it is."""
     from annctl.training.assemble import learning_rate_schedule
     from annctl.training.compile import build_metrics, build_optimizer
 
     training, outputs = spec.training, spec.model.output_names()
-    metrics = build_metrics(training.metrics, training.loss, description.num_classes)
     if len(outputs) > 1:
         losses = {name: training.loss for name in outputs}
         metrics = {name: build_metrics(training.metrics, training.loss, description.num_classes) for name in outputs}
     else:
-        losses = training.loss
+        losses, metrics = training.loss, build_metrics(training.metrics, training.loss, description.num_classes)
     model.compile(
         optimizer=build_optimizer(training, learning_rate_schedule(spec)),
         loss=losses,
         loss_weights=spec.model.loss_weights(),
         metrics=metrics,
     )
+    model.optimizer.build(model.trainable_variables)  # its slots saved (zero), so loading it warns of nothing

@@ -23,6 +23,24 @@ if TYPE_CHECKING:
 
 SIGNATURE = "serving_default"  # the key TensorFlow Serving and the TFLite signature runner use by default
 SINGLE_INPUT = {"tabular": "features", "image": "image"}  # a model's one input tensor, per kind of input
+# Latin letters that Unicode does not decompose into ASCII ones (é → e it does)
+LETTERS = str.maketrans(
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "œ": "oe",
+        "Œ": "OE",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "þ": "th",
+        "Þ": "Th",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,7 @@ def signature_inputs(description: DataInfo, model_input: Any) -> list[SignatureI
 def argument_name(name: str, taken: set[str]) -> str:
     """``name`` as a signature argument: ASCII letters, digits and `_`, not starting with a digit or `_`
     (TensorFlow's rule for names), not a Python keyword, not in ``taken``."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ascii_name = unicodedata.normalize("NFKD", name.translate(LETTERS)).encode("ascii", "ignore").decode()
     text = re.sub(r"[^A-Za-z0-9]+", "_", ascii_name).strip("_") or "input"
     if text[0].isdigit():
         text = f"column_{text}"

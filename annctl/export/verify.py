@@ -163,11 +163,11 @@ def compare(
     for reference_name, name in pairs:
         expected = np.asarray(rows.reference[reference_name], dtype="float64")
         actual = np.asarray(produced[name], dtype="float64").reshape(expected.shape)
-        difference = np.abs(actual - expected)
-        same_nan = np.isnan(actual) & np.isnan(expected)
-        difference = np.where(same_nan, 0.0, difference)
-        worst = max(worst, float(np.nanmax(difference, initial=0.0)) if not np.isnan(difference).all() else np.inf)
-        within &= bool(np.all(difference <= tolerance * np.maximum(1.0, np.abs(expected))))
+        nan_actual, nan_expected = np.isnan(actual), np.isnan(expected)
+        difference = np.where(nan_actual | nan_expected, 0.0, np.abs(actual - expected))
+        difference = np.where(nan_actual != nan_expected, np.inf, difference)  # NaN on one side only
+        worst = max(worst, float(difference.max(initial=0.0)))
+        within &= bool(np.all(difference <= tolerance * np.maximum(1.0, np.abs(np.nan_to_num(expected)))))
     agree = None
     names = np.asarray(description.class_names or [])
     for output in class_checks:
