@@ -615,7 +615,7 @@ def schema(
         typer.Option(
             "--record",
             metavar="NAME",
-            help="The JSON Schema of a file annctl writes instead: summary, dataset, manifest, env.",
+            help="The JSON Schema of a file annctl writes instead: summary, dataset, manifest, env, export.",
         ),
     ] = None,
 ) -> None:

@@ -1,7 +1,8 @@
 """The JSON files of a run directory, as typed records: one definition each, used by every writer and reader.
 
 `summary.json` (:class:`Summary`), `dataset.json` (:class:`DataInfo`), `checkpoints/manifest.json`
-(:class:`Manifest`) and `env.json` (:class:`Environment`); the tune directory's records are in
+(:class:`Manifest`) and `env.json` (:class:`Environment`), and `annctl export`'s manifest (in
+annctl.export.manifest); the tune directory's records are in
 annctl.tuning.records. Where each file lives is annctl.rundir's business; `annctl schema --record NAME`
 prints each record's JSON Schema (committed under schemas/), so "what is in summary.json" is one hop for
 scripts too. Records ignore keys they do not know (a file written by a newer annctl still reads), and
@@ -15,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, computed_field
 
 from annctl.datasets.base import InputDescription
+from annctl.export.manifest import ExportManifest
 from annctl.specbase import Record
 
 Status = Literal["running", "completed", "interrupted", "failed", "diverged"]
@@ -149,4 +151,5 @@ RECORDS: dict[str, type[Record]] = {
     "dataset": DataInfo,
     "manifest": Manifest,
     "env": Environment,
+    "export": ExportManifest,  # `annctl export`'s manifest (annctl.export.manifest)
 }

@@ -171,6 +171,9 @@ def test_csv_with_text_and_gaps_savedmodel_takes_raw_columns(runs, monkeypatch):
     assert out["probabilities"].shape == (2, 1) and set(out["class_name"].numpy()) <= {b"big", b"small"}
     written = json.loads((target / "export.json").read_text())
     assert written["source"]["model_sha256"] == json.loads((run_dir / "summary.json").read_text())["model_sha256"]
+    import jsonschema
+
+    jsonschema.validate(written, json.loads((REPO / "schemas" / "export.schema.json").read_text()))
 
 
 def test_subclassed_wide_deep_signature_says_wide_and_deep(runs, monkeypatch):

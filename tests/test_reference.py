@@ -37,8 +37,8 @@ def test_every_shipped_experiment_points_editors_at_the_schema():
 
 
 REGENERATE_RECORD = (
-    "regenerate with: for r in summary dataset manifest env; do annctl schema --record $r > schemas/$r.schema.json;"
-    " done"
+    "regenerate with: for r in summary dataset manifest env export; do"
+    " annctl schema --record $r > schemas/$r.schema.json; done"
 )
 
 

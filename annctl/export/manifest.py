@@ -63,7 +63,7 @@ class Verification(Record):
 
 
 class ExportManifest(Record):
-    """An export's manifest."""
+    """`export.json`: an export's manifest (inside a SavedModel; beside a file as `FILE.json`)."""
 
     format: Format = Field(..., description="savedmodel, tflite or keras.")
     path: str = Field(..., description="The artifact (a folder for savedmodel, a file otherwise).")
