@@ -109,6 +109,15 @@ def runs(tmp_path_factory):
             },
             {},
         ),
+        "iris_mixed": (
+            {
+                "name": "iris_mixed",
+                "dataset": {"name": "iris"},
+                "model": {"architecture": "mlp", "hidden_units": [4]},
+                "training": {"epochs": 1, "batch_size": 16, "mixed_precision": "float16"},
+            },
+            {},
+        ),
         "perceptron": example_document("perceptron", "tabular", base / "perceptron"),
         "wide_deep": example_document("wide_deep", "tabular", base / "wide_deep"),
         "subclassed": example_document("wide_deep_subclassed", "tabular", base / "subclassed"),
@@ -224,6 +233,15 @@ def test_tflite_refuses_text_gaps_naming_the_layer_and_writes_nothing(runs, monk
     with pytest.raises(UsageError, match=r"layer 'fill_color' \(annctl's FillMissing on a text column\).*strip"):
         exported(runs, monkeypatch, "csv_gaps", "tflite")
     assert not target.exists() and not list(target.parent.glob(".model.tflite*"))
+
+
+def test_mixed_precision_model_tflite_refused_savedmodel_compared_at_16_bit(runs, monkeypatch):
+    with pytest.raises(UsageError, match=r"layer 'normalize' computes in float16 \(training.mixed_precision\)"):
+        exported(runs, monkeypatch, "iris_mixed", "tflite")
+    _, manifest = exported(runs, monkeypatch, "iris_mixed", "savedmodel")
+    check_verified(manifest)
+    assert manifest.verification.tolerance == 1e-2 and "mixed precision" in manifest.notes[0]
+    assert [t.dtype for t in manifest.outputs] == ["float32", "string"]  # output layers compute in float32
 
 
 def test_tflite_takes_text_columns_without_gaps(runs, monkeypatch):

@@ -98,6 +98,9 @@ def export_run(
     inputs = signature.signature_inputs(description, rows.model_input)
     outputs = signature.signature_outputs(description)
     tolerance = tflite.TOLERANCE[quantize]
+    if tflite.half_precision(model):
+        tolerance = max(tolerance, tflite.MIXED_PRECISION_TOLERANCE)
+        notes.append(f"computes in 16-bit floats (mixed precision): compared with annctl's to {tolerance:g}")
     with scratch_folder(target) as work:
         artifact = work / ("artifact" if fmt == "savedmodel" else f"artifact{target.suffix or '.' + fmt}")
         with quiet_stderr():

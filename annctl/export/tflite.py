@@ -15,6 +15,9 @@ from annctl.errors import UsageError
 # activations on the fly (measured: 0.006 on Fashion-MNIST probabilities). A quantised export is judged by the
 # change of its test metric, which the export reports; the tolerance only catches a broken conversion.
 TOLERANCE = {None: 1e-5, "float16": 5e-2, "dynamic": 2.5e-1}
+# A model trained with mixed precision computes in 16-bit floats (~3 significant digits) in annctl and in the
+# export alike, but on different hardware (a GPU here, the CPU in the verifying process) they round differently.
+MIXED_PRECISION_TOLERANCE = 1e-2
 
 
 def refusals(model) -> list[str]:
@@ -22,6 +25,13 @@ def refusals(model) -> list[str]:
     from annctl.models.keras_layers import FillMissing
 
     found = []
+    half = [layer for layer in _layers(model) if layer.compute_dtype in ("float16", "bfloat16")]
+    if half:
+        found.append(
+            f"layer {half[0].name!r} computes in {half[0].compute_dtype} (training.mixed_precision), which "
+            "TFLite's built-in operators do not take (they compute in float32; --quantize float16 stores a "
+            "float32 run's weights in 16 bits)"
+        )
     for layer in _layers(model):
         if isinstance(layer, FillMissing) and isinstance(layer.values, str):
             found.append(
@@ -29,6 +39,11 @@ def refusals(model) -> list[str]:
                 "tf.strings.strip, which TFLite's built-in operators lack"
             )
     return found
+
+
+def half_precision(model) -> bool:
+    """Whether ``model`` computes in float16 or bfloat16 anywhere (trained with mixed precision)."""
+    return any(layer.compute_dtype in ("float16", "bfloat16") for layer in _layers(model))
 
 
 def _layers(model) -> list:

@@ -42,9 +42,13 @@ class TestRows:
 def test_rows(spec, description, model) -> TestRows:
     """The first ROW_LIMIT rows of the run's test split, and annctl's predictions on them."""
     import numpy as np
+    import tensorflow as tf
 
     from annctl.training.inference import predict_batches
 
+    # full float32 on GPUs too (TensorFloat-32 matrix products keep ~3 digits): the verifying process runs
+    # on the CPU, in float32
+    tf.config.experimental.enable_tensor_float_32_execution(False)
     split = spec.dataset.load(spec.seed).test
     batches, count = [], 0
     for x in split.x_batches(BATCH_SIZE):
@@ -110,7 +114,8 @@ def run_without_annctl(fmt: str, artifact: Path, arrays: dict[str, Any], work: P
     }
     (work / "job.json").write_text(json.dumps(job), encoding="utf-8")
     source = (Path(__file__).parent / "standalone.py").read_text(encoding="utf-8")
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # the CPU only: reproducible float32, and no second claim on a GPU whose memory this process holds
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
     try:
         result = subprocess.run(
             [sys.executable, "-I", "-c", source, str(work / "job.json")],
