@@ -418,7 +418,7 @@ def test_cli_export_json_and_the_readme_rest_body_against_annctl_predict(runs, t
     assert result.returncode == 0, result.stderr
     manifest = json.loads(result.stdout)
     assert manifest["format"] == "savedmodel" and manifest["path"] == str(target)
-    assert manifest["inputs"] == [{"name": "features", "dtype": "float32", "shape": [None, 4], "description": None}]
+    assert manifest["inputs"] == [{"name": "features", "dtype": "float32", "shape": [None, 4]}]
     assert manifest["features"] == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     assert manifest["verification"]["passed"] and manifest["verification"]["rows"] == 30
     # the REST request body the README shows, read the way TensorFlow Serving reads the row format, fed to the

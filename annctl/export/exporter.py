@@ -104,13 +104,7 @@ def export_run(
     with scratch_folder(target) as work:
         artifact = work / ("artifact" if fmt == "savedmodel" else f"artifact{target.suffix or '.' + fmt}")
         with quiet_stderr():
-            if fmt == "savedmodel":
-                signature.write_savedmodel(model, description, artifact, inputs, outputs)
-            elif fmt == "tflite":
-                signature.write_savedmodel(model, description, work / "savedmodel", inputs, outputs)
-                artifact.write_bytes(tflite.convert(work / "savedmodel", signature.SIGNATURE, quantize))
-            else:
-                artifact_model.save(artifact)
+            write_artifact(fmt, artifact, artifact_model, description, inputs, outputs, quantize)
         produced, report = verify.run_without_annctl(
             fmt, artifact, verify.artifact_inputs(fmt, rows, inputs), work / "verify"
         )
@@ -146,6 +140,19 @@ def export_run(
             raise AnnctlError(_failure(verification))
         publish(artifact, target, fmt, manifest, work)
     return manifest
+
+
+def write_artifact(fmt: str, artifact: Path, model, description, inputs, outputs, quantize: str | None) -> None:
+    """The SavedModel, the `.tflite` file (converted from a SavedModel beside it) or the `.keras` file."""
+    from annctl.export import signature, tflite
+
+    if fmt == "keras":
+        model.save(artifact)
+        return
+    savedmodel = artifact if fmt == "savedmodel" else artifact.with_name("savedmodel")
+    signature.write_savedmodel(model, description, savedmodel, inputs, outputs)
+    if fmt == "tflite":
+        artifact.write_bytes(tflite.convert(savedmodel, signature.SIGNATURE, quantize))
 
 
 def _listed_inputs(fmt: str, inputs, model) -> list[TensorInfo]:

@@ -20,7 +20,6 @@ class TensorInfo(Record):
     name: str = Field(..., description="Its name in the signature (SavedModel, TFLite) or the Keras model.")
     dtype: str = Field(..., description="float32, uint8, string, ...")
     shape: list[int | None] = Field(..., description="Its shape; null for the batch axis.")
-    description: str | None = Field(None, description="What it holds, in the user's words.")
 
 
 class Source(Record):
