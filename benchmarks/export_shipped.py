@@ -1,6 +1,6 @@
 """Export every shipped experiment's run in every format and print the README's table (experiment × format).
 
-Usage: python benchmarks/export_shipped.py [--runs-dir DIR] [--skip-training]
+Usage: python benchmarks/export_shipped.py [--runs-dir DIR] [--skip-training] [--only NAME ...]
 Trains each experiments/*.yaml that `annctl train` takes (not the `tune` ones) with `annctl train`, the
 Fashion-MNIST ones with `--set training.epochs=1 --set dataset.max_train_samples=2000`, then runs
 `annctl export RUN --format F --json` for savedmodel, tflite, tflite --quantize float16|dynamic and keras,
@@ -25,6 +25,7 @@ SHORT = ["--set", "training.epochs=1", "--set", "dataset.max_train_samples=2000"
 parser = argparse.ArgumentParser()
 parser.add_argument("--runs-dir", type=Path, default=None)
 parser.add_argument("--skip-training", action="store_true", help="reuse the newest run of each experiment")
+parser.add_argument("--only", nargs="*", help="these experiments only (names without .yaml)")
 args = parser.parse_args()
 root = args.runs_dir or Path(tempfile.mkdtemp(prefix="annctl-export-"))
 env = {**os.environ, "ANNCTL_RUNS_DIR": str(root)}
@@ -34,6 +35,7 @@ experiments = sorted(
     path
     for path in (REPO / "experiments").glob("*.yaml")
     if "search:" not in path.read_text()  # tune experiments: their trials are runs, exported like any other
+    and (not args.only or path.stem in args.only)
 )
 experiments.sort(key=lambda path: path.stem == "fashion_mnist_transfer")  # after the run it transfers from
 

@@ -276,7 +276,7 @@ def test_quantised_tflite_reports_the_test_accuracy_change(runs, monkeypatch):
     assert result.stdout.strip() == str(run_dir / "export" / "model-float16.tflite")
     assert re.search(r"test accuracy: annctl \d\.\d{4}, export \d\.\d{4} \(change [+-]\d\.\d{4}\)", result.stderr)
     manifest = json.loads((run_dir / "export" / "model-float16.tflite.json").read_text())
-    assert manifest["quantize"] == "float16" and manifest["verification"]["tolerance"] == 0.05
+    assert manifest["quantize"] == "float16" and manifest["verification"]["tolerance"] == 0.25
     assert manifest["verification"]["passed"] and manifest["verification"]["metric"]["name"] == "accuracy"
 
 
@@ -311,6 +311,10 @@ def test_keras_file_of_subclassed_model_is_functional(runs, monkeypatch):
     check_verified(manifest)
     assert {t.name for t in manifest.inputs} == {"wide", "deep"}
     assert "Functional API" in manifest.notes[0]
+    # float16 TFLite rebuilds it too, with its standardisation as scale and offset (16-bit constants)
+    _, manifest = exported(runs, monkeypatch, "subclassed", "tflite", quantize="float16")
+    check_verified(manifest)
+    assert "scale and offset" in manifest.notes[0] and manifest.verification.metric.name == "accuracy"
 
 
 def test_keras_refuses_a_layer_that_is_not_keras(tmp_path):

@@ -89,6 +89,9 @@ def export_run(
     artifact_model, compiled = model, None
     if fmt == "tflite":
         tflite.check_convertible(model)  # before anything is written
+        if quantize == "float16":
+            artifact_model = tflite.float16_ready(model, spec, description)
+            notes.append("standardisation stored as scale and offset (x·(1/std) − mean/std): 16-bit constants")
     if fmt == "keras":
         from annctl.export.keras_file import builtin_model
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from annctl.errors import UsageError
 
-# |TFLite − annctl| allowed per output value (relative above 1), by quantisation. float16 stores weights and
-# constants with ~3 significant digits (measured: up to 0.027 on California housing prices, whose
-# standardisation constants reach the thousands); dynamic range stores weights in 8 bits and quantises
-# activations on the fly (measured: 0.006 on Fashion-MNIST probabilities). A quantised export is judged by the
-# change of its test metric, which the export reports; the tolerance only catches a broken conversion.
-TOLERANCE = {None: 1e-5, "float16": 5e-2, "dynamic": 2.5e-1}
+# |TFLite − annctl| allowed per output value (relative above 1), by quantisation. A quantised file is judged
+# by the change of its test metric, which the export reports; its tolerance only catches a broken conversion:
+# 16-bit or 8-bit constants keep 3 or 2 significant digits, and an input far from the training mean multiplies
+# that error (measured: up to 0.10 on California housing prices with float16, whose AveOccup reaches 600
+# standard deviations; 0.006 on Fashion-MNIST probabilities with dynamic range).
+TOLERANCE = {None: 1e-5, "float16": 0.25, "dynamic": 0.25}
 # A model trained with mixed precision computes in 16-bit floats (~3 significant digits) in annctl and in the
 # export alike, but on different hardware (a GPU here, the CPU in the verifying process) they round differently.
 MIXED_PRECISION_TOLERANCE = 1e-2
@@ -58,6 +58,33 @@ def check_convertible(model) -> None:
             + "; ".join(found)
             + ". Export --format savedmodel (TensorFlow Serving, plain TensorFlow) instead"
         )
+
+
+def float16_ready(model, spec, description):
+    """``model`` with each standardisation (Normalization: (x − mean) / std) as a Rescaling (x · 1/std +
+    (−mean/std)): the same function, whose constants fit in 16-bit floats — a variance above 65,504 (a
+    population count's, in California housing) does not, and becomes infinite."""
+    import keras
+    import numpy as np
+
+    if not type(model).__module__.startswith("keras."):  # subclassed: its Functional twin can be cloned
+        from annctl.export.keras_file import functional_twin
+
+        model = functional_twin(model, spec, description)
+
+    def clone(layer):
+        if isinstance(layer, keras.layers.Normalization):
+            mean = np.asarray(layer.mean, dtype="float64").reshape(-1)
+            std = np.maximum(np.sqrt(np.asarray(layer.variance, dtype="float64").reshape(-1)), keras.config.epsilon())
+            return keras.layers.Rescaling(scale=(1 / std).tolist(), offset=(-mean / std).tolist(), name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    rebuilt = keras.models.clone_model(model, clone_function=clone)
+    source = {layer.name: layer for layer in model.layers}
+    for layer in rebuilt.layers:
+        if layer.weights:
+            layer.set_weights(source[layer.name].get_weights())
+    return rebuilt
 
 
 def convert(savedmodel: Path, signature: str, quantize: str | None) -> bytes:

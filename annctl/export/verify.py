@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from annctl.errors import AnnctlError
+from annctl.errors import AnnctlError, DataError
 from annctl.export.manifest import Metric, TensorInfo, Verification
 from annctl.export.signature import SignatureInput, SignatureOutput
 
@@ -49,7 +49,10 @@ def test_rows(spec, description, model) -> TestRows:
     # full float32 on GPUs too (TensorFloat-32 matrix products keep ~3 digits): the verifying process runs
     # on the CPU, in float32
     tf.config.experimental.enable_tensor_float_32_execution(False)
-    split = spec.dataset.load(spec.seed).test
+    try:
+        split = spec.dataset.load(spec.seed).test
+    except DataError as error:
+        raise DataError(f"an export is verified on the run's test split, which cannot be loaded: {error}") from None
     batches, count = [], 0
     for x in split.x_batches(BATCH_SIZE):
         fed = spec.model.feed(x, description)
