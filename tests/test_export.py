@@ -311,10 +311,24 @@ def test_keras_file_of_subclassed_model_is_functional(runs, monkeypatch):
     check_verified(manifest)
     assert {t.name for t in manifest.inputs} == {"wide", "deep"}
     assert "Functional API" in manifest.notes[0]
-    # float16 TFLite rebuilds it too, with its standardisation as scale and offset (16-bit constants)
+    # float16 TFLite rebuilds it too, its standardisation as one multiply-add
     _, manifest = exported(runs, monkeypatch, "subclassed", "tflite", quantize="float16")
     check_verified(manifest)
-    assert "scale and offset" in manifest.notes[0] and manifest.verification.metric.name == "accuracy"
+    assert "x·(1/std) − mean/std" in manifest.notes[0] and manifest.verification.metric.name == "accuracy"
+
+
+def test_float16_standardisation_as_multiply_add_is_the_same_function():
+    import keras
+
+    from annctl.export.tflite import float16_ready
+
+    inputs = keras.Input(shape=(2,), name="features")
+    normalized = keras.layers.Normalization(mean=[1425.0, -119.6], variance=[1.2e6, 4.0], name="normalize")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, name="output")(normalized))
+    ready = float16_ready(model, None, None)
+    assert [type(layer).__name__ for layer in ready.layers] == ["InputLayer", "Rescaling", "Dense"]
+    x = np.array([[1425.0, -119.6], [35682.0, -124.3], [3.0, -114.3]], dtype="float32")
+    np.testing.assert_allclose(ready(x), model(x), rtol=1e-5, atol=1e-5)
 
 
 def test_keras_refuses_a_layer_that_is_not_keras(tmp_path):
@@ -481,3 +495,21 @@ def test_bad_options_exit_2_before_anything_is_written(runs, tmp_path):
         assert message in result.output
     assert (folder / "notes.txt").read_text() == "keep me" and len(list(folder.iterdir())) == 1
     assert not (tmp_path / "model.h5").exists()
+
+
+def test_a_nan_on_one_side_only_is_a_mismatch():
+    from annctl.export.signature import SignatureOutput
+    from annctl.export.verify import TestRows, compare
+
+    description = DataInfo(kind="tabular", shape=[1], dtype="float32", task="regression", target_name="y")
+    rows = TestRows(np.zeros((2, 1), "float32"), {"output": np.array([[1.0], [np.nan]])}, np.array([1.0, 2.0]))
+    report = {"annctl_importable": False, "annctl_loaded": False, "loader": "test"}
+    outputs = [SignatureOutput("prediction", "output", False)]
+    same, _ = compare(
+        "savedmodel", description, rows, {"prediction": np.array([[1.0], [np.nan]])}, outputs, report, 1e-5
+    )
+    assert same.passed and same.max_abs_difference == 0
+    one_side, _ = compare(
+        "savedmodel", description, rows, {"prediction": np.array([[1.0], [2.0]])}, outputs, report, 1e-5
+    )
+    assert not one_side.passed and one_side.max_abs_difference == np.inf

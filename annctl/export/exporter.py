@@ -91,7 +91,7 @@ def export_run(
         tflite.check_convertible(model)  # before anything is written
         if quantize == "float16":
             artifact_model = tflite.float16_ready(model, spec, description)
-            notes.append("standardisation stored as scale and offset (x·(1/std) − mean/std): 16-bit constants")
+            notes.append("standardisation computed as x·(1/std) − mean/std (closer to annctl's in 16 bits)")
     if fmt == "keras":
         from annctl.export.keras_file import builtin_model
 

@@ -11,9 +11,8 @@ from annctl.errors import UsageError
 
 # |TFLite − annctl| allowed per output value (relative above 1), by quantisation. A quantised file is judged
 # by the change of its test metric, which the export reports; its tolerance only catches a broken conversion:
-# 16-bit or 8-bit constants keep 3 or 2 significant digits, and standardising a feature whose mean is large
-# against its spread loses more (measured: up to 0.10 on California housing prices with float16 — longitude
-# −119.6 ± 2.0 —, with the test RMSE within 0.0005; 0.006 on Fashion-MNIST probabilities with dynamic range).
+# 16-bit or 8-bit constants keep 3 or 2 significant digits (measured: up to 0.10 on California housing prices
+# with float16, the test RMSE within 0.0005; 0.006 on Fashion-MNIST probabilities with dynamic range).
 TOLERANCE = {None: 1e-5, "float16": 0.25, "dynamic": 0.25}
 # A model trained with mixed precision computes in 16-bit floats (~3 significant digits) in annctl and in the
 # export alike, but on different hardware (a GPU here, the CPU in the verifying process) they round differently.
@@ -61,9 +60,10 @@ def check_convertible(model) -> None:
 
 
 def float16_ready(model, spec, description):
-    """``model`` with each standardisation (Normalization: (x − mean) / std) as a Rescaling (x · 1/std +
-    (−mean/std)): the same function, whose constants fit in 16-bit floats — a variance above 65,504 (a
-    population count's, in California housing) does not, and becomes infinite."""
+    """``model`` with each standardisation (Normalization: (x − mean) / std) as one multiply-add (Rescaling:
+    x · 1/std − mean/std), the same function in float32, for float16 files: measured on California housing,
+    the test RMSE moves by at most 0.0005 with it against up to 0.0034 when the mean and variance are what
+    the file stores in 16 bits."""
     import keras
     import numpy as np
 
