@@ -513,3 +513,17 @@ def test_a_nan_on_one_side_only_is_a_mismatch():
         "savedmodel", description, rows, {"prediction": np.array([[1.0], [2.0]])}, outputs, report, 1e-5
     )
     assert not one_side.passed and one_side.max_abs_difference == np.inf
+
+
+def test_data_gone_exit_2_says_why_export_needs_it(runs, tmp_path):
+    import shutil
+
+    run_dir, _ = runs["csv_text"]
+    moved = tmp_path / run_dir.name
+    shutil.copytree(run_dir, moved)
+    spec = moved / "spec.yaml"
+    spec.write_text(re.sub(r"path: .*", f"path: {tmp_path / 'gone.csv'}", spec.read_text()))
+    result = runner.invoke(app, ["export", str(moved)])
+    assert result.exit_code == 2, result.output
+    assert "an export is verified on the run's test split, which cannot be loaded" in result.output
+    assert "gone.csv" in result.output and not (moved / "export").exists()
