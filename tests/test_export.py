@@ -520,7 +520,7 @@ def test_data_gone_exit_2_says_why_export_needs_it(runs, tmp_path):
 
     run_dir, _ = runs["csv_text"]
     moved = tmp_path / run_dir.name
-    shutil.copytree(run_dir, moved)
+    shutil.copytree(run_dir, moved, ignore=shutil.ignore_patterns("export"))  # other tests' exports
     spec = moved / "spec.yaml"
     spec.write_text(re.sub(r"path: .*", f"path: {tmp_path / 'gone.csv'}", spec.read_text()))
     result = runner.invoke(app, ["export", str(moved)])
