@@ -551,6 +551,47 @@ def predict(
         )
 
 
+@app.command()
+def export(
+    run: RunArg,
+    fmt: Annotated[
+        str, typer.Option("--format", help="savedmodel (TensorFlow Serving), tflite, or keras (a plain .keras file).")
+    ] = "savedmodel",
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="Where to write it (default: RUN/export/savedmodel, model.tflite, ...)."),
+    ] = None,
+    checkpoint: CheckpointOption = "final",
+    quantize: Annotated[
+        Optional[str], typer.Option("--quantize", help="tflite: float16 or dynamic (8-bit weights).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the export's manifest as JSON on stdout.")] = False,
+    runs_dir: RunsDirOption = None,
+) -> None:
+    """Export a run's model to run without annctl, checked in a process where annctl cannot be imported."""
+    from annctl.export.exporter import FORMATS, QUANTIZE, export_run
+    from annctl.progress import spinner
+    from annctl.rundir import resolve_run, runs_root
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r}: use {', '.join(FORMATS)}", param_hint="--format")
+    if quantize is not None and quantize not in QUANTIZE:
+        raise typer.BadParameter(f"{quantize!r}: use {' or '.join(QUANTIZE)}", param_hint="--quantize")
+    with user_errors():
+        run_dir = resolve_run(run, runs_root(runs_dir))
+        load_tensorflow()
+        with spinner(f"exporting {fmt} and verifying it without annctl…"):
+            manifest = export_run(run_dir, fmt, output, _checkpoint(checkpoint), quantize)
+    if json_output:
+        print_json(manifest.model_dump(mode="json"))
+        return
+    from annctl.export.manifest import summary_lines
+
+    for line in summary_lines(manifest):
+        err().print(line, highlight=False)
+    print_line(manifest.path)
+
+
 runs_app = typer.Typer(help="List and inspect run directories (reads only their small files).", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
@@ -636,7 +677,7 @@ def schema(
             "--record",
             metavar="NAME",
             help="The JSON Schema of a file annctl writes instead: summary, dataset, manifest, env, tune, "
-            "tune-summary, trial.",
+            "tune-summary, trial, export.",
         ),
     ] = None,
 ) -> None:

@@ -2,8 +2,8 @@
 
 A run's `summary.json` (:class:`Summary`), `dataset.json` (:class:`DataInfo`), `checkpoints/manifest.json`
 (:class:`Manifest`) and `env.json` (:class:`Environment`); a search's `tune.json` (:class:`TuneConfig`) and
-`summary.json` (:class:`TuneSummary`), and each trial's `trial.json` (:class:`TrialOutcome`). Where each file
-lives is annctl.rundir's business; `annctl schema --record NAME`
+`summary.json` (:class:`TuneSummary`), each trial's `trial.json` (:class:`TrialOutcome`), and `annctl export`'s
+manifest (in annctl.export.manifest). Where each file lives is annctl.rundir's business; `annctl schema --record NAME`
 prints each record's JSON Schema (committed under schemas/), so "what is in summary.json" is one hop for
 scripts too. Records ignore keys they do not know (a file written by a newer annctl still reads), and
 refuse to be given a field they do not have.
@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, computed_field
 
 from annctl.datasets.base import InputDescription
+from annctl.export.manifest import ExportManifest
 from annctl.specbase import Record
 
 Status = Literal["running", "completed", "interrupted", "failed", "diverged"]
@@ -232,4 +233,5 @@ RECORDS: dict[str, type[Record]] = {
     "tune": TuneConfig,
     "tune-summary": TuneSummary,
     "trial": TrialOutcome,
+    "export": ExportManifest,  # `annctl export`'s manifest (annctl.export.manifest)
 }

@@ -57,6 +57,7 @@ class RunPaths:
     eval = property(lambda self: self.dir / "eval")  # one JSON per `annctl evaluate`, and its figures
     trial = property(lambda self: self.dir / self.TRIAL)  # records.TrialOutcome (search trials only)
     trial_log = property(lambda self: self.dir / self.TRIAL_LOG)  # the trial's output (search trials only)
+    export = property(lambda self: self.dir / "export")  # `annctl export`'s artifacts by default
 
     def checkpoint(self, which: str) -> Path:
         """`best`, `last` or `previous`."""

@@ -37,7 +37,7 @@ def test_every_shipped_experiment_points_editors_at_the_schema():
 
 
 REGENERATE_RECORD = (
-    "regenerate with: for r in summary dataset manifest env tune tune-summary trial; do"
+    "regenerate with: for r in summary dataset manifest env tune tune-summary trial export; do"
     " annctl schema --record $r > schemas/$r.schema.json;"
     " done"
 )

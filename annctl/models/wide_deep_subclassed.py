@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from annctl.models.base import Head
 from annctl.models.registry import register_architecture
-from annctl.models.wide_deep import WideDeepBase
+from annctl.models.wide_deep import WideDeep, WideDeepBase
 
 
 @register_architecture
@@ -20,6 +20,11 @@ class WideDeepSubclassed(WideDeepBase):
         "deep_features": [1, 2],
         "aux_output": {"loss_weight": 0.1},
     }
+
+    def functional_twin(self) -> WideDeep:
+        """The same network with the Functional API (`annctl export --format keras` rebuilds it so that plain
+        Keras loads the file without this class; same layer names, so the weights copy by name)."""
+        return WideDeep(**self.model_dump(exclude={"architecture"}))
 
     def build(self, description, block, head: Head):
         import numpy as np
