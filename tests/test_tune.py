@@ -109,6 +109,10 @@ def test_search_with_every_output_then_resume_continues_the_sequence(tmp_path, i
         assert run_summary["status"] == "completed"
         assert run_summary["test_metrics"] is None  # issue 24: the search never looks at the test split
         assert (run_dir / "model.keras").is_file() and (run_dir / "metrics.csv").is_file()
+        # light trials (issue 22): retried, never resumed, so no per-epoch checkpoints; no picture drawn
+        assert not list(run_dir.rglob("checkpoints/*.keras"))
+        assert not (run_dir / "plots" / "learning_curves.png").exists()
+        assert run_summary["best_epoch"] is not None  # the best epoch is still tracked
         assert "search" not in yaml.safe_load((run_dir / "spec.yaml").read_text())
     # the leaderboard: best first, parameters under their dotted paths
     rows = leaderboard(tune_dir)

@@ -30,10 +30,10 @@ def fit(
     extra: list,
     stop_request,
     resume: ResumePoint | None = None,
-    evaluate_test: bool = True,
+    search_trial: bool = False,
 ) -> None:
     """Train ``spec`` on ``data`` into ``run_dir``, updating ``summary`` (completed, with test metrics unless
-    ``evaluate_test`` is False)."""
+    a search's trial: see annctl.training.lifecycle.train)."""
     from annctl.faults import fault_point
     from annctl.fileio import atomic_path, sha256_file
     from annctl.records import Best
@@ -98,6 +98,7 @@ def fit(
         manifest=resume.manifest if resume else None,
         metrics_rows=resume.rows if resume else None,
         best_weights=best_weights,
+        checkpoint_files=not search_trial,
     )
     reporter.run_start(run_dir, spec, data.train_size)
     initial_epoch = resume.entry.epoch if resume else 0
@@ -126,12 +127,12 @@ def fit(
     with atomic_path(model_path, suffix=".keras") as tmp:
         model.save(tmp)
     total_seconds = sum(row["epoch_seconds"] for row in built.metrics_log.rows)
-    test = split_metrics(model, spec, description, data.test) if evaluate_test else {}
+    test = {} if search_trial else split_metrics(model, spec, description, data.test)
     if "beats_naive" in test:  # forecasts: flagged when the model does not beat the naive forecast
         summary.beats_naive = test["beats_naive"]
     summary.update(
         status="completed",
-        test_metrics=scalar_metrics(test) if evaluate_test else None,
+        test_metrics=None if search_trial else scalar_metrics(test),
         train_samples_per_second=data.train_size * summary.epochs_completed / total_seconds if total_seconds else None,
         model_sha256=sha256_file(model_path),
     )

@@ -66,12 +66,14 @@ def train(
     run_dir: Path | None = None,
     callbacks: Sequence[Any] = (),
     data: Data | None = None,
-    evaluate_test: bool = True,
+    search_trial: bool = False,
 ) -> Summary:
     """Train ``spec`` into a new run directory under ``runs_root`` (or into the empty ``run_dir`` the caller
     made, as `annctl tune` does for its trials); return its summary. ``callbacks`` are extra Keras callbacks;
     ``data`` is ``spec.dataset.load(spec.seed)`` already loaded (a tune worker keeps it across trials);
-    ``evaluate_test`` False leaves the test split alone (a search's trials: it selects on validation only).
+    ``search_trial``: a trial of `annctl tune`, which is selected on validation only (no test metrics), retried
+    from its start rather than resumed (no per-epoch checkpoints) and many (no learning-curves picture: `annctl
+    plot` and `report` draw them on demand).
 
     With `training.distribution: multi_worker` only the chief writes under ``runs_root``; another worker trains
     into a temporary directory it deletes, and its summary has ``run_dir`` None and its ``worker`` role.
@@ -114,7 +116,7 @@ def train(
         )
         write_summary(run_dir, summary)
         return _run(
-            spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, list(callbacks), None, evaluate_test
+            spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, list(callbacks), None, search_trial
         )
 
 
@@ -201,7 +203,7 @@ def _run(
     runs_root: Path,
     extra: list,
     resume,
-    evaluate_test: bool = True,
+    search_trial: bool = False,
 ):
     """Fit with the stop signals handled, and leave the summary saying how it ended."""
     from annctl.training.callbacks.stop import Terminated
@@ -215,7 +217,7 @@ def _run(
 
     with contextlib.redirect_stdout(sys.stderr), _stop_signals() as stop, _naming_run_dir(run_dir):
         try:
-            fit(spec, data, run_dir, summary, reporter, runs_root, extra, stop, resume, evaluate_test)
+            fit(spec, data, run_dir, summary, reporter, runs_root, extra, stop, resume, search_trial)
             stop.check()
         except (KeyboardInterrupt, Terminated) as interrupt:
             summary.update(status="interrupted", wall_seconds=elapsed(), finished_at=utc_now())
@@ -252,7 +254,8 @@ def _run(
             raise AnnctlError(f"training failed: {type(exc).__name__}: {exc} (run directory: {run_dir})") from exc
     summary.update(wall_seconds=elapsed(), finished_at=utc_now())
     write_summary(run_dir, summary)
-    plot_learning_curves(run_dir, spec.name)
+    if not search_trial:
+        plot_learning_curves(run_dir, spec.name)
     return summary
 
 

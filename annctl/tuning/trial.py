@@ -50,7 +50,7 @@ def run(payload: dict[str, Any], load_data: Callable[[Any], Any] | None = None) 
             run_dir=run_dir,
             callbacks=[callback],
             data=data,
-            evaluate_test=False,  # the search selects on validation only: the test split is for the winner
+            search_trial=True,  # selected on validation only (the test split is for the winner), never resumed
         )
     except Interrupted as error:
         return {"state": "fail", "reason": "interrupted", "exit_code": error.exit_code}

@@ -62,6 +62,7 @@ def build_callbacks(
     manifest=None,
     metrics_rows: list[dict] | None = None,
     best_weights=None,
+    checkpoint_files: bool = True,
 ) -> TrainingCallbacks:
     """In order: timing, gradient norms (when asked), data order, NaN guard, faults, schedules, early stopping,
     RNG states, metrics.csv, checkpoints (which record every resumable state), TensorBoard, the caller's
@@ -112,6 +113,7 @@ def build_callbacks(
         manifest,
         min_delta=improvement_min_delta(spec, monitor),
         resumables=resumables,
+        write=checkpoint_files,
     )
     checkpoints.resume_from(saved.get(checkpoints.state_key))
     # metrics.csv before the manifest: a kill between them leaves a row the resume drops, never a missing one

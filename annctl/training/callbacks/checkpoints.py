@@ -39,6 +39,7 @@ class Checkpoints(Resumable, MonitorCallback):
         manifest: Manifest | None = None,
         min_delta: float = 0.0,
         resumables: list[Resumable] | None = None,
+        write: bool = True,
     ):
         super().__init__(monitor=monitor, mode=mode, min_delta=min_delta)
         self.paths = paths
@@ -48,6 +49,7 @@ class Checkpoints(Resumable, MonitorCallback):
         self.best: float | None = best.value if best else None
         self.best_epoch: int | None = best.epoch if best else None
         self.resumables: list[Resumable] = [*(resumables or []), self]  # whose state() goes into the manifest
+        self.write = write  # False: track the best epoch only (a search's trial, never resumed, keeps no files)
 
     def state(self) -> dict:
         return {"best": plain(self.best), "best_epoch": self.best_epoch}
@@ -70,6 +72,8 @@ class Checkpoints(Resumable, MonitorCallback):
         improved = finite(value) and self.improved(float(value))
         if improved:  # before the state is taken: the state after this epoch includes it
             self.best, self.best_epoch = float(value), epoch + 1
+        if not self.write:
+            return
         last, previous = self.paths.checkpoint("last"), self.paths.checkpoint("previous")
         with atomic_path(last, suffix=".keras") as tmp:
             self.model.save(tmp)
