@@ -31,7 +31,9 @@ import json, os, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np, tensorflow as tf, keras
 from annctl.datasets.fashion_mnist import load_arrays
-from annctl.training.pipeline import epoch_order_callback, training_dataset
+from annctl.datasets.base import ArraySplit
+from annctl.training.callbacks.small import EpochOrder
+from annctl.training.pipeline import training_dataset
 variant, epochs = sys.argv[1], int(sys.argv[2])
 keras.utils.set_random_seed(1)
 if variant != "fit_xla":
@@ -47,14 +49,14 @@ if variant.startswith("fit"):
     model.compile(optimizer, "sparse_categorical_crossentropy",
         metrics=[] if variant == "fit_no_metrics" else ["accuracy"], steps_per_execution=32,
         jit_compile=variant == "fit_xla")
-    dataset, epoch_variable, _ = training_dataset(x, y, 32, True, 1)
+    dataset, epoch_variable, _ = training_dataset(ArraySplit(x, y), 32, True, 1, lambda xb, yb: (xb, yb))
     class Timer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - self.start)
     model.fit(dataset, epochs=epochs, shuffle=False, verbose=0,
-        callbacks=[epoch_order_callback(epoch_variable), Timer()])
+        callbacks=[EpochOrder(epoch_variable), Timer()])
 else:
     optimizer.build(model.trainable_variables)
     loss_fn = keras.losses.SparseCategoricalCrossentropy()

@@ -12,6 +12,14 @@ REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
 
 
+def pytest_collection_modifyitems(items):
+    """Fault-injection and PostgreSQL tests run real processes for tens of seconds each: they are ``slow`` too,
+    so ``pytest -m "not slow"`` is the quick inner loop (the README says what it leaves out)."""
+    for item in items:
+        if item.get_closest_marker("reliability") or item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def isolated_runs(tmp_path, monkeypatch):
     """Every test writes runs under its own temp folder, and caches too."""
