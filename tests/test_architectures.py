@@ -32,6 +32,7 @@ def reference_dataset(kind: str):
     return entry
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("architecture,kind", smoke_cases(), ids=[f"{a}-{k}" for a, k in smoke_cases()])
 def test_build_train_save_reload_predict_identically(architecture, kind, tmp_path, monkeypatch):
     import keras
@@ -193,6 +194,7 @@ training: {{epochs: 3, batch_size: 8, learning_rate: 0.1,
         )
 
 
+@pytest.mark.slow
 def test_transfer_copies_matching_layers_and_freezes(tmp_path):
     write_csv(tmp_path / "r.csv", "regression")
     base = f"name: {{name}}\ndataset: {{{{name: csv, path: {tmp_path / 'r.csv'}, target: target}}}}\n"

@@ -55,6 +55,7 @@ def test_sigmoid_example_first_step_matches_the_course():
     assert result["check"]["agrees"]
 
 
+@pytest.mark.slow
 def test_sigmoid_example_after_10000_steps():
     result = run_backprop(load_spec(EXPERIMENTS / "backprop_sigmoid.yaml"), steps=10_000)
     assert result["final"]["loss"] == pytest.approx(3.5102e-5, rel=1e-3)

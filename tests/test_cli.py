@@ -165,6 +165,7 @@ def annctl_process(args, **kwargs):
     return subprocess.Popen([*annctl_command(), *args], **kwargs)
 
 
+@pytest.mark.slow
 def test_sigterm_in_a_script_still_gives_the_run_directory(tmp_path):
     """`RUN=$(annctl train EXP --quiet)` stopped by SIGTERM (a CI timeout, `kill`): the script can resume RUN."""
     write_csv(tmp_path / "rows.csv", "classification", rows=3000)
@@ -310,6 +311,7 @@ def test_plot_a_folder_without_runs_says_there_are_none(tmp_path):
     assert result.stderr == f"error: {tmp_path / 'empty'}: no runs in there to plot (a run directory holds spec.yaml)\n"
 
 
+@pytest.mark.slow
 def test_evaluate_into_a_closed_pipe_ends_quietly(trained_run):
     """The issue's own example: `annctl evaluate RUN | head -3`, the reader gone before the tables are out."""
     result = closed_pipe_run(["evaluate", str(trained_run)])

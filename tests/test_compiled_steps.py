@@ -75,6 +75,7 @@ def test_chunks_hold_exactly_the_plain_pipelines_batches():
         assert [chunk[i : i + 4] for chunk in chunks for i in range(0, len(chunk), 4)] == batches
 
 
+@pytest.mark.slow
 def test_compiled_and_fit_train_alike_and_say_what_ran(tmp_path):
     compiled = train(spec_from_text(experiment(tmp_path, "jit_compile: true"), "<c>"), tmp_path / "runs")
     plain = train(spec_from_text(experiment(tmp_path, "jit_compile: false"), "<c>"), tmp_path / "runs")
@@ -92,6 +93,7 @@ def test_compiled_and_fit_train_alike_and_say_what_ran(tmp_path):
             assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-3, abs=1e-4), (key, a, b)
 
 
+@pytest.mark.slow
 def test_two_compiled_runs_give_identical_metrics(tmp_path):
     """Dropout draws its masks inside the XLA program: its random-generator state must advance the same way."""
     model = "{architecture: mlp, hidden_units: [16], dropout: 0.3}"
@@ -263,6 +265,7 @@ def test_a_model_xla_cannot_compile_falls_back_or_is_refused(tmp_path, monkeypat
     assert "jit_compile: true, but XLA cannot compile it here" in result.stderr and "MaxPool" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("architecture,kind", smoke_cases(), ids=[f"{a}-{k}" for a, k in smoke_cases()])
 def test_every_architecture_trains_on_compiled_steps_or_says_why_not(architecture, kind, tmp_path, monkeypatch):
     """Dict inputs (wide & deep), several outputs, the perceptron's loss, images: all through one XLA program."""

@@ -109,6 +109,7 @@ def trained(tmp_path_factory):
     return directory, rows, runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("case", "names", "written", "fields"), VARIANTS, ids=[v[0] for v in VARIANTS])
 def test_each_dialect_and_name_trains_and_predicts_its_raw_rows(trained, case, names, written, fields):
     directory, rows, runs = trained
@@ -253,6 +254,7 @@ def bad_experiments(directory: Path) -> list[tuple[Path, Path]]:
     return made
 
 
+@pytest.mark.slow
 def test_validate_and_train_agree_on_every_bad_header(tmp_path):
     made = bad_experiments(tmp_path)
     # validate: real processes, no TensorFlow; every problem once, with the file and the line
@@ -299,6 +301,7 @@ def test_validate_and_train_agree_on_every_bad_header(tmp_path):
 # --- the issue's files, as a user runs them -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_european_excel_export_of_the_shipped_customers_file_in_real_processes(tmp_path):
     """customers.csv saved as "CSV UTF-8" by a German Excel: a BOM, CRLF, `;`, decimal commas, a quoted text
     cell holding a comma and `;`, names with spaces, punctuation and umlauts. validate, train, predict."""

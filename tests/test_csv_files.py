@@ -28,6 +28,7 @@ def shipped_csv_runs(tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 def test_shipped_csv_experiments_learn(shipped_csv_runs):
     regression = json.loads((shipped_csv_runs["csv_regression"] / "summary.json").read_text())
     assert regression["test_metrics"]["mse"] < 0.3  # price variance is ~1.0

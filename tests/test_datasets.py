@@ -147,6 +147,7 @@ needs_fashion = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @needs_fashion
 def test_real_fashion_mnist_known_figures(monkeypatch):

@@ -26,6 +26,7 @@ training: {epochs: 20}
 """
 
 
+@pytest.mark.slow
 def test_a_perceptron_with_only_a_dataset_and_its_architecture_learns(tmp_path):
     """Before: Adam at 0.001, batch 32 → 0.067 test accuracy on a linearly separable task."""
     spec = spec_from_text(PERCEPTRON_ONLY, "<perc>")

@@ -51,6 +51,7 @@ def model_outputs(run_dir, x):
     return np.asarray(model.predict(x, verbose=0))
 
 
+@pytest.mark.slow
 def test_evaluate_classification_json_files_and_png(runs):
     result = runner.invoke(app, ["evaluate", str(runs["classification"]), "--json"])
     assert result.exit_code == 0, result.output

@@ -165,6 +165,7 @@ def signature_of(path: Path):
 # -- SavedModel: the signature users call -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_csv_with_text_and_gaps_savedmodel_takes_raw_columns(runs, monkeypatch):
     run_dir, manifest = exported(runs, monkeypatch, "csv_gaps", "savedmodel")
     check_verified(manifest)
@@ -187,6 +188,7 @@ def test_csv_with_text_and_gaps_savedmodel_takes_raw_columns(runs, monkeypatch):
     jsonschema.validate(written, json.loads((REPO / "schemas" / "export.schema.json").read_text()))
 
 
+@pytest.mark.slow
 def test_subclassed_wide_deep_signature_says_wide_and_deep(runs, monkeypatch):
     run_dir, manifest = exported(runs, monkeypatch, "subclassed", "savedmodel")
     check_verified(manifest)
@@ -200,6 +202,7 @@ def test_subclassed_wide_deep_signature_says_wide_and_deep(runs, monkeypatch):
     assert sorted(p.name for p in (run_dir / "export").iterdir()) == ["savedmodel"]
 
 
+@pytest.mark.slow
 def test_multi_input_multi_output_wide_deep_all_formats(runs, monkeypatch):
     for fmt in ("savedmodel", "tflite", "keras"):
         _, manifest = exported(runs, monkeypatch, "wide_deep", fmt)
@@ -210,6 +213,7 @@ def test_multi_input_multi_output_wide_deep_all_formats(runs, monkeypatch):
         assert names == (["main", "aux"] if fmt == "keras" else signature)
 
 
+@pytest.mark.slow
 def test_image_model_takes_raw_pixels_in_every_format(runs, monkeypatch):
     for fmt in ("savedmodel", "keras", "tflite"):
         _, manifest = exported(runs, monkeypatch, "cnn", fmt)
@@ -219,6 +223,7 @@ def test_image_model_takes_raw_pixels_in_every_format(runs, monkeypatch):
         assert manifest.class_names[0] == "T-shirt/top"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["mlp_image", "perceptron_image"])
 def test_other_architectures_on_images(runs, monkeypatch, case):
     _, manifest = exported(runs, monkeypatch, case, "tflite")
@@ -229,6 +234,7 @@ def test_other_architectures_on_images(runs, monkeypatch, case):
 # -- TFLite -----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_tflite_refuses_text_gaps_naming_the_layer_and_writes_nothing(runs, monkeypatch):
     run_dir, _ = runs["csv_gaps"]
     target = run_dir / "export" / "model.tflite"
@@ -237,6 +243,7 @@ def test_tflite_refuses_text_gaps_naming_the_layer_and_writes_nothing(runs, monk
     assert not target.exists() and not list(target.parent.glob(".model.tflite*"))
 
 
+@pytest.mark.slow
 def test_mixed_precision_model_tflite_refused_savedmodel_compared_at_16_bit(runs, monkeypatch):
     with pytest.raises(UsageError, match=r"layer 'normalize' computes in float16 \(training.mixed_precision\)"):
         exported(runs, monkeypatch, "iris_mixed", "tflite")
@@ -246,12 +253,14 @@ def test_mixed_precision_model_tflite_refused_savedmodel_compared_at_16_bit(runs
     assert [t.dtype for t in manifest.outputs] == ["float32", "string"]  # output layers compute in float32
 
 
+@pytest.mark.slow
 def test_tflite_takes_text_columns_without_gaps(runs, monkeypatch):
     _, manifest = exported(runs, monkeypatch, "csv_text", "tflite")
     check_verified(manifest)
     assert {t.name: t.dtype for t in manifest.inputs} == {"size": "float32", "weight": "float32", "color": "string"}
 
 
+@pytest.mark.slow
 def test_perceptron_in_every_format(runs, monkeypatch):
     for fmt in ("savedmodel", "tflite"):
         _, manifest = exported(runs, monkeypatch, "perceptron", fmt)
@@ -265,6 +274,7 @@ def test_perceptron_in_every_format(runs, monkeypatch):
     assert manifest.source.checkpoint == "last" and manifest.source.model_sha256 == recorded
 
 
+@pytest.mark.slow
 def test_quantised_tflite_reports_the_test_accuracy_change(runs, monkeypatch):
     run_dir, env = runs["cnn"]
     result = subprocess.run(
@@ -293,6 +303,7 @@ def run_files(run_dir: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_keras_file_of_csv_model_has_only_builtin_pieces(runs, monkeypatch):
     run_dir, _ = runs["csv_gaps"]
     before = run_files(run_dir)
@@ -308,6 +319,7 @@ def test_keras_file_of_csv_model_has_only_builtin_pieces(runs, monkeypatch):
     assert sha256_file(run_dir / "model.keras") == recorded  # the run's own file is unchanged
 
 
+@pytest.mark.slow
 def test_keras_file_of_subclassed_model_is_functional(runs, monkeypatch):
     _, manifest = exported(runs, monkeypatch, "subclassed", "keras")
     check_verified(manifest)
@@ -333,6 +345,7 @@ def test_float16_standardisation_as_multiply_add_is_the_same_function():
     np.testing.assert_allclose(ready(x), model(x), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_keras_refuses_a_layer_that_is_not_keras(tmp_path):
     import keras
 
@@ -348,6 +361,7 @@ def test_keras_refuses_a_layer_that_is_not_keras(tmp_path):
 # -- the verification itself ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_verification_process_cannot_import_annctl(tmp_path):
     """The isolation the verification applies removes an annctl that `python -I` could otherwise import."""
     source = (REPO / "annctl" / "export" / "standalone.py").read_text()
@@ -360,6 +374,7 @@ def test_verification_process_cannot_import_annctl(tmp_path):
     assert result.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_the_runs_own_keras_file_fails_where_annctl_is_missing(runs, tmp_path):
     """What the issue reported, reproduced by the verification: the run's model.keras needs annctl's FillMissing,
     so the process without annctl cannot load it — the check would catch an export that still needs annctl."""
@@ -376,6 +391,7 @@ def test_the_runs_own_keras_file_fails_where_annctl_is_missing(runs, tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_a_mismatch_fails_the_export_and_leaves_nothing(runs, monkeypatch):
     from annctl.errors import AnnctlError
     from annctl.export import verify
@@ -430,6 +446,7 @@ def readme_block(heading: str, language: str) -> str:
     return re.search(rf"```{language}\n(.*?)```", after, re.S).group(1)
 
 
+@pytest.mark.slow
 def test_cli_export_json_and_the_readme_rest_body_against_annctl_predict(runs, tmp_path):
     run_dir, _ = runs["iris_mlp"]
     target = tmp_path / "iris_savedmodel"
@@ -479,6 +496,7 @@ print(json.dumps([{{"class_name": c.decode(), "probabilities": p.tolist()}}
     )
 
 
+@pytest.mark.slow
 def test_bad_options_exit_2_before_anything_is_written(runs, tmp_path):
     run_dir, _ = runs["iris_mlp"]
     folder = tmp_path / "mine"
@@ -517,6 +535,7 @@ def test_a_nan_on_one_side_only_is_a_mismatch():
     assert not one_side.passed and one_side.max_abs_difference == np.inf
 
 
+@pytest.mark.slow
 def test_data_gone_exit_2_says_why_export_needs_it(runs, tmp_path):
     import shutil
 

@@ -85,6 +85,7 @@ def test_gradient_norms_are_logged_per_layer_finite_and_in_tensorboard(tmp_path)
     assert "grad_norm" not in (run_dir / "plots" / "learning_curves.png").name  # drawn by plot --gradients
 
 
+@pytest.mark.slow
 def test_gradient_norms_are_the_norms_of_the_steps_gradients(tmp_path):
     """One batch per epoch: epoch 1's norm is the gradient norm at the initial weights, computed here again
     with a GradientTape on the same model; and measuring changes nothing in the training."""
@@ -138,6 +139,7 @@ def test_gradient_norms_need_one_replica(tmp_path):
     assert result.exit_code == 2 and "output: gradient_norms are measured on one replica's gradients" in result.stderr
 
 
+@pytest.mark.slow
 def test_plot_gradients(tmp_path):
     run_dir = train(load_spec(gradient_experiment(tmp_path, epochs=2)), tmp_path / "runs").run_dir
     result = runner.invoke(app, ["plot", run_dir, "--gradients", "-o", str(tmp_path / "g.png")])

@@ -50,6 +50,7 @@ def predict(run_dir: Path, tmp_path: Path):
     return runner.invoke(app, ["predict", str(run_dir), "--input", str(rows)])
 
 
+@pytest.mark.slow
 def test_a_lambda_layer_is_refused_even_with_a_forged_hash(run_copy, tmp_path):
     import keras
 

@@ -282,6 +282,7 @@ def predict_rows(*args: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(result.stdout)))
 
 
+@pytest.mark.slow
 def test_predict_one_photo_is_converted_exactly_as_training_converts_it(trained, tmp_path):
     """The course's single prediction: a photo of another size, as JPEG, gets the probability the model gives
     the pixels training's own pipeline makes of that file."""
@@ -599,6 +600,7 @@ def test_make_examples_writes_fashion_mnist_as_class_folders(tmp_path, monkeypat
         assert image.size == (28, 28) and image.mode == "L"
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_the_shipped_folder_experiment_learns_fashion_mnist_from_pngs(tmp_path, monkeypatch):
     """experiments/fashion_mnist_folders_cnn.yaml on a small tree that make_examples.py writes from the real
@@ -624,6 +626,7 @@ def test_the_shipped_folder_experiment_learns_fashion_mnist_from_pngs(tmp_path, 
     assert row["prediction"] in sorted(p.name for p in (tree / "test_set").iterdir())  # classes: the folder names
 
 
+@pytest.mark.slow
 def test_the_readme_cats_and_dogs_example_runs_with_its_three_commands(tmp_path, monkeypatch):
     """The README's experiment, verbatim, on tiny photos laid out as it shows: train, evaluate --data, predict."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()

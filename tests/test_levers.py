@@ -29,6 +29,7 @@ LEVERS = {
 COMPILED = {"one step per execution", "xla", "mixed bfloat16 xla"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lever", LEVERS, ids=list(LEVERS))
 def test_lever_keeps_accuracy(lever, tmp_path):
     path = write_csv(tmp_path / "d.csv", "classification", rows=240)
@@ -68,6 +69,7 @@ def test_auto_threads_give_dense_networks_one_thread_on_a_cpu(monkeypatch):
     assert wanted_threads(_spec(), gpus=0) == 1
 
 
+@pytest.mark.slow
 def test_thread_count_changes_speed_only(tmp_path):
     """One process per count: TensorFlow fixes its thread pools once per process. Keras' `fit` (compiled steps
     may split a matrix product's sums over the threads: the same count gives the same numbers, see the README)."""

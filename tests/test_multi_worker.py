@@ -48,6 +48,7 @@ def test_worker_roles_follow_tf_config():
             worker_role({"TF_CONFIG": bad})
 
 
+@pytest.mark.slow
 def test_multi_worker_without_tf_config_stops_before_training(tmp_path):
     experiment = write_experiment(tmp_path, distribution="multi_worker")
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}

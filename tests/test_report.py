@@ -130,6 +130,7 @@ def test_tune_report_reads_the_trials_and_ranks_by_the_search_metric(tmp_path):
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (Debian: apt install chromium)")
 def test_report_renders_in_headless_chromium(two_runs, tmp_path):
     from PIL import Image

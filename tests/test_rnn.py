@@ -30,6 +30,7 @@ def series_csv(path: Path, rows: int = 50) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "model",
     [

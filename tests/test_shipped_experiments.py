@@ -54,6 +54,7 @@ def run_shipped(stem: str, *overrides: str) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.parametrize("stem,epochs,metric,bound", CASES, ids=[c[0] for c in CASES])
 def test_shipped_experiment_trains_on_real_data(stem, epochs, metric, bound):
@@ -67,6 +68,7 @@ def test_shipped_experiment_trains_on_real_data(stem, epochs, metric, bound):
     assert value >= bound if metric == "accuracy" else value <= bound, (metric, value)
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 def test_fashion_transfer_reuses_a_trained_run():
     if not available("fashion_mnist"):
@@ -77,6 +79,7 @@ def test_fashion_transfer_reuses_a_trained_run():
     assert summary["test_metrics"]["accuracy"] >= 0.85  # sandals vs shirts from 200 images
 
 
+@pytest.mark.slow
 def test_iris_perceptron_reproduces_the_course():
     summary = run_shipped("iris_perceptron")
     assert summary["test_metrics"]["accuracy"] == 1.0  # linearly separable
@@ -86,6 +89,7 @@ def test_iris_perceptron_reproduces_the_course():
     assert [line.split(",")[0] for line in result.stdout.splitlines()[1:]] == ["setosa", "not_setosa"]
 
 
+@pytest.mark.slow
 def test_xor_perceptron_fails_and_mlp_succeeds():
     assert run_shipped("xor_perceptron")["test_metrics"]["accuracy"] < 1.0
     assert run_shipped("xor_mlp")["test_metrics"]["accuracy"] == 1.0

@@ -63,6 +63,7 @@ def test_train_on_a_terminal_draws_a_truthful_bar_and_finishes(tmp_path):
         assert f"epoch {epoch}/2  accuracy" in after_bar  # then the epoch's line
 
 
+@pytest.mark.slow
 def test_train_interrupted_on_a_terminal_stops_the_bar_and_names_the_run(tmp_path):
     """Ctrl-C (the terminal sends SIGINT to the process group) in the middle of epoch 2."""
     runs = tmp_path / "runs"
@@ -91,6 +92,7 @@ def trained_run(tmp_path_factory):
     return Path(train(load_spec(experiment(base)), base / "runs").run_dir)
 
 
+@pytest.mark.slow
 def test_evaluate_on_a_terminal(trained_run):
     run = run_on_terminal(["evaluate", str(trained_run)])
     assert run.returncode == 0, run.text
@@ -101,6 +103,7 @@ def test_evaluate_on_a_terminal(trained_run):
     assert_cursor_shown_at_the_end(run.raw)
 
 
+@pytest.mark.slow
 def test_backprop_on_a_terminal():
     run = run_on_terminal(["backprop", str(EXPERIMENTS / "backprop_linear.yaml")])
     assert run.returncode == 0, run.text
@@ -110,6 +113,7 @@ def test_backprop_on_a_terminal():
     assert_cursor_shown_at_the_end(run.raw)
 
 
+@pytest.mark.slow
 def test_tune_on_a_terminal(tmp_path):
     path = experiment(tmp_path, rows=60, batch_size=8, epochs=1)
     with path.open("a") as handle:

@@ -291,6 +291,7 @@ def test_rolling_is_for_forecasts_only(tmp_path):
     assert result.exit_code == 2 and "--rolling applies to forecasts (a timeseries run)" in result.stderr
 
 
+@pytest.mark.slow
 def test_gym_example_learns_the_schedule_past_a_missed_day(tmp_path):
     """The course's gym schedule (a short version of experiments/data/gym.csv's rule): after a missed day
     the exercise that was due comes next, which only a window longer than one day can know."""

@@ -87,6 +87,7 @@ def test_regression_run_reports_mse_rmse_mae(regression_experiment, isolated_run
     assert summary.test_metrics["loss"] == pytest.approx(summary.test_metrics["mse"], rel=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("jit", [False, True], ids=["graph", "xla"])
 def test_same_spec_and_seed_give_identical_metrics(tmp_path, isolated_runs, jit):
     """Both Keras' `fit` and annctl's compiled steps (XLA, with TensorFlow's op determinism on)."""

@@ -88,6 +88,7 @@ def test_unknown_search_metric_is_exit_2(tmp_path):
     assert f"{experiment}:5:3: search.metric: unknown metric 'val_acuracy'" in result.stderr
 
 
+@pytest.mark.slow
 def test_search_with_every_output_then_resume_continues_the_sequence(tmp_path, isolated_runs):
     experiment = tune_experiment(tmp_path)
     plan = runner.invoke(app, ["tune", str(experiment), "--trials", "5", "--dry-run", "--json"])
@@ -230,6 +231,7 @@ def hparams_plugin_in(session: Path) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_failing_and_diverging_trials_are_recorded_and_the_study_goes_on(tmp_path, isolated_runs):
     # lr 10 on raw targets diverges; target `nope` is not a column (the trial raises a DataError)
     search = """search:
@@ -262,6 +264,7 @@ def test_failing_and_diverging_trials_are_recorded_and_the_study_goes_on(tmp_pat
         assert api_pb2.Status.Name(end.status) == expected
 
 
+@pytest.mark.slow
 def test_too_many_failures_in_a_row_stop_with_exit_1(tmp_path, isolated_runs):
     search = """search:
   space:
@@ -320,6 +323,7 @@ def test_median_pruner_stops_a_trial_behind_the_others_and_the_summary_counts_sa
     assert summary.trials_pruned == 1 and summary.epochs_saved_by_pruning == 8
 
 
+@pytest.mark.slow
 def test_warm_worker_trials_match_a_process_per_trial(tmp_path, monkeypatch):
     """Trials run one after another in one warm worker give the same numbers as each in a fresh process."""
     experiment = tune_experiment(tmp_path)
