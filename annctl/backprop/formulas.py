@@ -22,6 +22,21 @@ SUPPORTED_LOSSES = (
 )
 
 
+def gradient_descent_problems(training) -> list[str]:
+    """What in ``training`` the by-hand method does not cover (dense and through time alike)."""
+    problems = []
+    if training.optimizer != "sgd" or training.momentum or training.nesterov:
+        problems.append("training.optimizer: backprop shows plain gradient descent; use sgd without momentum")
+    if training.loss is not None and training.loss not in SUPPORTED_LOSSES:
+        problems.append(f"training.loss: {training.loss} is not covered; use {', '.join(SUPPORTED_LOSSES)}")
+    return problems
+
+
+def scaled_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest difference between the by-hand ``a`` and TensorFlow's ``b``, relative where ``b`` > 1."""
+    return float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))))
+
+
 def activate(name: str, z: np.ndarray) -> np.ndarray:
     if name == "linear":
         return z

@@ -12,7 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from annctl.backprop.formulas import SUPPORTED_ACTIVATIONS, SUPPORTED_LOSSES, Layer, Step, backward, forward, sgd_update
+from annctl.backprop.formulas import (
+    SUPPORTED_ACTIVATIONS,
+    Layer,
+    Step,
+    backward,
+    forward,
+    gradient_descent_problems,
+    scaled_difference,
+    sgd_update,
+)
 from annctl.errors import SpecError
 from annctl.spec import ExperimentSpec
 
@@ -34,10 +43,7 @@ def check_supported(spec: ExperimentSpec) -> None:
         for field, name in (("activation", model.activation), ("output_activation", model.output_activation)):
             if name is not None and name not in SUPPORTED_ACTIVATIONS:
                 problems.append(f"model.{field}: {name} is not covered; use {', '.join(SUPPORTED_ACTIVATIONS)}")
-    if training.optimizer != "sgd" or training.momentum or training.nesterov:
-        problems.append("training.optimizer: backprop shows plain gradient descent; use sgd without momentum")
-    if training.loss is not None and training.loss not in SUPPORTED_LOSSES:
-        problems.append(f"training.loss: {training.loss} is not covered; use {', '.join(SUPPORTED_LOSSES)}")
+    problems += gradient_descent_problems(training)
     if problems:
         raise SpecError(problems)
 
@@ -239,17 +245,14 @@ def _compare(step: Step, layers: list[Layer], keras_layers, tf_loss: float, tf_g
         mine.append(step.grad_kernel[index])
         if layer.bias.trainable:
             mine.append(step.grad_bias[index])
-    gradient_diff = max(_scaled(a, np.asarray(b)) for a, b in zip(mine, tf_gradients, strict=False))
+    gradient_diff = max(scaled_difference(a, np.asarray(b)) for a, b in zip(mine, tf_gradients, strict=False))
     weight_diff = max(
-        max(_scaled(hand.kernel, np.asarray(k.kernel.numpy())), _scaled(hand.bias, np.asarray(k.bias.numpy())))
+        scaled_difference(hand_array, np.asarray(variable.numpy()))
         for hand, k in zip(layers, keras_layers, strict=False)
+        for hand_array, variable in ((hand.kernel, k.kernel), (hand.bias, k.bias))
     )
     return {
-        "loss": _scaled(np.asarray(step.loss), np.asarray(tf_loss)),
+        "loss": scaled_difference(np.asarray(step.loss), np.asarray(tf_loss)),
         "gradients": gradient_diff,
         "weights": weight_diff,
     }
-
-
-def _scaled(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))))

@@ -18,7 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from annctl.backprop.formulas import SUPPORTED_ACTIVATIONS, SUPPORTED_LOSSES, activate, backward_through
+from annctl.backprop.formulas import (
+    SUPPORTED_ACTIVATIONS,
+    SUPPORTED_LOSSES,
+    activate,
+    backward_through,
+    gradient_descent_problems,
+    scaled_difference,
+)
 from annctl.backprop.formulas import loss_and_gradient as output_loss
 from annctl.errors import SpecError
 from annctl.spec import ExperimentSpec
@@ -41,10 +48,7 @@ def check_supported(spec: ExperimentSpec) -> None:
         problems.append("model: remove dropout and recurrent_dropout (backprop shows the plain recurrence)")
     if model.activation not in STEP_ACTIVATIONS:
         problems.append(f"model.activation: {model.activation} is not covered; use {', '.join(STEP_ACTIVATIONS)}")
-    if training.optimizer != "sgd" or training.momentum or training.nesterov:
-        problems.append("training.optimizer: backprop shows plain gradient descent; use sgd without momentum")
-    if training.loss is not None and training.loss not in SUPPORTED_LOSSES:
-        problems.append(f"training.loss: {training.loss} is not covered; use {', '.join(SUPPORTED_LOSSES)}")
+    problems += gradient_descent_problems(training)
     if getattr(spec.dataset, "normalize", False):
         problems.append("dataset.normalize: backprop works on the raw numbers; set it to false")
     if problems:
@@ -308,15 +312,11 @@ def _record(number: int, net: Recurrent, x: np.ndarray, run: Pass, names) -> dic
 
 def _compare(run: Pass, net: Recurrent, variables, tf_loss: float, tf_gradients) -> dict[str, float]:
     mine = [run.gradients[name] for name in ("W", "U", "b", "V", "c")]
-    gradient_diff = max(_scaled(a, np.asarray(b)) for a, b in zip(mine, tf_gradients))
+    gradient_diff = max(scaled_difference(a, np.asarray(b)) for a, b in zip(mine, tf_gradients))
     weights = [net.W, net.U, net.b, net.V, net.c]
-    weight_diff = max(_scaled(hand, np.asarray(variable.numpy())) for hand, variable in zip(weights, variables))
+    weight_diff = max(scaled_difference(hand, np.asarray(v.numpy())) for hand, v in zip(weights, variables))
     return {
-        "loss": _scaled(np.asarray(run.loss), np.asarray(tf_loss)),
+        "loss": scaled_difference(np.asarray(run.loss), np.asarray(tf_loss)),
         "gradients": gradient_diff,
         "weights": weight_diff,
     }
-
-
-def _scaled(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))))
