@@ -564,8 +564,14 @@ def _signals_as_exceptions() -> Iterator[None]:
     def handler(signum, frame):
         raise _Terminated()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    # SIGINT too, as `annctl train` does: a process started in the background of a script inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler (the search ran on to exit 0)
+    previous = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, handler),
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, before in previous.items():
+            signal.signal(signum, before)

@@ -96,6 +96,32 @@ def test_sigint_marks_running_trials_failed_and_exits_130_then_resume_finishes(t
     assert len(retry) == 1 and retry[0].params == trial.params and retry[0].state.name == "COMPLETE"
 
 
+def test_sigint_stops_a_search_started_with_sigint_ignored(tmp_path, isolated_runs):
+    """A command started in the background of a script inherits SIGINT ignored; `annctl train` still stops on
+    it, and so must `annctl tune` (it ran on to exit 0: a stop that never happened)."""
+    experiment = tune_experiment(tmp_path, epochs=40, batch_size=4)
+    env = {**os.environ, "ANNCTL_RUNS_DIR": str(isolated_runs), "ANNCTL_TUNE_HEARTBEAT": "1"}
+    tune = subprocess.Popen(
+        [sys.executable, "-m", "annctl", "tune", str(experiment), "--trials", "2", "--quiet"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        dirs = tune_dirs(isolated_runs) if isolated_runs.exists() else []
+        if dirs and (dirs[0] / "trials" / "000" / "metrics.csv").exists():
+            break
+        time.sleep(0.2)
+    tune.send_signal(signal.SIGINT)
+    out, err = tune.communicate(timeout=120)
+    assert tune.returncode == 130, err
+    (tune_dir,) = tune_dirs(isolated_runs)
+    assert json.loads((tune_dir / "summary.json").read_text())["status"] == "interrupted"
+
+
 def worker_pid(tune_dir: Path, number: int) -> int:
     return json.loads((tune_dir / "trials" / f"{number:03d}" / "summary.json").read_text())["pid"]
 
