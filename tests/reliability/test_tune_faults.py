@@ -42,6 +42,20 @@ def rows(tune_dir: Path) -> dict[int, dict]:
     return {int(row["trial"]): row for row in csv.DictReader(open(tune_dir / "leaderboard.csv"))}
 
 
+def interrupt_once_training(tune: subprocess.Popen, runs: Path) -> str:
+    """SIGINT the search once its first trial is training; it must exit 130. Its stderr."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        dirs = tune_dirs(runs) if runs.exists() else []
+        if dirs and (dirs[0] / "trials" / "000" / "metrics.csv").exists():
+            break
+        time.sleep(0.2)
+    tune.send_signal(signal.SIGINT)
+    _, err = tune.communicate(timeout=120)
+    assert tune.returncode == 130, err
+    return err
+
+
 def test_killed_worker_trial_is_failed_and_retried_once_on_resume(tmp_path, isolated_runs):
     experiment = tune_experiment(tmp_path, epochs=3)
     # the tune process SIGKILLs itself as its second trial starts: trial 001 is left RUNNING in the storage
@@ -70,15 +84,7 @@ def test_killed_worker_trial_is_failed_and_retried_once_on_resume(tmp_path, isol
 def test_sigint_marks_running_trials_failed_and_exits_130_then_resume_finishes(tmp_path, isolated_runs):
     experiment = tune_experiment(tmp_path, epochs=40, batch_size=4)  # long enough to be interrupted mid-trial
     tune = start_tune([str(experiment), "--trials", "2"], isolated_runs)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        dirs = tune_dirs(isolated_runs) if isolated_runs.exists() else []
-        if dirs and (dirs[0] / "trials" / "000" / "metrics.csv").exists():
-            break
-        time.sleep(0.2)
-    tune.send_signal(signal.SIGINT)
-    out, err = tune.communicate(timeout=120)
-    assert tune.returncode == 130, err
+    err = interrupt_once_training(tune, isolated_runs)
     assert "--resume" in err
     (tune_dir,) = tune_dirs(isolated_runs)
     (trial,) = study_trials(tune_dir)
@@ -109,15 +115,7 @@ def test_sigint_stops_a_search_started_with_sigint_ignored(tmp_path, isolated_ru
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        dirs = tune_dirs(isolated_runs) if isolated_runs.exists() else []
-        if dirs and (dirs[0] / "trials" / "000" / "metrics.csv").exists():
-            break
-        time.sleep(0.2)
-    tune.send_signal(signal.SIGINT)
-    out, err = tune.communicate(timeout=120)
-    assert tune.returncode == 130, err
+    interrupt_once_training(tune, isolated_runs)
     (tune_dir,) = tune_dirs(isolated_runs)
     assert json.loads((tune_dir / "summary.json").read_text())["status"] == "interrupted"
 
