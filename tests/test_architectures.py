@@ -4,6 +4,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,6 +33,16 @@ def reference_dataset(kind: str):
     return entry
 
 
+def smoke_document(architecture: str, kind: str, tmp_path, monkeypatch, training: dict) -> tuple[dict, Any]:
+    """An experiment of ``architecture``'s example on ``kind``'s reference dataset (its data made in tmp_path),
+    and that dataset's Example (its new inputs for predict)."""
+    example = reference_dataset(kind).example(tmp_path / "data")
+    for key, value in example.env.items():
+        monkeypatch.setenv(key, value)
+    model = {"architecture": architecture, **ARCHITECTURES.get(architecture).example}
+    return {"name": "smoke", "dataset": example.fields, "model": model, "training": training}, example
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("architecture,kind", smoke_cases(), ids=[f"{a}-{k}" for a, k in smoke_cases()])
 def test_build_train_save_reload_predict_identically(architecture, kind, tmp_path, monkeypatch):
@@ -41,15 +52,7 @@ def test_build_train_save_reload_predict_identically(architecture, kind, tmp_pat
     from annctl.prediction import predict_run
     from annctl.training.inference import predict_batches
 
-    example = reference_dataset(kind).example(tmp_path / "data")
-    for key, value in example.env.items():
-        monkeypatch.setenv(key, value)
-    document = {
-        "name": "smoke",
-        "dataset": example.fields,
-        "model": {"architecture": architecture, **ARCHITECTURES.get(architecture).example},
-        "training": {"epochs": 1, "batch_size": 8},
-    }
+    document, example = smoke_document(architecture, kind, tmp_path, monkeypatch, {"epochs": 1, "batch_size": 8})
     spec = spec_from_text(json.dumps(document), "<smoke>")
     summary = train(spec, tmp_path / "runs")
     run_dir = Path(summary.run_dir)

@@ -19,12 +19,11 @@ from annctl.cli import app
 from annctl.config import spec_from_text
 from annctl.datasets import DATASETS
 from annctl.errors import SpecError
-from annctl.models import ARCHITECTURES
 from annctl.spec import resolve
 from annctl.training import train
 
 from .conftest import write_csv
-from .test_architectures import reference_dataset, smoke_cases
+from .test_architectures import smoke_cases, smoke_document
 
 cli = CliRunner()
 
@@ -269,15 +268,8 @@ def test_a_model_xla_cannot_compile_falls_back_or_is_refused(tmp_path, monkeypat
 @pytest.mark.parametrize("architecture,kind", smoke_cases(), ids=[f"{a}-{k}" for a, k in smoke_cases()])
 def test_every_architecture_trains_on_compiled_steps_or_says_why_not(architecture, kind, tmp_path, monkeypatch):
     """Dict inputs (wide & deep), several outputs, the perceptron's loss, images: all through one XLA program."""
-    example = reference_dataset(kind).example(tmp_path / "data")
-    for key, value in example.env.items():
-        monkeypatch.setenv(key, value)
-    document = {
-        "name": "smoke",
-        "dataset": example.fields,
-        "model": {"architecture": architecture, **ARCHITECTURES.get(architecture).example},
-        "training": {"epochs": 2, "batch_size": 8, "steps_per_execution": 2},
-    }
+    training = {"epochs": 2, "batch_size": 8, "steps_per_execution": 2}
+    document, _ = smoke_document(architecture, kind, tmp_path, monkeypatch, training)
     summary = train(spec_from_text(json.dumps(document), "<smoke>"), tmp_path / "runs")
     assert summary.status == "completed"
     if summary.compiled_steps is None:  # the sequence example has a text column: string lookups stay outside XLA

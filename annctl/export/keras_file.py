@@ -97,12 +97,20 @@ def replace_fill_missing(model):
             return _filling_lookup(layer, text_fills[layer.name].values)
         return layer.__class__.from_config(layer.get_config())
 
-    clone_model = keras.models.clone_model(model, clone_function=clone)
+    return rebuilt_with(model, clone), [fill.name.removeprefix("fill_") for fill in text_fills.values()]
+
+
+def rebuilt_with(model, clone):
+    """``model`` rebuilt layer by layer through ``clone`` (Keras' clone_function), with the trained weights of
+    every layer that has any copied over by name."""
+    import keras
+
+    rebuilt = keras.models.clone_model(model, clone_function=clone)
     source = {layer.name: layer for layer in model.layers}
-    for layer in clone_model.layers:
+    for layer in rebuilt.layers:
         if layer.weights:
             layer.set_weights(source[layer.name].get_weights())
-    return clone_model, [fill.name.removeprefix("fill_") for fill in text_fills.values()]
+    return rebuilt
 
 
 def _filling_lookup(lookup, fill: str):

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from annctl.errors import UsageError
+from annctl.export.keras_file import rebuilt_with
 
 # |TFLite − annctl| allowed per output value (relative above 1), by quantisation. A quantised file is judged
 # by the change of its test metric, which the export reports; its tolerance only catches a broken conversion:
@@ -79,12 +80,7 @@ def float16_ready(model, spec, description):
             return keras.layers.Rescaling(scale=(1 / std).tolist(), offset=(-mean / std).tolist(), name=layer.name)
         return layer.__class__.from_config(layer.get_config())
 
-    rebuilt = keras.models.clone_model(model, clone_function=clone)
-    source = {layer.name: layer for layer in model.layers}
-    for layer in rebuilt.layers:
-        if layer.weights:
-            layer.set_weights(source[layer.name].get_weights())
-    return rebuilt
+    return rebuilt_with(model, clone)
 
 
 def convert(savedmodel: Path, signature: str, quantize: str | None) -> bytes:
