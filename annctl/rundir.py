@@ -232,11 +232,19 @@ def is_run_dir(path: Path) -> bool:
 
 
 def list_run_dirs(root: Path) -> list[Path]:
-    """Run directories directly under ``root``, oldest first (names start with a UTC timestamp per name)."""
+    """Run directories directly under ``root``, oldest first: by the UTC second in their names, then (runs
+    started within the same second) by when their spec.yaml, written once as a run starts, was written."""
     if not root.is_dir():
         return []
     runs = [path for path in root.iterdir() if path.is_dir() and not path.is_symlink() and is_run_dir(path)]
-    return sorted(runs, key=lambda path: (_stamp(path.name), path.name))
+    return sorted(runs, key=lambda path: (_stamp(path.name), _written_ns(path / SPEC_FILE), path.name))
+
+
+def _written_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:  # removed meanwhile
+        return 0
 
 
 def _stamp(name: str) -> str:

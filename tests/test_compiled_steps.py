@@ -56,22 +56,27 @@ def test_the_epoch_exercises_a_padded_last_chunk_and_a_smaller_last_batch(tmp_pa
     assert size == 153 and size % BATCH and (size % (BATCH * CALL)) // BATCH  # the case the numbers above describe
 
 
-def test_chunks_hold_exactly_the_plain_pipelines_batches():
+def test_the_stream_holds_exactly_the_plain_pipelines_batches_epoch_after_epoch():
+    """One iterator reads every epoch (annctl's train function); its chunks are the batches Keras' own loop
+    reads one epoch at a time, and a stream that starts at a resumed epoch continues the same order."""
     from annctl.datasets.base import ArraySplit
-    from annctl.training.pipeline import training_dataset
+    from annctl.training.pipeline import training_dataset, training_stream
 
     x = np.arange(23, dtype="float32").reshape(23, 1)
     split = ArraySplit(x, x[:, 0])
     same = lambda x, y: (x, y)  # noqa: E731
-    for epoch in (0, 3):
-        plain, epoch_variable, steps = training_dataset(split, 4, True, 5, same)
-        chunked, chunk_epoch, chunk_steps = training_dataset(split, 4, True, 5, same, batches_per_element=2)
+    plain, epoch_variable, steps = training_dataset(split, 4, True, 5, same)
+    expected = []
+    for epoch in range(4):
         epoch_variable.assign(epoch)
-        chunk_epoch.assign(epoch)
-        batches = [bx.numpy().ravel().tolist() for bx, _ in plain]
-        chunks = [cx.numpy().ravel().tolist() for cx, _ in chunked]
-        assert steps == chunk_steps == 6 and [len(c) for c in chunks] == [8, 8, 7]
-        assert [chunk[i : i + 4] for chunk in chunks for i in range(0, len(chunk), 4)] == batches
+        expected.append([bx.numpy().ravel().tolist() for bx, _ in plain])
+    assert steps == 6 and expected[0] != expected[1]
+    for first in (0, 2):  # from the start, and resumed at epoch 2
+        stream, per_epoch = training_stream(split, 4, True, 5, same, 2, range(first, 4))
+        chunks = [cx.numpy().ravel().tolist() for cx, _ in stream]
+        assert per_epoch == 3 and [len(c) for c in chunks] == [8, 8, 7] * (4 - first)
+        batches = [chunk[i : i + 4] for chunk in chunks for i in range(0, len(chunk), 4)]
+        assert batches == sum(expected[first:], [])
 
 
 @pytest.mark.slow
@@ -79,7 +84,7 @@ def test_compiled_and_fit_train_alike_and_say_what_ran(tmp_path):
     compiled = train(spec_from_text(experiment(tmp_path, "jit_compile: true"), "<c>"), tmp_path / "runs")
     plain = train(spec_from_text(experiment(tmp_path, "jit_compile: false"), "<c>"), tmp_path / "runs")
     assert (compiled.jit_compile, compiled.compiled_steps, compiled.jit_fallback) == (True, CALL, None)
-    assert (plain.jit_compile, plain.compiled_steps, plain.jit_fallback) == (False, None, None)
+    assert (plain.jit_compile, plain.compiled_steps, plain.jit_fallback) == (False, None, None)  # Keras' fit
     for summary in (compiled, plain):
         assert summary.status == "completed" and summary.test_metrics["accuracy"] >= 0.85, summary.test_metrics
         recorded = json.loads((Path(summary.run_dir) / "summary.json").read_text())
@@ -90,6 +95,27 @@ def test_compiled_and_fit_train_alike_and_say_what_ran(tmp_path):
     for a, b in zip(first, second, strict=True):
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-3, abs=1e-4), (key, a, b)
+
+
+@pytest.mark.slow
+def test_chunks_without_xla_train_exactly_as_keras_fit(tmp_path):
+    """`auto` on an epoch smaller than a chunk runs annctl's chunks in a plain graph (one iterator for every
+    epoch): the same training numbers as Keras' `fit`, dropout included; validation in larger batches gives the
+    same means up to float rounding."""
+    model = "{architecture: mlp, hidden_units: [16], dropout: 0.3}"
+    text = experiment(tmp_path, model=model, epochs=5).replace(
+        f"steps_per_execution: {CALL}", "steps_per_execution: 32"
+    )
+    chunks = train(spec_from_text(text, "<c>"), tmp_path / "runs")
+    keras_fit = train(
+        spec_from_text(text.replace("optimizer: sgd", "optimizer: sgd, jit_compile: false"), "<c>"), tmp_path / "runs"
+    )
+    assert (chunks.jit_compile, chunks.compiled_steps, keras_fit.compiled_steps) == (False, 32, None)
+    assert "fewer than steps_per_execution" in chunks.jit_fallback
+    for a, b in zip(rows(chunks), rows(keras_fit), strict=True):
+        assert (a["loss"], a["accuracy"]) == (b["loss"], b["accuracy"])
+        assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-6)
+        assert a["val_accuracy"] == b["val_accuracy"]
 
 
 @pytest.mark.slow
@@ -221,7 +247,7 @@ def test_auto_uses_compiled_steps_where_they_pay(tmp_path):
     model = make_model(spec, data.description)
     assert plan(spec, model, batches_per_epoch=CALL).jit  # one full chunk an epoch: compiled
     small = plan(spec, model, batches_per_epoch=CALL - 1)  # less: XLA's compile time would not pay
-    assert not small.jit and small.steps is None and "fewer than steps_per_execution" in small.reason
+    assert not small.jit and small.steps == CALL and "fewer than steps_per_execution" in small.reason
 
 
 def test_a_model_xla_cannot_compile_falls_back_or_is_refused(tmp_path, monkeypatch, isolated_runs):
@@ -272,10 +298,10 @@ def test_every_architecture_trains_on_compiled_steps_or_says_why_not(architectur
     document, _ = smoke_document(architecture, kind, tmp_path, monkeypatch, training)
     summary = train(spec_from_text(json.dumps(document), "<smoke>"), tmp_path / "runs")
     assert summary.status == "completed"
-    if summary.compiled_steps is None:  # the sequence example has a text column: string lookups stay outside XLA
-        assert kind == "sequence" and "StringLookup" in summary.jit_fallback
+    assert summary.compiled_steps == 2  # chunks for every model; XLA where it compiles the model
+    if "StringLookup" in (summary.jit_fallback or ""):  # the sequence example's text column: lookups stay outside
+        assert kind == "sequence" and not summary.jit_compile
         return
-    assert summary.compiled_steps == 2
     assert summary.jit_compile or "XLA cannot compile" in summary.jit_fallback
     assert summary.jit_compile == (architecture != "cnn")  # max pooling's gradient: see the test above
 

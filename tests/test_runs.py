@@ -237,3 +237,17 @@ def test_plot_overlays_runs_and_rejects_unknown_metric(tmp_path):
     assert result.exit_code == 0 and (tmp_path / "all.png").exists()
     result = runner.invoke(app, ["plot", str(a), "--metric", "val_accuracy", "-o", str(out)])
     assert result.exit_code == 2 and "available: epoch_seconds, learning_rate, loss, val_loss" in result.stderr
+
+
+def test_latest_is_the_run_started_last_within_the_same_second(tmp_path):
+    # bug: runs started within one second (a fast training in a script) were ordered by their random suffix,
+    # so `latest` could name the older one
+    from annctl.rundir import list_run_dirs, resolve_run
+
+    older, newer = tmp_path / "a-20261130T120000-ffffff", tmp_path / "a-20261130T120000-000000"
+    for when, run in enumerate((older, newer), start=1):
+        run.mkdir()
+        (run / "spec.yaml").write_text("name: a\n")
+        os.utime(run / "spec.yaml", ns=(when * 10**9, when * 10**9))
+    assert list_run_dirs(tmp_path) == [older, newer]
+    assert resolve_run("latest", tmp_path) == newer

@@ -12,8 +12,9 @@ The design keeps Keras everywhere but in one function. `fit` still runs the epoc
 order, with their logs), validation and `stop_training`; annctl replaces only ``model.train_function``, which
 `fit` calls once per element of its training dataset:
 
-- the pipeline (annctl.training.pipeline, ``batches_per_element``) yields chunks of K×B rows in exactly the
-  per-epoch order of the plain path, so slicing a chunk into B rows gives the same batches as before;
+- the pipeline (annctl.training.pipeline, :func:`~annctl.training.pipeline.training_stream`) yields every
+  epoch through one iterator, in chunks of K×B rows in exactly the per-epoch order of Keras' own loop (which
+  makes two new iterators an epoch, ~7 ms each), so slicing a chunk into B rows gives the same batches;
 - the function runs Keras' own ``model.train_step`` on each batch of the chunk in a ``tf.while_loop`` inside
   one ``tf.function(jit_compile=True)``, then returns the model's metrics. Keras' loss and metric trackers,
   optimizer (schedules, loss scaling), regularisers and layers' random generators (dropout: their
@@ -21,6 +22,9 @@ order, with their logs), validation and `stop_training`; annctl replaces only ``
   epoch's last chunk is padded to the chunk's shape and runs only its full batches; its last batch, when
   smaller than the others, runs through the same train step in a plain graph (an XLA compilation costs about
   a second of CPU here, a plain trace a tenth of that; once an epoch, the batch gains nothing from XLA).
+- without XLA (`auto` on an epoch too small to pay for the compilation, a layer XLA cannot compile), the same
+  chunks run in one plain graph traced once: the same train step on the same batches as Keras' `fit`, with
+  the same numbers (tests/test_compiled_steps.py).
 
 Callbacks see one batch end per chunk, as with ``steps_per_execution`` in `fit`: a stop request, a NaN guard
 or a fault point acts at a chunk boundary, and the progress bridge counts K batches per call. Validation
@@ -29,11 +33,11 @@ per thousand rows; 3-4× less validation time than 32-row batches one per call, 
 MLP). An annctl epoch loop instead of `fit` would have to re-implement all of the above (callback order,
 validation, logs, `stop_training`, history) for the few milliseconds an epoch `fit`'s own loop costs.
 
-Used where it pays and works (:func:`plan`): an epoch of at least one full chunk (else XLA's compile time
-outweighs the gain), no distribution strategy (Keras' strategies wrap the step in their own replica
-functions), every layer XLA can compile (Keras marks those it cannot: text lookups, some random
+XLA where it pays and works (:func:`plan`): an epoch of at least one full chunk (else XLA's compile time
+outweighs the gain), every layer XLA can compile (Keras marks those it cannot: text lookups, some random
 augmentations, cuDNN RNNs); a model XLA refuses only when it compiles it runs the same chunks without XLA.
-Elsewhere, and with ``jit_compile: false``, Keras' `fit` runs the steps as before.
+Keras' `fit` runs the steps itself under a distribution strategy (Keras' strategies wrap the step in their
+own replica functions) and with ``jit_compile: false`` (the numbers of annctl before compiled steps).
 """
 
 from __future__ import annotations
@@ -65,26 +69,28 @@ class Plan:
 
 
 def plan(spec: ExperimentSpec, model, batches_per_epoch: int) -> Plan:
-    """Compiled steps where ``jit_compile`` allows them and the model supports them. `auto` also wants at least
-    one full chunk per epoch: on smaller data the epoch is mostly validation and checkpoints, and XLA's compile
-    time (a second or more at start) would not pay. A model XLA cannot compile is a SpecError (exit 2) with
-    ``jit_compile: true``."""
+    """Chunks of ``steps_per_execution`` batches wherever Keras' `fit` does not have to run the steps itself
+    (no distribution strategy, ``jit_compile`` not false); compiled by XLA where ``jit_compile`` allows it and
+    the model supports it. `auto` also wants at least one full chunk per epoch: on smaller data the epoch is
+    mostly validation and bookkeeping, and XLA's compile time (a second or more at start) would not pay. A
+    model XLA cannot compile is a SpecError (exit 2) with ``jit_compile: true``."""
     training = spec.training
-    if training.jit_compile is False:
+    if training.jit_compile is False or training.distribution != "none":
         return Plan(None)
     required = training.jit_compile is True
+    steps = training.steps_per_execution
     reason = unsupported(spec, model)
     if reason is not None:
         if required:
             raise SpecError([refusal(reason)])
-        return Plan(None, reason=reason)
-    if not required and batches_per_epoch < training.steps_per_execution:
+        return Plan(steps, reason=reason)
+    if not required and batches_per_epoch < steps:
         return Plan(
-            None,
+            steps,
             reason=f"an epoch has {batches_per_epoch} batches, fewer than steps_per_execution "
-            f"({training.steps_per_execution}): compiling would cost more than it saves",
+            f"({steps}): compiling would cost more than it saves",
         )
-    return Plan(training.steps_per_execution, jit=True, required=required)
+    return Plan(steps, jit=True, required=required)
 
 
 def refusal(reason: str) -> str:
@@ -93,8 +99,6 @@ def refusal(reason: str) -> str:
 
 def unsupported(spec: ExperimentSpec, model) -> str | None:
     """Why XLA cannot compile this model's training steps (as far as the model tells), or None."""
-    if spec.training.distribution != "none":
-        return f"distribution {spec.training.distribution} runs its own replica functions"
     refused = sorted({type(layer).__name__ for layer in model._flatten_layers() if not layer.supports_jit})
     if refused:
         return f"XLA cannot compile layer {', '.join(refused)}"
@@ -111,11 +115,16 @@ def install(model, batch_size: int, how: Plan) -> None:
 
 
 class ChunkTrainer:
-    """``model.train_function`` for chunks: Keras' train step on each batch of a chunk, as one XLA program.
+    """``model.train_function`` for chunks: Keras' train step on each batch of a chunk, in one call.
+
+    With XLA, each full chunk runs as one XLA program (compiled once: the epoch's last chunk is padded to the
+    chunk's shape and runs only its full batches) and the epoch's last batch, when smaller than the others,
+    runs in the plain graph. Without XLA, every chunk runs in one plain graph traced once for any number of
+    rows (the batch dimension unknown): the same train step on the same batches as Keras' `fit`.
 
     Some models XLA refuses only when it compiles them (e.g. max pooling, whose gradient has no deterministic
-    XLA kernel): the first call then runs the same loop as a plain graph from then on (nothing ran yet: XLA
-    compiles before it executes), and ``how`` says why — or, with ``jit_compile: true``, it is a SpecError.
+    XLA kernel): the first call then runs the plain graph from then on (nothing ran yet: XLA compiles before
+    it executes), and ``how`` says why — or, with ``jit_compile: true``, it is a SpecError.
     """
 
     def __init__(self, model, batch_size: int, how: Plan):
@@ -124,28 +133,36 @@ class ChunkTrainer:
         self.model, self.batch_size, self.how = model, batch_size, how
         self.batches = how.steps
         self.full_batches = tf.function(self._train_batches, jit_compile=True)
-        self.last_batch = tf.function(self._train_batch)  # once an epoch: XLA's compile time would not pay
+        self.plain = None  # traced on the first call, for the dataset's element spec
         self._compiled = False
 
     def __call__(self, iterator):
         import tensorflow as tf
 
         x, y = next(iterator)
+        if self.plain is None:
+            self.plain = tf.function(self._train_rows, input_signature=iterator.element_spec)
+        if not self.how.jit:
+            return self.plain(x, y)
         rows = tf.nest.flatten(y)[0].shape[0]
         full, tail = divmod(rows, self.batch_size)
         chunk_rows = self.batch_size * self.batches
         logs = None
         if full:
+            padded = (x, y)
             if rows < chunk_rows:  # the epoch's last chunk: padded to the chunk's shape (one compilation)
                 pad = lambda a: tf.pad(a, [(0, chunk_rows - rows)] + [(0, 0)] * (a.shape.rank - 1))  # noqa: E731
-                x, y = tf.nest.map_structure(pad, (x, y))
-            logs = self._run_full(x, y, tf.constant(full))
-        if tail:  # the epoch's last batch, smaller than the others
+                padded = tf.nest.map_structure(pad, (x, y))
+            logs = self._run_full(*padded, tf.constant(full))
+            if logs is None:  # XLA refused the model: this chunk and the rest run in the plain graph
+                return self.plain(x, y)
+        if tail:  # the epoch's last batch, smaller than the others (once an epoch: XLA would not pay)
             rest = lambda a: a[full * self.batch_size : rows]  # noqa: E731
-            logs = self.last_batch(*tf.nest.map_structure(rest, (x, y)))
+            logs = self.plain(*tf.nest.map_structure(rest, (x, y)))
         return logs
 
     def _run_full(self, x, y, count):
+        """The compiled chunk's logs, or None when XLA refuses the model (then ``how`` says why)."""
         import tensorflow as tf
 
         if self._compiled:
@@ -159,13 +176,12 @@ class ChunkTrainer:
             if self.how.required:
                 raise SpecError([refusal(reason)]) from None
             self.how.jit, self.how.reason = False, reason
-            self.full_batches = tf.function(self._train_batches)
-            logs = self.full_batches(x, y, count)
+            return None
         self._compiled = True
         return logs
 
     def _train_batches(self, x, y, count):
-        """Keras' train step on the first ``count`` batches of the chunk ``(x, y)``, then the metrics."""
+        """Keras' train step on the first ``count`` batches of the padded chunk ``(x, y)``, then the metrics."""
         import tensorflow as tf
 
         size, batches = self.batch_size, self.batches
@@ -178,12 +194,24 @@ class ChunkTrainer:
             return (i + 1,)
 
         # runs while the function is traced: for XLA, dropout masks drawn the way XLA runs fast
-        with xla_dropout() if self.how.jit else contextlib.nullcontext():
+        with xla_dropout():
             tf.while_loop(lambda i: i < count, step, (tf.constant(0),))
         return self.model.get_metrics_result()
 
-    def _train_batch(self, x, y):
-        self.model.train_step((x, y))
+    def _train_rows(self, x, y):
+        """Keras' train step on each ``batch_size`` rows of ``(x, y)`` in order (the last batch may be smaller),
+        then the metrics."""
+        import tensorflow as tf
+
+        size = self.batch_size
+        rows = tf.shape(tf.nest.flatten(y)[0])[0]
+
+        def step(start):
+            take = lambda a: a[start : tf.minimum(start + size, rows)]  # noqa: E731
+            self.model.train_step((tf.nest.map_structure(take, x), tf.nest.map_structure(take, y)))
+            return (start + size,)
+
+        tf.while_loop(lambda start: start < rows, step, (tf.constant(0),))
         return self.model.get_metrics_result()
 
 

@@ -43,7 +43,7 @@ def fit(
     from annctl.training.callbacks import build_callbacks
     from annctl.training.distribution import distribution_scope
     from annctl.training.inference import scalar_metrics, split_metrics
-    from annctl.training.pipeline import ordered_dataset, training_dataset
+    from annctl.training.pipeline import ordered_dataset, training_dataset, training_stream
 
     training, description = spec.training, data.description
     state = (resume.entry.state or {}) if resume else {}
@@ -64,13 +64,26 @@ def fit(
     how = compiled.plan(spec, model, math.ceil(data.train.size / training.batch_size))
     summary.update(**how.record())
     prepare = batch_preparer(spec, description)
-    train_data, epoch_variable, steps = training_dataset(
-        data.train, training.batch_size, training.shuffle, spec.seed, prepare, batches_per_element=how.steps or 1
-    )
+    initial_epoch = resume.entry.epoch if resume else 0
     validation_batch = VALIDATION_BATCH
-    if how.steps:
+    if how.steps:  # annctl's train function on chunks: one stream of every epoch, one iterator
+        train_data, steps_per_epoch = training_stream(
+            data.train,
+            training.batch_size,
+            training.shuffle,
+            spec.seed,
+            prepare,
+            how.steps,
+            range(initial_epoch, training.epochs),
+        )
+        epoch_variable, steps = None, math.ceil(data.train.size / training.batch_size)
         compiled.install(model, training.batch_size, how)
         validation_batch = max(compiled.VALIDATION_BATCH, training.batch_size)
+    else:  # Keras' `fit` steps (a distribution strategy, jit_compile: false): a new iterator each epoch
+        train_data, epoch_variable, steps = training_dataset(
+            data.train, training.batch_size, training.shuffle, spec.seed, prepare
+        )
+        steps_per_epoch = None
     validation_data = ordered_dataset(data.validation, validation_batch, prepare)
 
     def update_summary(epoch: int, logs: dict, checkpoints) -> None:
@@ -101,7 +114,6 @@ def fit(
         checkpoint_files=not search_trial,
     )
     reporter.run_start(run_dir, spec, data.train_size)
-    initial_epoch = resume.entry.epoch if resume else 0
     if _stopped_early(saved.get("early_stopping")) or initial_epoch >= training.epochs:
         # killed after its last epoch, before the final save: finish as EarlyStopping's on_train_end would
         if best_weights is not None and training.early_stopping and training.early_stopping.restore_best_weights:
@@ -112,6 +124,7 @@ def fit(
             validation_data=validation_data,
             epochs=training.epochs,
             initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
             shuffle=False,  # the pipeline orders each epoch itself
             callbacks=built.callbacks,
             verbose=0,

@@ -75,7 +75,9 @@ def build_callbacks(
     paths = RunPaths(run_dir)
     resumables: list[Resumable] = []
     callbacks: list = [EpochStats(), *([GradientNorms()] if spec.output.gradient_norms else [])]
-    callbacks += [EpochOrder(epoch_variable), guard := DivergenceGuard(), BatchFaults()]
+    if epoch_variable is not None:  # Keras' own loop: the pipeline reads the epoch from this variable
+        callbacks.append(EpochOrder(epoch_variable))
+    callbacks += [guard := DivergenceGuard(), BatchFaults()]
     schedule = training.lr_schedule
     if isinstance(schedule, ReduceOnPlateau):
         plateau = ReduceLROnPlateau(
