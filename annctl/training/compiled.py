@@ -133,7 +133,9 @@ class ChunkTrainer:
         self.model, self.batch_size, self.how = model, batch_size, how
         self.batches = how.steps
         self.full_batches = tf.function(self._train_batches, jit_compile=True)
-        self.plain = None  # traced on the first call, for the dataset's element spec
+        # the epoch's last batch after XLA's chunks, traced for its own shape (once an epoch: XLA would not pay)
+        self.last_batch = tf.function(self._train_batch)
+        self.plain = None  # without XLA: traced on the first call for any chunk (the dataset's element spec)
         self._compiled = False
 
     def __call__(self, iterator):
@@ -156,9 +158,9 @@ class ChunkTrainer:
             logs = self._run_full(*padded, tf.constant(full))
             if logs is None:  # XLA refused the model: this chunk and the rest run in the plain graph
                 return self.plain(x, y)
-        if tail:  # the epoch's last batch, smaller than the others (once an epoch: XLA would not pay)
+        if tail:  # the epoch's last batch, smaller than the others
             rest = lambda a: a[full * self.batch_size : rows]  # noqa: E731
-            logs = self.plain(*tf.nest.map_structure(rest, (x, y)))
+            logs = self.last_batch(*tf.nest.map_structure(rest, (x, y)))
         return logs
 
     def _run_full(self, x, y, count):
@@ -196,6 +198,10 @@ class ChunkTrainer:
         # runs while the function is traced: for XLA, dropout masks drawn the way XLA runs fast
         with xla_dropout():
             tf.while_loop(lambda i: i < count, step, (tf.constant(0),))
+        return self.model.get_metrics_result()
+
+    def _train_batch(self, x, y):
+        self.model.train_step((x, y))
         return self.model.get_metrics_result()
 
     def _train_rows(self, x, y):
