@@ -62,7 +62,7 @@ class Summary(Record):
     threads: int | None = Field(None, description="TensorFlow's intra- and inter-op threads (training.threads).")
     jit_compile: bool | None = Field(None, description="Whether XLA compiled the training (compiled steps).")
     compiled_steps: int | None = Field(
-        None, description="Batches per call of annctl's compiled steps (an XLA program); null: Keras' fit's steps."
+        None, description="Batches per call of annctl's train function (with or without XLA); null: Keras' fit's steps."
     )
     jit_fallback: str | None = Field(
         None, description="Why `jit_compile: auto` trained without XLA (e.g. a layer XLA cannot compile)."

@@ -111,8 +111,8 @@ class TrainingSpec(StrictModel):
         "auto",
         description="XLA-compile the training: each call runs steps_per_execution batches of Keras' own train "
         "step as one XLA program (annctl's compiled steps: small networks train several times faster). `auto`: "
-        "when an epoch has at least steps_per_execution batches and XLA can compile the model (no distribution, "
-        "no text lookups; a model it refuses when compiling runs the same steps without XLA), else Keras' fit; "
+        "when an epoch has at least steps_per_execution batches and XLA can compile the model (no text lookups), "
+        "else the same chunks without XLA (Keras' fit's numbers); a distribution strategy runs Keras' fit; "
         "`true`: always, and a model XLA cannot compile is an error; `false`: Keras' fit step by step. "
         "summary.json's jit_compile, compiled_steps and jit_fallback say what ran.",
     )

@@ -98,20 +98,27 @@ def test_compiled_and_fit_train_alike_and_say_what_ran(tmp_path):
 
 
 @pytest.mark.slow
-def test_chunks_without_xla_train_exactly_as_keras_fit(tmp_path):
-    """`auto` on an epoch smaller than a chunk runs annctl's chunks in a plain graph (one iterator for every
-    epoch): the same training numbers as Keras' `fit`, dropout included; validation in larger batches gives the
-    same means up to float rounding."""
+@pytest.mark.parametrize("case", ["small epoch", "refused by XLA"])
+def test_chunks_without_xla_train_exactly_as_keras_fit(case, tmp_path, monkeypatch):
+    """annctl's chunks in a plain graph (one iterator for every epoch) give the training numbers of Keras' `fit`,
+    dropout included: `auto` on an epoch smaller than a chunk (one chunk an epoch), and a model XLA cannot
+    compile (several chunks an epoch, then the last batch). Validation in larger batches gives the same means
+    up to float rounding."""
+    from annctl.training import compiled
+
     model = "{architecture: mlp, hidden_units: [16], dropout: 0.3}"
-    text = experiment(tmp_path, model=model, epochs=5).replace(
-        f"steps_per_execution: {CALL}", "steps_per_execution: 32"
-    )
+    text = experiment(tmp_path, model=model, epochs=5)
+    if case == "small epoch":
+        text = text.replace(f"steps_per_execution: {CALL}", "steps_per_execution: 32")
+        expected = "fewer than steps_per_execution"
+    else:  # 16 batches an epoch: calls of 4, 4, 4 and 3 batches, then one of 3 rows
+        monkeypatch.setattr(compiled, "unsupported", lambda spec, model: "XLA cannot compile layer Pretend")
+        expected = "Pretend"
     chunks = train(spec_from_text(text, "<c>"), tmp_path / "runs")
-    keras_fit = train(
-        spec_from_text(text.replace("optimizer: sgd", "optimizer: sgd, jit_compile: false"), "<c>"), tmp_path / "runs"
-    )
-    assert (chunks.jit_compile, chunks.compiled_steps, keras_fit.compiled_steps) == (False, 32, None)
-    assert "fewer than steps_per_execution" in chunks.jit_fallback
+    fit_text = text.replace("optimizer: sgd", "optimizer: sgd, jit_compile: false")
+    keras_fit = train(spec_from_text(fit_text, "<c>"), tmp_path / "runs")
+    assert not chunks.jit_compile and chunks.compiled_steps and keras_fit.compiled_steps is None
+    assert expected in chunks.jit_fallback
     for a, b in zip(rows(chunks), rows(keras_fit), strict=True):
         assert (a["loss"], a["accuracy"]) == (b["loss"], b["accuracy"])
         assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-6)
@@ -248,6 +255,9 @@ def test_auto_uses_compiled_steps_where_they_pay(tmp_path):
     assert plan(spec, model, batches_per_epoch=CALL).jit  # one full chunk an epoch: compiled
     small = plan(spec, model, batches_per_epoch=CALL - 1)  # less: XLA's compile time would not pay
     assert not small.jit and small.steps == CALL and "fewer than steps_per_execution" in small.reason
+    mirrored = spec.model_copy(update={"training": spec.training.model_copy(update={"distribution": "mirrored"})})
+    keras_fit = plan(mirrored, model, batches_per_epoch=CALL)  # Keras' fit runs a strategy's replica functions
+    assert keras_fit.steps is None and "distribution mirrored" in keras_fit.reason
 
 
 def test_a_model_xla_cannot_compile_falls_back_or_is_refused(tmp_path, monkeypatch, isolated_runs):

@@ -75,8 +75,10 @@ def plan(spec: ExperimentSpec, model, batches_per_epoch: int) -> Plan:
     mostly validation and bookkeeping, and XLA's compile time (a second or more at start) would not pay. A
     model XLA cannot compile is a SpecError (exit 2) with ``jit_compile: true``."""
     training = spec.training
-    if training.jit_compile is False or training.distribution != "none":
+    if training.jit_compile is False:
         return Plan(None)
+    if training.distribution != "none":  # jit_compile: true with a strategy is refused when the spec is read
+        return Plan(None, reason=f"distribution {training.distribution} runs its own replica functions")
     required = training.jit_compile is True
     steps = training.steps_per_execution
     reason = unsupported(spec, model)
@@ -109,7 +111,8 @@ def unsupported(spec: ExperimentSpec, model) -> str | None:
 
 
 def install(model, batch_size: int, how: Plan) -> None:
-    """Make ``model.fit`` train one chunk per call: its dataset must yield chunks (``batches_per_element``)."""
+    """Make ``model.fit`` train one chunk per call: its dataset must yield chunks (annctl.training.pipeline's
+    ``training_stream``)."""
     model.steps_per_execution = 1  # one chunk per call; the chunk holds the batches
     model.train_function = ChunkTrainer(model, batch_size, how)
 
