@@ -61,7 +61,8 @@ def fit(
             model.load_weights(resume.checkpoint)  # weights and optimizer state (moments, step, learning rate)
     if getattr(model, "transferred_layers", None):
         summary.transferred_layers = model.transferred_layers
-    how = compiled.plan(spec, model, math.ceil(data.train.size / training.batch_size))
+    batches = math.ceil(data.train.size / training.batch_size)  # per epoch
+    how = compiled.plan(spec, model, batches)
     summary.update(**how.record())
     prepare = batch_preparer(spec, description)
     initial_epoch = resume.entry.epoch if resume else 0
@@ -76,7 +77,7 @@ def fit(
             how.steps,
             range(initial_epoch, training.epochs),
         )
-        epoch_variable, steps = None, math.ceil(data.train.size / training.batch_size)
+        epoch_variable, steps = None, batches
         compiled.install(model, training.batch_size, how)
         validation_batch = max(compiled.VALIDATION_BATCH, training.batch_size)
     else:  # Keras' `fit` steps (a distribution strategy, jit_compile: false): a new iterator each epoch
