@@ -14,13 +14,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional, cast
 
 import typer
 from typer.core import TyperGroup
 
 from annctl import __version__
 from annctl.errors import AnnctlError, UsageError
+
+if TYPE_CHECKING:
+    from annctl.modelio import Checkpoint
 
 STARTED = time.perf_counter()  # for the summary's "command time" (Python's own start-up is ~0.05 s before)
 
@@ -312,7 +315,7 @@ def tune(
             config, spec = runner.load(tune_dir)
             if not quiet:
                 err().print(
-                    f"[bold]{spec.name}[/bold]: searching {len(spec.search.space)} parameters, "
+                    f"[bold]{spec.name}[/bold]: searching {len(spec.search_section().space)} parameters, "
                     f"{config.trials} trials, {workers} worker(s) → {tune_dir}"
                 )
             search = runner.Search(tune_dir, config, spec, root, storage=storage, workers=workers, on_trial=on_trial)
@@ -447,10 +450,10 @@ EncodingOption = Annotated[
 ]
 
 
-def _checkpoint(value: str) -> str:
+def _checkpoint(value: str) -> Checkpoint:
     if value not in ("final", "best", "last"):
         raise typer.BadParameter(f"{value!r}: use final, best or last", param_hint="--checkpoint")
-    return value
+    return cast("Checkpoint", value)
 
 
 @app.command()

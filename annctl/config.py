@@ -175,8 +175,8 @@ def apply_overrides(data: dict, overrides: Iterable[str], options: Iterable[Opti
             continue
         try:
             value = yamlsafe.parse(value_text).data
-        except yamlsafe.YamlProblem as problem:
-            problems.append(f"--set {item}: {problem.message}")
+        except yamlsafe.YamlProblem as unreadable:
+            problems.append(f"--set {item}: {unreadable.message}")
             continue
         path = tuple(int(part) if part.isdigit() else part for part in key.split("."))
         problem = _set(data, path, value)
@@ -258,7 +258,7 @@ def search_problems(data: dict, file_problems: list[Problem], locate: Locator) -
                 ]
     firsts = {key: param.extremes()[0] for key, param in params.items()}
     for key, param in params.items():
-        where, seen = ("search", "space", key), set()
+        where, seen = ("search", "space", key), set[Problem]()
         for value in param.extremes():
             alone = _problems_of(trial_data(base, {key: value}))
             if not set(alone) - known - seen:

@@ -100,15 +100,16 @@ def evaluate_run(
     metrics = measure(spec, description, model, outputs, y, naive)
     main = next(iter(outputs))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    result = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint, "metrics": metrics}
+    result: dict[str, Any] = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint, "metrics": metrics}
     if data_file is not None:
         result["data"] = str(data_file)
     files = getattr(part, "files", None)  # samples that are files (images): name the worst mistakes
     if files is not None and description.task == "classification":
         decision = type(spec.model).decision
         result["misclassified"] = misclassified(outputs[main], y, files, description.class_names or [], decision)
-    if getattr(part, "skipped", 0):
-        result["skipped_images"] = part.skipped
+    skipped = getattr(part, "skipped", 0)
+    if skipped:
+        result["skipped_images"] = skipped
     eval_dir = paths.eval
     try:
         atomic_write_json(eval_dir / f"{split}-{stamp}.json", result)

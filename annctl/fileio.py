@@ -10,7 +10,7 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,12 +94,6 @@ def atomic_save_npy(target: Path, array: Any) -> None:
 
     with atomic_path(target, suffix=".npy") as tmp:
         np.save(tmp, array)
-
-
-def atomic_save_with(target: Path, save: Callable[[Path], None], suffix: str = "") -> None:
-    """Atomic write through a library's own save function (e.g. ``model.save``, which needs a `.keras` suffix)."""
-    with atomic_path(target, suffix=suffix) as tmp:
-        save(tmp)
 
 
 def _json_default(value: Any) -> Any:

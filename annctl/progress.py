@@ -21,6 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from annctl.records import Summary, TuneSummary
 
 
@@ -57,7 +59,7 @@ class RichReporter:
     def __init__(self, console: Console):
         self.console = console
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         self.steps = 0
 
     def __enter__(self) -> RichReporter:
@@ -93,12 +95,13 @@ class RichReporter:
         self.progress.start()
 
     def batch_end(self, epoch: int, step: int) -> None:
-        if self.progress is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.update(self.task, completed=step)
 
     def epoch_end(self, epoch: int, epochs: int, logs: dict[str, float]) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, completed=self.steps)  # the last frame shows the whole epoch
+            if self.task is not None:
+                self.progress.update(self.task, completed=self.steps)  # the last frame shows the whole epoch
             self.close()
         self.console.print(f"epoch {epoch}/{epochs}  {format_logs(logs)}")
 

@@ -39,7 +39,7 @@ def record_schema_text(name: str) -> str:
     document = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://annctl.example/{name}.schema.json",
-        "title": f"annctl {record.__doc__.strip().split(':')[0].strip('`')}",
+        "title": f"annctl {(record.__doc__ or '').strip().split(':')[0].strip('`')}",
         **schema,
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -116,22 +116,23 @@ def markdown_reference() -> str:
         out += [f"### `name: {key}`", "", first_line(cls.__doc__), ""] + _table(cls, skip=("name",)) + [""]
     from annctl.datasets.images import Augmentation
 
-    out += ["### `dataset.augmentation` (image datasets)", "", " ".join(Augmentation.__doc__.split()), ""]
+    out += ["### `dataset.augmentation` (image datasets)", "", " ".join((Augmentation.__doc__ or "").split()), ""]
     out += _table(Augmentation) + [""]
     out += ["## `model`", "", "`architecture` picks the network; the other fields depend on it.", ""]
-    for key, cls in ARCHITECTURES.items():
-        out += [f"### `architecture: {key}`", "", first_line(cls.__doc__), ""] + _table(cls, skip=("architecture",))
+    for key, architecture in ARCHITECTURES.items():
+        doc = first_line(architecture.__doc__)
+        out += [f"### `architecture: {key}`", "", doc, ""] + _table(architecture, skip=("architecture",))
         out += [""]
     out += ["## `training`", ""] + _table(TrainingSpec)
     out += ["", "### `training.early_stopping`", ""] + _table(EarlyStoppingSpec)
-    for cls in (ExponentialDecay, CosineDecay, ReduceOnPlateau):
-        kind = cls.model_fields["type"].default
-        out += ["", f"### `training.lr_schedule` with `type: {kind}`", "", first_line(cls.__doc__), ""]
-        out += _table(cls, skip=("type",))
+    for schedule in (ExponentialDecay, CosineDecay, ReduceOnPlateau):
+        kind = schedule.model_fields["type"].default
+        out += ["", f"### `training.lr_schedule` with `type: {kind}`", "", first_line(schedule.__doc__), ""]
+        out += _table(schedule, skip=("type",))
     out += ["", "## `output`", ""] + _table(OutputSpec)
     out += ["", "## `search` (for `annctl tune`)", "", first_line(SearchSpec.__doc__), ""] + _table(SearchSpec)
     out += ["", "Each entry of `space` maps a dotted spec path (e.g. `training.learning_rate`) to one of:"]
-    for cls in (FloatParam, IntParam, ChoiceParam):
-        kind = cls.model_fields["type"].default
-        out += ["", f"### `type: {kind}`", "", first_line(cls.__doc__), ""] + _table(cls, skip=("type",))
+    for param in (FloatParam, IntParam, ChoiceParam):
+        kind = param.model_fields["type"].default
+        out += ["", f"### `type: {kind}`", "", first_line(param.__doc__), ""] + _table(param, skip=("type",))
     return "\n".join(out) + "\n"

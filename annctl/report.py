@@ -126,8 +126,8 @@ def thumbnail_grid(mistakes: list[dict], side: int = 96) -> str:
         picture = "<em>(unreadable)</em>"
         if path.is_file() and check_header(path, DEFAULT_MAX_PIXELS) is None:
             try:
-                with Image.open(path) as image:
-                    image = image.convert("RGB")
+                with Image.open(path) as opened:
+                    image = opened.convert("RGB")
                     image.thumbnail((side, side))
                     buffer = io.BytesIO()
                     image.save(buffer, format="PNG")
@@ -180,9 +180,9 @@ def collection_section(root: Path, run_dirs: list[Path], metric: str | None) -> 
     with tempfile.TemporaryDirectory() as scratch:
         series = [(d.name, read_metrics(d)) for d in run_dirs]
         parts += ["<h2>Validation loss per epoch</h2>", _image(overlay(series, "val_loss", Path(scratch) / "o.png"))]
-        params = {k: v for k, v in comparison["differing_fields"].items() if k != "name"}
-        if metric and params:
-            picture = parallel_coordinates(params, values, metric, Path(scratch) / "p.png")
+        differing = {k: v for k, v in comparison["differing_fields"].items() if k != "name"}
+        if metric and differing:
+            picture = parallel_coordinates(differing, values, metric, Path(scratch) / "p.png")
             parts += [f"<h2>Parameters against {html.escape(metric)}</h2>", _image(picture)]
     return "\n".join(parts)
 

@@ -283,8 +283,10 @@ def resolve_run(reference: str, root: Path, newest: bool = False) -> Path:
         return matches[-1]
     if not matches:
         raise UsageError(f"{reference}: no such run directory, and no run in {root} starts with that name")
-    newest = ", ".join(run.name for run in matches[-5:])
-    raise UsageError(f"{reference}: {len(matches)} runs in {root} start with that name ({newest}); be more specific")
+    newest_names = ", ".join(run.name for run in matches[-5:])
+    raise UsageError(
+        f"{reference}: {len(matches)} runs in {root} start with that name ({newest_names}); be more specific"
+    )
 
 
 def write_data_info(run_dir: Path, description, spec) -> None:

@@ -9,7 +9,7 @@ import socket
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from annctl.errors import UsageError
 from annctl.rundir import SPEC_FILE, RunPaths, TunePaths, list_run_dirs, read_summary
@@ -205,7 +205,7 @@ def sort_rows(rows: list[dict[str, Any]], key: str | None) -> list[dict[str, Any
 
     present = [row for row in rows if value(row) is not None]
     missing = [row for row in rows if value(row) is None]
-    return sorted(present, key=value) + missing
+    return sorted(present, key=lambda row: cast(float, value(row))) + missing
 
 
 HIGHER_IS_BETTER = ("accuracy", "auc", "r2", "epochs_completed", "macro_f1", "macro_precision", "macro_recall")

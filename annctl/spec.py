@@ -6,11 +6,12 @@ so each dataset and architecture carries its own fields and an unknown key is an
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
 from annctl.datasets import DATASETS
+from annctl.errors import UsageError
 from annctl.models import ARCHITECTURES
 from annctl.models.base import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
 from annctl.specbase import StrictModel, Task
@@ -19,7 +20,10 @@ from annctl.tuning.space import SearchSpec
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 Optimizer = Literal["sgd", "adam", "rmsprop", "adagrad", "adamw"]
-Loss = Literal[REGRESSION_LOSSES + CLASSIFICATION_LOSSES]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    Loss = str  # the checker cannot build a Literal from the tuples; pydantic checks the names
+else:
+    Loss = Literal[REGRESSION_LOSSES + CLASSIFICATION_LOSSES]
 Metric = Literal["accuracy", "auc", "mae", "mse", "rmse"]
 
 # Keras' own default learning rate for each optimizer, filled into the resolved spec when none is given.
@@ -34,8 +38,17 @@ def _union(entries: list[type], discriminator: str):
     return Annotated[Union[tuple(entries)], Field(discriminator=discriminator)]  # noqa: UP007
 
 
-DatasetUnion = _union(DATASETS.values(), "name")
-ArchitectureUnion = _union(ARCHITECTURES.values(), "architecture")
+if TYPE_CHECKING:
+    # The type checker sees the base every registered entry derives from (its fields and methods are the
+    # interface the rest of annctl uses); pydantic sees the discriminated union of the registered entries.
+    from annctl.datasets.base import DatasetSpec
+    from annctl.models.base import ArchitectureSpec
+
+    DatasetUnion = DatasetSpec
+    ArchitectureUnion = ArchitectureSpec
+else:
+    DatasetUnion = _union(DATASETS.values(), "name")
+    ArchitectureUnion = _union(ARCHITECTURES.values(), "architecture")
 
 
 class EarlyStoppingSpec(StrictModel):
@@ -183,6 +196,23 @@ class TrainingSpec(StrictModel):
             self.steps_per_execution = 1
         return self
 
+    # A resolved spec (annctl.config.resolve) has its loss, metrics and learning rate filled in; these give
+    # them without the None of a spec as written.
+    def resolved_loss(self) -> str:
+        if self.loss is None:
+            raise RuntimeError("training.loss is read before the spec is resolved (annctl.config.resolve)")
+        return self.loss
+
+    def resolved_metrics(self) -> list[str]:
+        if self.metrics is None:
+            raise RuntimeError("training.metrics is read before the spec is resolved (annctl.config.resolve)")
+        return list(self.metrics)
+
+    def resolved_learning_rate(self) -> float:
+        if self.learning_rate is None:  # pragma: no cover - the validator above fills it
+            raise RuntimeError("training.learning_rate is read before the spec is validated")
+        return self.learning_rate
+
 
 class OutputSpec(StrictModel):
     """What a run writes besides metrics and the final model."""
@@ -208,8 +238,8 @@ class ExperimentSpec(StrictModel):
 
     name: str = Field(..., pattern=NAME_PATTERN, description="Run name: letters, digits, `.`, `_`, `-` (max 64).")
     seed: int = Field(42, ge=0, le=2**32 - 1, description="Seeds the split, the initial weights and the shuffling.")
-    dataset: DatasetUnion = Field(..., description="Where the data comes from; `name` picks a registered dataset.")  # type: ignore[valid-type]
-    model: ArchitectureUnion = Field(..., description="What to build; `architecture` picks a registered one.")  # type: ignore[valid-type]
+    dataset: DatasetUnion = Field(..., description="Where the data comes from; `name` picks a registered dataset.")
+    model: ArchitectureUnion = Field(..., description="What to build; `architecture` picks a registered one.")
     training: TrainingSpec = Field(default_factory=TrainingSpec, description="Optimizer, loss, epochs, batches.")
     output: OutputSpec = Field(default_factory=OutputSpec, description="Checkpoints and TensorBoard.")
     search: SearchSpec | None = Field(
@@ -247,6 +277,12 @@ class ExperimentSpec(StrictModel):
         if self.output.checkpoint_monitor:
             return self.output.checkpoint_monitor
         return self.training.early_stopping.monitor if self.training.early_stopping else "val_loss"
+
+    def search_section(self) -> SearchSpec:
+        """The `search:` section `annctl tune` runs; an experiment without one cannot be tuned."""
+        if self.search is None:
+            raise UsageError(f"{self.name}: the experiment has no `search:` section; add one to tune (see the README)")
+        return self.search
 
     def search_objective(self) -> tuple[str, Literal["minimize", "maximize"]]:
         """The metric `annctl tune` optimises and its direction."""

@@ -9,6 +9,7 @@ import json
 import re
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,10 +17,15 @@ from pydantic import BaseModel, ValidationError
 
 from annctl.datasets import DATASETS
 from annctl.models import ARCHITECTURES
+from annctl.registry import Registry
 from annctl.spec import ExperimentSpec
 
 # Discriminated unions whose tags are registry names: an unknown tag lists the registry.
-UNIONS = {("dataset",): ("name", DATASETS), ("model",): ("architecture", ARCHITECTURES)}
+# The spec's registry-built unions: where each sits, the field that picks the entry, and its registry.
+UNIONS: dict[tuple, tuple[str, Registry[Any]]] = {
+    ("dataset",): ("name", DATASETS),
+    ("model",): ("architecture", ARCHITECTURES),
+}
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,7 @@ def field_problems(error: ValidationError, data: dict) -> list[Problem]:
     return problems
 
 
-def _problem(item: dict, data: dict) -> Problem:
+def _problem(item: Mapping[str, Any], data: dict) -> Problem:
     path, model = _clean(item["loc"], data, item["type"])
     kind, message, value = item["type"], item["msg"], item.get("input")
     if kind == "literal_error" and path[:-1] in UNIONS and path[-1] == UNIONS[path[:-1]][0]:

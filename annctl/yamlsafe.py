@@ -194,7 +194,7 @@ def _scalar(node: yaml.Node, loader: _Loader) -> Any:
             return sign * int(digits, 10)
         if node.tag == "tag:yaml.org,2002:float":
             special = {".inf": "inf", "-.inf": "-inf", "+.inf": "inf", ".nan": "nan"}
-            return float(special.get(value.lower(), value))
+            return float(special.get(value.lower()) or value)
     except ValueError as error:
         raise YamlProblem(f"bad number {value[:40]!r}: {error}", line, column) from None
     return value

@@ -23,6 +23,7 @@ from annctl.backprop.formulas import (
     sgd_update,
 )
 from annctl.errors import SpecError
+from annctl.models.mlp import MLP
 from annctl.spec import ExperimentSpec
 
 TOLERANCE = 1e-8  # float64 on both sides: anything larger than this is a real disagreement
@@ -33,7 +34,7 @@ def check_supported(spec: ExperimentSpec) -> None:
     """The by-hand method covers dense layers trained by plain gradient descent; say what else to change."""
     problems = []
     model, training = spec.model, spec.training
-    if model.architecture != "mlp":
+    if not isinstance(model, MLP):
         problems.append(
             f"model.architecture: backprop steps through `mlp` and `rnn` networks, not {model.architecture}"
         )
@@ -123,7 +124,7 @@ def run_backprop(spec: ExperimentSpec, steps: int = 1, every: int | None = None,
         data = spec.dataset.load(spec.seed)
         spec = resolve_or_raise(spec, data.task, data.num_classes, source)
         check_supported(spec)
-        loss_name = spec.training.loss
+        loss_name = spec.training.resolved_loss()
         model = build_model(spec, data.description)
         if model.count_params() > MAX_PARAMETERS:
             raise SpecError(
@@ -153,7 +154,7 @@ def run_backprop(spec: ExperimentSpec, steps: int = 1, every: int | None = None,
             for k in keras_layers
         ]
         names = course_names(layers)
-        rate = float(spec.training.learning_rate)
+        rate = spec.training.resolved_learning_rate()
         loss_fn = keras.losses.get(build_loss(loss_name))
         variables = [v for k in keras_layers for v in (k.kernel, k.bias) if v.trainable]
         x_tf, y_tf = tf.constant(x_raw), tf.constant(y_model)

@@ -28,6 +28,7 @@ from annctl.backprop.formulas import (
 )
 from annctl.backprop.formulas import loss_and_gradient as output_loss
 from annctl.errors import SpecError
+from annctl.models.rnn import RNN
 from annctl.spec import ExperimentSpec
 
 TOLERANCE = 1e-8
@@ -35,10 +36,12 @@ MAX_PARAMETERS = 10_000
 STEP_ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu")
 
 
-def check_supported(spec: ExperimentSpec) -> None:
+def check_supported(spec: ExperimentSpec) -> RNN:
     """Backpropagation through time covers one simple_rnn layer feeding the output, trained by plain SGD."""
     problems = []
     model, training = spec.model, spec.training
+    if not isinstance(model, RNN):
+        raise SpecError([f"model.architecture: backprop through time steps through `rnn`, not {model.architecture}"])
     if model.cell != "simple_rnn" or len(model.units) != 1 or model.bidirectional or model.dense_units:
         problems.append(
             "model: backprop through time steps through one `simple_rnn` layer feeding the output; use "
@@ -53,6 +56,7 @@ def check_supported(spec: ExperimentSpec) -> None:
         problems.append("dataset.normalize: backprop works on the raw numbers; set it to false")
     if problems:
         raise SpecError(problems)
+    return model
 
 
 @dataclass
@@ -78,8 +82,8 @@ class Pass:
 
     z: list[np.ndarray] = field(default_factory=list)
     h: list[np.ndarray] = field(default_factory=list)  # h[0] = h_0 = 0
-    o: np.ndarray | None = None
-    a: np.ndarray | None = None
+    o: np.ndarray = field(default_factory=lambda: np.empty(0))  # set by forward()
+    a: np.ndarray = field(default_factory=lambda: np.empty(0))
     loss: float = 0.0
     grad_h: list[np.ndarray] = field(default_factory=list)  # ∂E/∂h_t, t = 1 … T
     delta: list[np.ndarray] = field(default_factory=list)  # ∂E/∂z_t
@@ -112,7 +116,8 @@ def backward(net: Recurrent, x: np.ndarray, y: np.ndarray, loss: str, run: Pass)
     delta_o = backward_through(net.output_activation, run.o, run.a, grad_a)
     grad_h = delta_o @ net.V.T
     gradients = {"W": np.zeros_like(net.W), "U": np.zeros_like(net.U), "b": np.zeros_like(net.b)}
-    run.grad_h, run.delta, run.jacobian, run.contributions = [None] * steps, [None] * steps, [None] * steps, []
+    unset = np.empty(0)  # every step's entry is filled below, last step first
+    run.grad_h, run.delta, run.jacobian, run.contributions = [unset] * steps, [unset] * steps, [unset] * steps, []
     shares: list[dict[str, np.ndarray]] = [{}] * steps
     for t in range(steps - 1, -1, -1):  # index t holds time step t + 1
         derivative = step_derivative(net.step_activation, run.z[t], run.h[t + 1])
@@ -151,7 +156,7 @@ def sgd_update(net: Recurrent, run: Pass, rate: float) -> None:
 def parameter_names(net: Recurrent) -> list[tuple[str, tuple, str]]:
     """(name, (matrix, index), what it connects): W[i,j] input i → h_j, U[i,j] h_i → h_j (one step later),
     b[j], V[j,k] h_j → o_k, c[k]."""
-    names = []
+    names: list[tuple[str, tuple, str]] = []
     for i, j in np.ndindex(net.W.shape):
         names.append((f"W[{i + 1},{j + 1}]", ("W", (i, j)), f"x{i + 1}→h{j + 1}"))
     for i, j in np.ndindex(net.U.shape):
@@ -188,8 +193,8 @@ def run_through_time(spec: ExperimentSpec, steps: int = 1, every: int | None = N
         seed_everything(spec.seed)
         data = spec.dataset.load(spec.seed)
         spec = resolve_or_raise(spec, data.task, data.num_classes, source)
-        check_supported(spec)
-        loss_name = spec.training.loss
+        rnn_activation = check_supported(spec).activation
+        loss_name = spec.training.resolved_loss()
         if loss_name not in SUPPORTED_LOSSES:
             raise SpecError([f"training.loss: {loss_name} is not covered; use {', '.join(SUPPORTED_LOSSES)}"])
         model = build_model(spec, data.description)
@@ -214,13 +219,13 @@ def run_through_time(spec: ExperimentSpec, steps: int = 1, every: int | None = N
             np.array(cell.bias.numpy()),
             np.array(output.kernel.numpy()),
             np.array(output.bias.numpy()),
-            spec.model.activation,
+            rnn_activation,
             output.activation.__name__,
         )
         if net.output_activation not in SUPPORTED_ACTIVATIONS:
             raise SpecError([f"output activation {net.output_activation} is not covered"])
         names = parameter_names(net)
-        rate = float(spec.training.learning_rate)
+        rate = spec.training.resolved_learning_rate()
         loss_fn = keras.losses.get(build_loss(loss_name))
         variables = [cell.kernel, cell.recurrent_kernel, cell.bias, output.kernel, output.bias]
         x_tf, y_tf = tf.constant(x), tf.constant(y_model)

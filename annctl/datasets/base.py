@@ -161,9 +161,6 @@ class ArraySplit:
             yield self.model_x(x)
 
 
-Split = ArraySplit  # the interface every split implements (another: images.FileSplit, read lazily)
-
-
 @dataclass
 class Data:
     """One experiment's data: the description of its input and three splits."""
@@ -219,6 +216,9 @@ class DatasetSpec(StrictModel):
     (tabular.TabularDataset, images.ImageDataset) add ``input_block`` and ``reader``."""
 
     kind: ClassVar[InputKind] = "tabular"
+    if TYPE_CHECKING:
+        # every entry narrows it to ``Literal["its-name"]`` (the discriminator of the spec's `dataset` union)
+        name: str
     # The dataset whose example the architecture smoke tests train on for this kind of input.
     smoke_reference: ClassVar[bool] = False
 

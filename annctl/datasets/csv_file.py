@@ -8,7 +8,7 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Field
 
@@ -239,7 +239,7 @@ class CsvFile(TabularSpec):
         for name in features:
             if types[name] == "numeric":
                 for line, cell in zip(lines, columns[name]):
-                    if not is_missing(cell) and not math.isfinite(dialect.number(cell)):
+                    if not is_missing(cell) and not math.isfinite(dialect.number(cell) or 0.0):
                         raise DataError(f"{path}:{line}: column {name!r}: {cell!r} is not a finite number")
             elif decimal := other_decimal(columns[name], dialect.decimal):
                 notes.append(
@@ -248,6 +248,7 @@ class CsvFile(TabularSpec):
                 )
         task, y, class_names = self._target(columns[self.target], lines, notes)
         keys = dict(zip(features, keras_names(features)))
+        x: Any
         if "text" in types.values():
             x = {
                 keys[name]: numeric_array(columns[name], dialect.decimal)
@@ -276,9 +277,10 @@ class CsvFile(TabularSpec):
     def _target(self, raw: list[str], lines: list[int], notes: list[str]):
         import numpy as np
 
-        numbers: list[float] | None = [parse_number(cell, self.decimal) for cell in raw]
-        if any(value is None for value in numbers):
-            numbers = None
+        parsed = [parse_number(cell, self.decimal) for cell in raw]
+        numbers: list[float] | None = None  # None: some cell is not a number
+        if all(value is not None for value in parsed):
+            numbers = [value for value in parsed if value is not None]
         task = self.task
         if task == "auto":
             integral = numbers is not None and all(math.isfinite(v) and v == int(v) for v in numbers)
@@ -297,10 +299,10 @@ class CsvFile(TabularSpec):
                     "for a regression task (set dataset.task: classification for text labels, or dataset.decimal "
                     "for numbers with another decimal mark)"
                 )
-            bad = next((i for i, v in enumerate(numbers) if not math.isfinite(v)), None)
-            if bad is not None:
-                where = f"{self.path}:{lines[bad]}"
-                raise DataError(f"{where}: column {self.target!r}: {raw[bad]!r} is not a finite number")
+            infinite = next((i for i, v in enumerate(numbers) if not math.isfinite(v)), None)
+            if infinite is not None:
+                where = f"{self.path}:{lines[infinite]}"
+                raise DataError(f"{where}: column {self.target!r}: {raw[infinite]!r} is not a finite number")
             return task, np.asarray(numbers, dtype="float32"), None
         if numbers is not None and all(math.isfinite(v) and v == int(v) for v in numbers):
             labels = sorted({int(v) for v in numbers})

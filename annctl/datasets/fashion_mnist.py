@@ -78,8 +78,9 @@ def load_arrays() -> dict:
     from annctl.fileio import atomic_save_npy
 
     for directory in search_dirs():
-        paths = {key: find_file(directory, stem) for key, stem in FILES.items()}
-        if not all(paths.values()):
+        found = {key: find_file(directory, stem) for key, stem in FILES.items()}
+        paths = {key: path for key, path in found.items() if path is not None}
+        if len(paths) < len(found):
             continue
         arrays = {}
         for key, path in paths.items():

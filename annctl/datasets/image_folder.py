@@ -16,7 +16,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -461,7 +461,7 @@ def mismatch(root: Path, names: list[str], classes: list[str], whose: str = "dat
     )
 
 
-def stratified_split(labels, seed: int, test_fraction: float, validation_fraction: float) -> dict:
+def stratified_split(labels, seed: int, test_fraction: float, validation_fraction: float) -> dict[str, Any]:
     """Indices of each split: per class, a seeded shuffle, then ``test_fraction`` of it for test and
     ``validation_fraction`` of the rest for validation (the course's two nested splits). The training
     indices stay shuffled (classes interleaved, so max_train_samples keeps every class); the others sorted."""
@@ -476,7 +476,7 @@ def stratified_split(labels, seed: int, test_fraction: float, validation_fractio
         parts["test"].append(members[:n_test])
         parts["validation"].append(members[n_test : n_test + n_validation])
         parts["train"].append(members[n_test + n_validation :])
-    result = {name: np.concatenate(chunks) for name, chunks in parts.items()}
+    result: dict[str, Any] = {name: np.concatenate(chunks) for name, chunks in parts.items()}
     for name, fraction in (("validation", validation_fraction), ("test", test_fraction)):
         if fraction and not len(result[name]):
             raise DataError(

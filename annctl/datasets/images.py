@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from annctl.datasets.base import DatasetSpec, InputBlock, InputDescription, Warn
+from annctl.datasets.base import DatasetSpec, InputBlock, InputDescription, InputKind, Warn
 from annctl.datasets.tabular import IMAGE_SUFFIXES, check_finite, load_array
 from annctl.errors import DataError
 from annctl.specbase import StrictModel
@@ -92,7 +92,7 @@ class Augmentation(StrictModel):
 class ImageDataset(DatasetSpec):
     """Datasets of images: the image input block (with augmentation) and the image reader."""
 
-    kind: ClassVar[str] = "image"
+    kind: ClassVar[InputKind] = "image"
 
     augmentation: Augmentation | None = Field(
         None,
@@ -485,9 +485,9 @@ def pixel_scale(array, path: Path) -> float:
     finite = np.isfinite(array)
     if not finite.all():
         check_finite(np.asarray(array), path, 0)
-    low, high = float(array.min()), float(array.max())
-    if low < 0 or high > 255:
+    lowest, highest = float(array.min()), float(array.max())
+    if lowest < 0 or highest > 255:
         raise DataError(
-            f"{path}: image pixel values must lie in 0..255, or in 0..1 as floats (found {low:g}..{high:g})"
+            f"{path}: image pixel values must lie in 0..255, or in 0..1 as floats (found {lowest:g}..{highest:g})"
         )
-    return 255.0 if high <= 1.0 else 1.0
+    return 255.0 if highest <= 1.0 else 1.0

@@ -42,7 +42,7 @@ class Inline(TabularDataset):
         if self.task == "classification":
             if any(isinstance(v, list) or v != int(v) or v < 0 for v in self.y):
                 raise ValueError("y: classification needs one non-negative class index per row, e.g. [0, 1, 1, 0]")
-        elif isinstance(self.y[0], list) and len({len(row) for row in self.y}) > 1:  # type: ignore[arg-type]
+        elif isinstance(self.y[0], list) and len({len(row) for row in self.y}) > 1:
             raise ValueError("y: target rows have different lengths")
         return self
 
@@ -54,7 +54,7 @@ class Inline(TabularDataset):
         return self.task
 
     def known_num_classes(self):
-        return int(max(self.y)) + 1 if self.task == "classification" else None  # type: ignore[type-var]
+        return int(max(self.y)) + 1 if self.task == "classification" else None
 
     def load(self, seed: int) -> Data:
         import numpy as np

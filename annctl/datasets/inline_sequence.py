@@ -65,7 +65,7 @@ class InlineSequence(SequenceDataset):
         return self.task
 
     def known_num_classes(self):
-        return int(max(self.y)) + 1 if self.task == "classification" else None  # type: ignore[type-var]
+        return int(max(self.y)) + 1 if self.task == "classification" else None
 
     def load(self, seed: int) -> Data:
         import numpy as np

@@ -17,7 +17,7 @@ import sys
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO, TypeVar
 
 from pydantic import Field
 
@@ -28,6 +28,7 @@ from annctl.datasets.base import (
     Feature,
     InputBlock,
     InputDescription,
+    InputKind,
     Warn,
     unknown_name,
 )
@@ -48,6 +49,8 @@ from annctl.specbase import Task
 
 if TYPE_CHECKING:
     import numpy as np
+
+Described = TypeVar("Described", bound=InputDescription)  # a run's DataInfo stays a DataInfo
 
 MISSING_TOKENS = {"", "na", "n/a", "nan", "null", "none", "?"}  # compared lower-cased
 
@@ -87,7 +90,7 @@ def keras_names(columns: list[str]) -> list[str]:
 class TabularDataset(DatasetSpec):
     """Datasets of feature rows: the tabular input block and row reader."""
 
-    kind: ClassVar[str] = "tabular"
+    kind: ClassVar[InputKind] = "tabular"
 
     def input_block(self, description: InputDescription) -> InputBlock:
         return TabularBlock(description)
@@ -250,12 +253,12 @@ def describe(
             continue
         values = np.asarray(column, dtype="float64")
         gaps = np.isnan(values)
-        fill = None
+        numeric_fill: float | None = None
         if fill_strategy:
-            fill = fill_value(values[~gaps], fill_strategy)
-            values = np.where(gaps, fill, values)
+            numeric_fill = fill_value(values[~gaps], fill_strategy)
+            values = np.where(gaps, numeric_fill, values)
         mean, variance = float(values.mean()), float(values.var())
-        features.append(Feature(name=name, input_name=key, mean=mean, variance=variance, fill=fill))
+        features.append(Feature(name=name, input_name=key, mean=mean, variance=variance, fill=numeric_fill))
     mixed = any(feature.type == "text" for feature in features)
     return InputDescription(
         kind="tabular",
@@ -403,7 +406,7 @@ def dialect_options(delimiter: str | None, decimal: str | None, encoding: str | 
     return given
 
 
-def with_dialect(description: InputDescription, options: dict[str, str] | None) -> InputDescription:
+def with_dialect(description: Described, options: dict[str, str] | None) -> Described:
     """The description with :func:`dialect_options` in place of the dialect recorded from the training file
     (its ``details``: how new CSV rows are read); options not given keep that one."""
     if not options:
@@ -615,6 +618,7 @@ class RowReader:
 
         labels: list = []
         chunks = [chunk for chunk, _ in self._csv_file(Path(path), labels)]
+        x: Any
         if isinstance(chunks[0], dict):
             import tensorflow as tf
 

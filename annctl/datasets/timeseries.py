@@ -19,17 +19,30 @@ import csv
 import io
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from annctl.datasets.base import Data, DatasetSpec, Example, Feature, InputBlock, InputDescription, Warn, unknown_name
+from annctl.datasets.base import (
+    Data,
+    DatasetSpec,
+    Example,
+    Feature,
+    InputBlock,
+    InputDescription,
+    InputKind,
+    Warn,
+    unknown_name,
+)
 from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import is_missing
 from annctl.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 NUMERIC_INPUT = "series"  # the model's input of numeric features (text features: one input each, by name)
 # Tried in order on the first time cell when `time_format` is not given (or the column is plain numbers).
@@ -50,7 +63,7 @@ EPOCH = datetime(1970, 1, 1)
 class SequenceDataset(DatasetSpec):
     """Datasets of sequences: windows of (steps, features) in, the sequence input block."""
 
-    kind: ClassVar[str] = "sequence"
+    kind: ClassVar[InputKind] = "sequence"
 
     def input_block(self, description: InputDescription) -> InputBlock:
         return SequenceBlock(description)
@@ -348,7 +361,7 @@ def read_series(
     missing: str,
     warn: Warn,
     text: str | None = None,
-    types: dict[str, str] | None = None,
+    types: Mapping[str, str] | None = None,
     require_sorted: bool = False,
 ) -> Series:
     """Read the ``names`` columns (and ``time``) of a CSV into a clean :class:`Series`.
@@ -365,11 +378,13 @@ def read_series(
         raise DataError(f"{source}: no column {', '.join(map(repr, absent))}; columns: {', '.join(header)}")
     lines = [number for number, _ in body]
     cells = {name: [row[header.index(name)].strip() for _, row in body] for name in names}
-    times, time_info = None, None
+    times: list | None = None  # floats, or datetimes (parse_times says which)
+    time_info: dict[str, Any] | None = None
     if time:
         stamps = [row[header.index(time)].strip() for _, row in body]
-        times, kind, detected = parse_times(stamps, lines, source, time, time_format)
-        order = sorted(range(len(times)), key=lambda i: times[i])
+        parsed, kind, detected = parse_times(stamps, lines, source, time, time_format)
+        times = parsed
+        order = sorted(range(len(parsed)), key=lambda i: parsed[i])
         if order != list(range(len(times))):
             first = next(i for i in range(1, len(times)) if times[i] < times[i - 1])
             if require_sorted:
@@ -402,7 +417,7 @@ def read_series(
             raise DataError(f"{source}: no rows left after dropping rows with missing values")
         cells = {name: [column[i] for i in keep] for name, column in cells.items()}
         lines = [lines[i] for i in keep]
-        if times is not None:
+        if times is not None and time_info is not None:
             times = [times[i] for i in keep]
             time_info = {"column": time, "format": time_info["format"], **time_step(times, kind)}
     types = dict(types or {name: column_type(cells[name]) for name in names})
@@ -490,7 +505,7 @@ def parse_times(stamps: list[str], lines: list[int], source, column: str, time_f
                 "dataset.time_format (e.g. '%d.%m.%Y')"
             )
     elif time_format == "number":
-        values = []
+        values: list = []  # floats here, datetimes below
         for stamp, line in zip(stamps, lines):
             try:
                 values.append(float(stamp))
@@ -743,7 +758,7 @@ class SeriesReader:
         self.window, self.horizon = details["window"], details["horizon"]
         self.time = details.get("time")
         self.target = description.target_name
-        self._naive = None
+        self._naive: np.ndarray | None = None
 
     def _series(self, with_target: bool = False) -> Series:
         names = [f.name for f in self.description.features]
@@ -820,7 +835,8 @@ class SeriesReader:
         series = self.series
         outputs = np.asarray(outputs, dtype="float64")
         classes = self.description.class_names
-        regular = bool(self.time and self.time["regular"])
+        time_info, times = self.time or {}, series.times or []
+        regular = bool(time_info and time_info["regular"])
         actual = series.columns.get(self.target)
         rows = []
         for output, context in zip(outputs, contexts):
@@ -829,7 +845,7 @@ class SeriesReader:
                 row: dict[str, Any] = {"row": end + step + 1} if self.rolling else {}
                 row["step"] = step
                 if regular:
-                    row["time"] = format_time(advance(series.times[end], self.time, step), self.time)
+                    row["time"] = format_time(advance(times[end], time_info, step), time_info)
                 if classes:
                     writer.cells(output, "", row)
                 else:

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from annctl import __version__
 from annctl.errors import AnnctlError, UsageError
@@ -86,7 +87,8 @@ def export_run(
     model = load_run_model(run_dir, checkpoint)
     _, model_sha256 = model_path(run_dir, checkpoint)
     notes: list[str] = []
-    artifact_model, compiled = model, None
+    artifact_model: Any = model
+    compiled = None
     if fmt == "tflite":
         tflite.check_convertible(model)  # before anything is written
         if quantize == "float16":
@@ -113,7 +115,7 @@ def export_run(
         )
         verification, listed = verify.compare(fmt, description, rows, produced, outputs, report, tolerance)
         manifest = ExportManifest(
-            format=fmt,  # type: ignore[arg-type]
+            format=fmt,
             path=str(target),
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             annctl=__version__,
@@ -125,7 +127,7 @@ def export_run(
                 checkpoint=checkpoint,
                 model_sha256=model_sha256 or "",
             ),
-            quantize=quantize,  # type: ignore[arg-type]
+            quantize=quantize,
             signature=None if fmt == "keras" else signature.SIGNATURE,
             inputs=_listed_inputs(fmt, inputs, artifact_model),
             signature_inputs={} if fmt == "keras" else {item.name: item.argument for item in inputs},

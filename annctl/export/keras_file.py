@@ -10,6 +10,8 @@ uncompiled otherwise (annctl's `perceptron` and `quadratic` losses).
 
 from __future__ import annotations
 
+from typing import Any
+
 from annctl.errors import AnnctlError, UsageError
 
 CUSTOM_LOSSES = ("perceptron", "quadratic")
@@ -160,11 +162,14 @@ def compile_like_run(model, spec, description) -> None:
     from annctl.training.compile import build_metrics, build_optimizer
 
     training, outputs = spec.training, spec.model.output_names()
+    loss, metric_names = training.resolved_loss(), training.resolved_metrics()
+    losses: Any
+    metrics: Any
     if len(outputs) > 1:
-        losses = {name: training.loss for name in outputs}
-        metrics = {name: build_metrics(training.metrics, training.loss, description.num_classes) for name in outputs}
+        losses = {name: loss for name in outputs}
+        metrics = {name: build_metrics(metric_names, loss, description.num_classes) for name in outputs}
     else:
-        losses, metrics = training.loss, build_metrics(training.metrics, training.loss, description.num_classes)
+        losses, metrics = loss, build_metrics(metric_names, loss, description.num_classes)
     model.compile(
         optimizer=build_optimizer(training, learning_rate_schedule(spec)),
         loss=losses,

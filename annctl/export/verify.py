@@ -64,6 +64,7 @@ def test_rows(spec, description, model) -> TestRows:
         raise AnnctlError("the run's test split is empty: there is nothing to verify an export on")
     reference = predict_batches(model, iter(batches), all_outputs=True)
     rows = min(count, ROW_LIMIT)
+    model_input: Any
     if isinstance(batches[0], dict):
         model_input = {key: _numpy(np.concatenate([_numpy(b[key]) for b in batches]))[:rows] for key in batches[0]}
     else:

@@ -71,6 +71,9 @@ class ArchitectureSpec(StrictModel):
     The class attributes below say how the rest of annctl treats an architecture's outputs.
     """
 
+    if TYPE_CHECKING:
+        # every entry narrows it to ``Literal["its-name"]`` (the discriminator of the spec's `model` union)
+        architecture: str
     # The loss this architecture trains with when the spec names none (None: chosen from the task).
     default_loss: ClassVar[str | None] = None
     # How a classifier's output becomes a class: "probability" (0.5 / argmax) or "score" (0 / argmax).

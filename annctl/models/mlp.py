@@ -63,7 +63,7 @@ class MLP(ArchitectureSpec):
     def _check(self) -> MLP:
         if (self.hidden_layers is None) != (self.units is None):
             raise ValueError("hidden_layers: give hidden_layers and units together (or hidden_units alone)")
-        if self.hidden_layers is not None:
+        if self.hidden_layers is not None and self.units is not None:
             self.hidden_units = [self.units] * self.hidden_layers
             self.hidden_layers = self.units = None  # the resolved spec keeps one form: hidden_units
         rates = self.dropout if isinstance(self.dropout, list) else [self.dropout]

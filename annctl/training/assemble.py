@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from annctl.datasets.base import InputDescription
 from annctl.errors import SpecError
@@ -34,7 +35,7 @@ def check_input_kind(spec: ExperimentSpec, description: InputDescription) -> Non
 def build_model(spec: ExperimentSpec, description: InputDescription):
     """The architecture's Keras model on the dataset's input block, with the head the task calls for."""
     check_input_kind(spec, description)
-    head = choose_head(description.task, description.num_classes, description.n_targets, spec.training.loss)
+    head = choose_head(description.task, description.num_classes, description.n_targets, spec.training.resolved_loss())
     block = spec.dataset.input_block(description)
     if block.target_scale is not None and description.task == "regression":
         head = dataclasses.replace(head, offset=block.target_scale[0], scale=block.target_scale[1])
@@ -59,12 +60,17 @@ def make_model(spec: ExperimentSpec, description: InputDescription, runs_root: P
             if layer.name in spec.model.freeze:
                 layer.trainable = False
     outputs = spec.model.output_names()
-    loss = build_loss(training.loss)
+    loss = build_loss(training.resolved_loss())
+    output_metrics = build_metrics(training.resolved_metrics(), training.resolved_loss(), num_classes)
+    losses: Any
+    metrics: Any
     if len(outputs) == 1:
-        losses, metrics = loss, build_metrics(training.metrics, training.loss, num_classes)
+        losses, metrics = loss, output_metrics
     else:
         losses = {name: loss for name in outputs}
-        metrics = {name: build_metrics(training.metrics, training.loss, num_classes) for name in outputs}
+        metrics = {
+            name: build_metrics(training.resolved_metrics(), training.resolved_loss(), num_classes) for name in outputs
+        }
     model.compile(
         optimizer=build_optimizer(training, learning_rate_schedule(spec)),
         loss=losses,
@@ -110,7 +116,7 @@ def batch_preparer(spec: ExperimentSpec, description: InputDescription):
     import tensorflow as tf
 
     outputs = spec.model.output_names()
-    loss, num_classes = spec.training.loss, description.num_classes
+    loss, num_classes = spec.training.resolved_loss(), description.num_classes
 
     @tf.autograph.experimental.do_not_convert  # plain tensor code: nothing for AutoGraph to rewrite
     def prepare(x, y):

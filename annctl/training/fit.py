@@ -48,8 +48,6 @@ def fit(
     training, description = spec.training, data.description
     state = (resume.entry.state or {}) if resume else {}
     saved = dict(state.get("callbacks") or {})
-    if "rng" in state:  # manifests before the one resumable protocol kept the RNG states beside the callbacks
-        saved.setdefault("rng", state["rng"])
     with precision_policy(training.mixed_precision), distribution_scope(training.distribution):
         model = make_model(spec, description, runs_root, transfer=resume is None)
         best_weights = None

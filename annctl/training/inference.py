@@ -75,8 +75,8 @@ def metrics(spec: ExperimentSpec, description: InputDescription, model, outputs:
 
     from annctl.training.compile import build_loss, encode_targets
 
-    loss_fn = keras.losses.get(build_loss(spec.training.loss))
-    encoded = encode_targets(y, spec.training.loss, description.num_classes)
+    loss_fn = keras.losses.get(build_loss(spec.training.resolved_loss()))
+    encoded = encode_targets(y, spec.training.resolved_loss(), description.num_classes)
     weights = spec.model.loss_weights() or {name: 1.0 for name in outputs}
     decision = type(spec.model).decision
     per_output: dict[str, dict[str, Any]] = {}

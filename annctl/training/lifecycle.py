@@ -130,7 +130,9 @@ def _train_as_worker(spec, data, role, runs_root: Path, reporter: Reporter | Non
         summary = Summary(run_dir=str(scratch), name=spec.name, status="running")
         summary = _run(spec, data, scratch, summary, reporter or SilentReporter(), runs_root, [], None)
     except Interrupted as interrupt:
-        error = Interrupted(f"{role.describe()}: interrupted; stop the other workers too, then train again")
+        error: AnnctlError = Interrupted(
+            f"{role.describe()}: interrupted; stop the other workers too, then train again"
+        )
         error.exit_code = interrupt.exit_code
         raise error from None
     except AnnctlError as failure:  # its message names the scratch directory, which is about to go

@@ -89,7 +89,9 @@ def _defaulted(field: str, experiment: ExperimentSpec, spec: ExperimentSpec) -> 
     to the run directory it resolved to."""
     if field == "model.init_from":
         given, pinned = experiment.model.init_from, spec.model.init_from
-        return bool(given and pinned) and (given == pinned or Path(pinned).name.startswith(Path(given).name))
+        if not (given and pinned):
+            return False
+        return given == pinned or Path(pinned).name.startswith(Path(given).name)
     filled = ("training.loss", "training.metrics", "output.checkpoint_monitor")
     if not field.startswith(filled):
         return False

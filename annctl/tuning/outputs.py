@@ -112,7 +112,7 @@ def write_outputs(tune_dir: Path, study, config: TuneConfig, base: dict, space: 
         **extra,
     )
     if best:
-        spec = ExperimentSpec.model_validate(trial_data(base, summary.best_params))
+        spec = ExperimentSpec.model_validate(trial_data(base, summary.best_params or {}))
         header = (
             f"# Best of {state['complete']} complete trial(s) of {tune_dir.name}: trial {best['trial']:03d}, "
             f"{metric} = {best[metric]:.6g}.\n# Train it with: annctl train {paths.best}\n"

@@ -70,10 +70,14 @@ def dry_run(spec: ExperimentSpec, options: TuneOptions, root: Path) -> dict[str,
     configs = []
     for _ in range(options.trials):
         trial = study.ask()
-        configs.append({"trial": trial.number, **studies.suggest(trial, spec.search.space)})
+        configs.append({"trial": trial.number, **studies.suggest(trial, spec.search_section().space)})
         study.tell(trial, state=optuna.trial.TrialState.FAIL)  # keeps the sampler moving, records nothing
     epochs = spec.training.epochs
-    budget = {"trials": options.trials, "max_epochs_per_trial": epochs, "max_epochs": options.trials * epochs}
+    budget: dict[str, Any] = {
+        "trials": options.trials,
+        "max_epochs_per_trial": epochs,
+        "max_epochs": options.trials * epochs,
+    }
     seconds = _seconds_per_epoch(root, spec.name)
     if seconds is not None:
         budget["seconds_per_epoch_of_last_run"] = seconds
@@ -94,8 +98,7 @@ def _seconds_per_epoch(root: Path, name: str) -> float | None:
 
 def start(spec: ExperimentSpec, options: TuneOptions, root: Path) -> Path:
     """Create the tune directory and record how the search runs; return it."""
-    if spec.search is None:
-        raise UsageError(f"{spec.name}: the experiment has no `search:` section; add one to tune (see the README)")
+    spec.search_section()  # an experiment without `search:` cannot be tuned
     if spec.training.distribution == "multi_worker":
         raise UsageError(
             f"{spec.name}: training.distribution multi_worker: tune runs its trials as local processes; use "
@@ -224,7 +227,8 @@ class Search:
         self.workers = workers or config.workers
         self.resume = resume
         self.on_trial = on_trial or (lambda event: None)
-        self.space = spec.search.space
+        self.search = spec.search_section()
+        self.space = self.search.space
         self.base = spec.model_dump(mode="json", exclude={"search"})
         self.stop = threading.Event()
         self.ask_lock, self.out_lock = threading.Lock(), threading.Lock()
@@ -429,30 +433,31 @@ class Search:
         seconds = time.monotonic() - started
         if timed_out:
             worker.stop()
-            return failed(f"timed out after {self.spec.search.trial_timeout:g} s"), None
+            return failed(f"timed out after {self.search.trial_timeout:g} s"), None
         outcome = _read_outcome(run_dir)
+        kept: TrialWorker | None = worker  # the worker for the next trial (None: it ended or is worn out)
         if reply is None:  # the process ended without answering: crashed or killed
             returncode = worker.close(wait=10)
-            worker = None
+            kept = None
             if outcome is None:
                 if self.stop.is_set() and self.signal_code:
                     return failed("interrupted"), None
                 return failed(_crash_reason(returncode, run_dir)), None
         elif worker.worn_out(reply):
             worker.close()
-            worker = None
+            kept = None
         if outcome is None:  # answered, but its trial.json is unreadable (e.g. the disk is full)
-            return failed(f"the trial left no readable {TRIAL_FILE}"), worker
+            return failed(f"the trial left no readable {TRIAL_FILE}"), kept
         if outcome.state == "fail":
-            return failed(outcome.reason or "failed"), worker
-        return TrialEvent(number, outcome.state, outcome.value, params, outcome.epochs, seconds, None), worker
+            return failed(outcome.reason or "failed"), kept
+        return TrialEvent(number, outcome.state, outcome.value, params, outcome.epochs, seconds, None), kept
 
     def _watch(self, trial, worker: TrialWorker) -> tuple[dict[str, Any] | None, bool]:
         """Wait for the worker's answer, beating the trial's heart; stop the worker at the trial timeout.
         Return (the answer or None if the process ended without one, whether it timed out)."""
         from annctl.faults import fault_point
 
-        limit = self.spec.search.trial_timeout
+        limit = self.search.trial_timeout
         interval = studies.heartbeat_seconds()
         started = time.monotonic()
         fault_point("tune_trial_start")
@@ -500,7 +505,7 @@ class Search:
         with self.out_lock:
             if event.state == "failed" and event.reason != "interrupted":
                 self.consecutive_failures += 1
-                limit = self.spec.search.max_consecutive_failures
+                limit = self.search.max_consecutive_failures
                 if self.consecutive_failures >= limit and not self.failure:
                     self.failure = (
                         f"{limit} trials failed in a row (last: trial {event.number:03d}: {event.reason}); "

@@ -92,7 +92,7 @@ class SearchSpec(StrictModel):
     direction: Literal["minimize", "maximize"] | None = Field(
         None, description="Default: maximize for accuracy and auc, minimize for losses and errors."
     )
-    space: dict[str, Param] = Field(  # type: ignore[valid-type]
+    space: dict[str, Param] = Field(
         ...,
         min_length=1,
         max_length=64,

@@ -58,8 +58,8 @@ def run(payload: dict[str, Any], load_data: Callable[[Any], Any] | None = None) 
         return {"state": "fail", "reason": f"diverged: {error}", "clean": True}
     except AnnctlError as error:  # bad input (exit 2) says nothing against the process; a runtime failure might
         return {"state": "fail", "reason": str(error).splitlines()[0], "clean": error.exit_code == 2}
-    values = [row.get(metric) for row in _metrics(run_dir)]
-    values = [v for v in values if v is not None and math.isfinite(v)]
+    logged = [row.get(metric) for row in _metrics(run_dir)]
+    values = [v for v in logged if v is not None and math.isfinite(v)]
     if not values:
         return {"state": "fail", "reason": f"the run logged no finite {metric}", "clean": True}
     best = min(values) if direction == "minimize" else max(values)

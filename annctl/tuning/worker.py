@@ -100,6 +100,7 @@ def run_one(payload: dict[str, Any], cache: DataCache, warm_up_error: str | None
     which worker ran it, and its resident memory then); return the outcome, with ``fit`` saying whether this
     process may run another trial."""
     run_dir = Path(payload["run_dir"])
+    outcome: dict[str, Any]
     with _output_to(run_dir / TRIAL_LOG):
         if warm_up_error:
             print(warm_up_error, file=sys.stderr)

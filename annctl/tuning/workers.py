@@ -56,6 +56,9 @@ class TrialWorker:
             env=env,
             start_new_session=True,  # Ctrl-C reaches the tune process, which stops its trials in order
         )
+        if self.process.stdin is None or self.process.stdout is None:  # pragma: no cover - PIPE gives both
+            raise RuntimeError("the worker process has no pipes")
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
         self.trials = 0
         self.first_rss: int | None = None
         self._buffer = b""
@@ -66,13 +69,13 @@ class TrialWorker:
 
     def send(self, payload: dict[str, Any]) -> None:
         """Hand over a trial; raises OSError (BrokenPipeError) if the process has already ended."""
-        self.process.stdin.write(json.dumps(payload).encode() + b"\n")
-        self.process.stdin.flush()
+        self.stdin.write(json.dumps(payload).encode() + b"\n")
+        self.stdin.flush()
 
     def answer(self, timeout: float) -> dict[str, Any] | None:
         """The worker's answer to the current trial, or None if none came within ``timeout`` seconds.
         Raises WorkerGone if the process ended without one."""
-        fd = self.process.stdout.fileno()
+        fd = self.stdout.fileno()
         while b"\n" not in self._buffer:
             ready, _, _ = select.select([fd], [], [], timeout)
             if not ready:
@@ -121,11 +124,11 @@ class TrialWorker:
             self.process.wait(timeout=wait)
         if self.process.poll() is None:
             with contextlib.suppress(OSError):
-                self.process.stdin.close()
+                self.stdin.close()
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
         returncode = self.process.wait()
-        for pipe in (self.process.stdin, self.process.stdout):
+        for pipe in (self.stdin, self.stdout):
             with contextlib.suppress(OSError):
                 pipe.close()
         return returncode

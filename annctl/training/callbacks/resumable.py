@@ -23,7 +23,7 @@ class Resumable:
         return self
 
     def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)  # type: ignore[misc]
+        super().on_train_begin(logs)
         saved = getattr(self, "_saved", None)
         if saved:
             self.restore(saved)
