@@ -53,7 +53,7 @@ class Head:
     scale: tuple[float, ...] | None = None
 
 
-def choose_head(task: str, num_classes: int, n_targets: int, loss: str) -> Head:
+def choose_head(task: str, num_classes: int, n_targets: int, loss: str | None) -> Head:
     """Softmax over exclusive classes, one sigmoid unit for a binary target, linear units for regression;
     the perceptron's linear scores (one unit for two classes, one per class otherwise)."""
     if task == "regression":

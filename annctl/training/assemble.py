@@ -35,7 +35,7 @@ def check_input_kind(spec: ExperimentSpec, description: InputDescription) -> Non
 def build_model(spec: ExperimentSpec, description: InputDescription):
     """The architecture's Keras model on the dataset's input block, with the head the task calls for."""
     check_input_kind(spec, description)
-    head = choose_head(description.task, description.num_classes, description.n_targets, spec.training.resolved_loss())
+    head = choose_head(description.task, description.num_classes, description.n_targets, spec.training.loss)
     block = spec.dataset.input_block(description)
     if block.target_scale is not None and description.task == "regression":
         head = dataclasses.replace(head, offset=block.target_scale[0], scale=block.target_scale[1])
@@ -116,7 +116,7 @@ def batch_preparer(spec: ExperimentSpec, description: InputDescription):
     import tensorflow as tf
 
     outputs = spec.model.output_names()
-    loss, num_classes = spec.training.resolved_loss(), description.num_classes
+    loss, num_classes = spec.training.loss, description.num_classes
 
     @tf.autograph.experimental.do_not_convert  # plain tensor code: nothing for AutoGraph to rewrite
     def prepare(x, y):

@@ -68,7 +68,7 @@ def build_metrics(names: list[str], loss: str, num_classes: int = 0) -> list:
     return metrics
 
 
-def encode_targets(y, loss: str, num_classes: int):
+def encode_targets(y, loss: str | None, num_classes: int):
     """Labels in the form the loss expects: one-hot for categorical, a float column for binary. Works on NumPy
     arrays and on tensors inside a tf.data pipeline."""
     import keras
