@@ -6,11 +6,14 @@ import errno
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from annctl.errors import GateFailed, UsageError
 from annctl.fileio import atomic_write_json
 from annctl.modelio import Checkpoint, load_run_model
+
+if TYPE_CHECKING:
+    from annctl.datasets.interfaces import InputReader, Split
 
 # A run directory evaluate cannot save into (read-only, another user's, a full disk): it warns and goes on.
 UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT)
@@ -80,7 +83,8 @@ def evaluate_run(
     from annctl.training.inference import metrics as measure
     from annctl.training.inference import predict_batches, predict_split
 
-    part = None
+    part: Split | None = None
+    source: Split | InputReader
     if data_file is not None:
         reader = spec.dataset.reader(description, str(data_file), chunk_rows=8192)
         labeled = reader.read_labeled(Path(data_file))  # (x, y), or a split (image folders: read lazily)
@@ -96,20 +100,19 @@ def evaluate_run(
     if part is not None:
         outputs, y = predict_split(model, spec, description, part), part.labels()
         source = part
-    naive = source.naive_forecast() if hasattr(source, "naive_forecast") else None  # forecasts' baseline
+    naive = source.naive_forecast()  # forecasts' baseline (None for other kinds)
     metrics = measure(spec, description, model, outputs, y, naive)
     main = next(iter(outputs))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     result: dict[str, Any] = {"run_dir": str(run_dir), "split": split, "checkpoint": checkpoint, "metrics": metrics}
     if data_file is not None:
         result["data"] = str(data_file)
-    files = getattr(part, "files", None)  # samples that are files (images): name the worst mistakes
+    files = part.files if part is not None else None  # samples that are files (images): name the worst mistakes
     if files is not None and description.task == "classification":
         decision = type(spec.model).decision
         result["misclassified"] = misclassified(outputs[main], y, files, description.class_names or [], decision)
-    skipped = getattr(part, "skipped", 0)
-    if skipped:
-        result["skipped_images"] = skipped
+    if part is not None and part.skipped:
+        result["skipped_images"] = part.skipped
     eval_dir = paths.eval
     try:
         atomic_write_json(eval_dir / f"{split}-{stamp}.json", result)

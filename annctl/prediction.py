@@ -147,11 +147,9 @@ def predict_run(
     # new inputs are read by the dataset entry that made the run, as its kind of input is read
     inputs = spec.dataset.reader(info, source, chunk_rows=max(batch_size, 1024), warn=warn)
     if rolling:
-        if not hasattr(inputs, "rolling"):
+        if not inputs.can_roll:
             raise UsageError(f"--rolling applies to forecasts (a timeseries run); this run takes {info.kind} inputs")
         inputs.rolling = True
-    # a reader with `prediction_rows` makes its own output rows (a forecast: one row per step ahead)
-    expand = getattr(inputs, "prediction_rows", None)
     started, rows = time.perf_counter(), 0
     if output is not None:
         target = output
@@ -166,10 +164,9 @@ def predict_run(
             for chunk, files in inputs.chunks():
                 fed = spec.model.feed(chunk, info)
                 outputs = predict_batches(model, fed, batch_size, all_outputs=True)
-                if expand is not None:
-                    rows += writer.write_rows(expand(next(iter(outputs.values())), files, writer))
-                else:
-                    rows += writer.write(outputs, files)
+                # a reader may make its own output rows (a forecast: one row per step ahead)
+                own_rows = inputs.prediction_rows(next(iter(outputs.values())), files, writer)
+                rows += writer.write_rows(own_rows) if own_rows is not None else writer.write(outputs, files)
         if output is None:
             with open(target, encoding="utf-8") as handle:
                 shutil.copyfileobj(handle, sys.stdout)

@@ -130,7 +130,7 @@ def run_backprop(spec: ExperimentSpec, steps: int = 1, every: int | None = None,
             raise SpecError(
                 [f"model: {model.count_params()} parameters; backprop is for small networks (at most {MAX_PARAMETERS})"]
             )
-        x_raw = np.asarray(data.train.x, dtype="float64")
+        x_raw = np.asarray(next(iter(data.train.x_batches(max(1, data.train.size)))), dtype="float64")
         x = x_raw
         for layer in model.layers:  # preprocessing (normalization, flatten) happens before the first Dense
             if isinstance(layer, keras.layers.Dense):

@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, computed_field
+from pydantic import Field, computed_field, field_validator
 
+from annctl.datasets.interfaces import InputReader, Split
 from annctl.specbase import Record, StrictModel, Task
 
 if TYPE_CHECKING:
     import numpy as np
 
-InputKind = Literal["tabular", "image", "sequence"]
+InputKind = str  # a kind of input: declared by the dataset modules (registry.input_kinds), not listed here
 Warn = Callable[[str], None]
 
 
@@ -48,7 +49,12 @@ class Feature(Record):
 class InputDescription(Record):
     """What one input of a dataset is: written to the run's `dataset.json`, read back by `predict`/`evaluate`."""
 
-    kind: InputKind = Field(..., description="`tabular` rows of features, `image`, or `sequence`.")
+    kind: InputKind = Field(
+        ...,
+        description="The kind of input: `tabular` rows of features, `image`, `sequence`, or another a dataset "
+        "module registers.",
+        json_schema_extra=lambda schema: _list_kinds(schema),
+    )
     shape: list[int] = Field(..., description="One sample's shape as the data holds it, e.g. [4] or [28, 28].")
     dtype: str = Field(..., description="Element type as stored: float32, uint8, or `mixed` (numbers and text).")
     channels: int | None = Field(None, description="Images: colour channels (1 grayscale, 3 RGB, 4 RGBA).")
@@ -61,6 +67,13 @@ class InputDescription(Record):
     details: dict[str, Any] = Field(
         default_factory=dict, description="Kind-specific settings for reading new inputs (e.g. image size, mode)."
     )
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in _registered_kinds():
+            raise ValueError(f"unknown input kind {kind!r}; registered: {', '.join(_registered_kinds())}")
+        return kind
 
     @computed_field(description="The features' names (`[image]` for images).")  # type: ignore[prop-decorator]
     @property
@@ -92,7 +105,17 @@ class InputDescription(Record):
         return len(self.class_names or [])
 
 
-class ArraySplit:
+def _list_kinds(schema: dict[str, Any]) -> None:
+    schema["enum"] = _registered_kinds()  # the JSON Schema lists the kinds registered when it is generated
+
+
+def _registered_kinds() -> list[str]:
+    from annctl.datasets.registry import input_kinds  # the package import registers every dataset
+
+    return input_kinds()
+
+
+class ArraySplit(Split):
     """A split held in memory: ``x`` an array (rows, ...) or a dict of named columns, ``y`` the labels.
 
     Batches are gathered from tensors made once, in an order the caller gives (the per-epoch order of
@@ -101,7 +124,7 @@ class ArraySplit:
 
     def __init__(self, x: Any, y: np.ndarray):
         self.x, self.y = x, y
-        self._tensors = None
+        self._tensors: tuple[Any, Any] | None = None
 
     @property
     def size(self) -> int:
@@ -133,7 +156,7 @@ class ArraySplit:
                 fed[name] = column.reshape(-1, 1)
         return fed
 
-    def tensors(self):
+    def tensors(self) -> tuple[Any, Any]:
         """(x, y) as TensorFlow tensors in the model's input structure, made once."""
         if self._tensors is None:
             import tensorflow as tf
@@ -166,13 +189,13 @@ class Data:
     """One experiment's data: the description of its input and three splits."""
 
     description: InputDescription
-    train: Any
-    validation: Any
-    test: Any
+    train: Split
+    validation: Split
+    test: Split
     # what training tells the user about how the data was read (a detected CSV delimiter), one line each
     notes: list[str] = field(default_factory=list)
 
-    def split(self, name: str):
+    def split(self, name: str) -> Split:
         """`train`, `validation` or `test`."""
         return {"train": self.train, "validation": self.validation, "test": self.test}[name]
 
@@ -254,13 +277,20 @@ class DatasetSpec(StrictModel):
         """
         return []
 
+    def summary_fields(self, description: InputDescription, test_metrics: dict[str, Any]) -> dict[str, Any]:
+        """What this kind of input adds to a finished run's summary.json (fields of records.Summary), from the
+        data's description and the test split's metrics (empty for a tuning trial)."""
+        return {}
+
     def input_block(self, description: InputDescription):  # pragma: no cover - kind bases override it
         """The model's input layers for this kind: an :class:`InputBlock`."""
         raise NotImplementedError
 
-    def reader(self, description: InputDescription, source: str, *, chunk_rows: int, warn: Warn | None = None):
-        """An object whose ``chunks()`` yields ``(x, labels)`` of new inputs read from ``source`` (a file, a
-        folder or ``-``), validated, as the model takes them; and ``read_labeled(path)`` for `evaluate --data`."""
+    def reader(
+        self, description: InputDescription, source: str, *, chunk_rows: int, warn: Warn | None = None
+    ) -> InputReader:
+        """The reader of new inputs from ``source`` (a file, a folder or ``-``) for `predict`, and of labeled
+        ones for `evaluate --data`."""
         raise NotImplementedError  # pragma: no cover - kind bases override it
 
 

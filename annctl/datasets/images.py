@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from annctl.datasets.base import DatasetSpec, InputBlock, InputDescription, InputKind, Warn
+from annctl.datasets.interfaces import InputReader, Split
 from annctl.datasets.tabular import IMAGE_SUFFIXES, check_finite, load_array
 from annctl.errors import DataError
 from annctl.specbase import StrictModel
@@ -93,6 +94,10 @@ class ImageDataset(DatasetSpec):
     """Datasets of images: the image input block (with augmentation) and the image reader."""
 
     kind: ClassVar[InputKind] = "image"
+
+    def summary_fields(self, description: InputDescription, test_metrics: dict[str, Any]) -> dict[str, Any]:
+        skipped = description.details.get("skipped_images")  # image_folder with on_bad_image: skip
+        return {"skipped_images": skipped} if skipped else {}
 
     augmentation: Augmentation | None = Field(
         None,
@@ -249,18 +254,17 @@ def decode_error(error: Exception) -> str:
     return text or type(error).__name__
 
 
-class FileSplit:
+class FileSplit(Split):
     """A split of image files, read lazily: batches of files are read, decoded and resized in a parallel tf.data
     pipeline as training asks for them, so memory does not grow with the number of images. With ``cache`` (a
     uint8 array on disk of every decoded image, row ``rows[i]`` for file ``i``) batches are gathered from it
     instead of decoded again."""
 
-    skipped = 0  # bad files left out of it (`on_bad_image: skip`)
-
     def __init__(self, files: list[str], y, decoding: Decoding, cache=None, rows=None):
         import numpy as np
 
-        self.files, self.y, self.decoding = list(files), np.asarray(y, dtype="int64"), decoding
+        self.files: list[str] = list(files)
+        self.y, self.decoding = np.asarray(y, dtype="int64"), decoding
         self.cache = cache
         self.rows = np.asarray(rows if rows is not None else np.arange(len(self.files)), dtype="int64")
 
@@ -366,7 +370,7 @@ def check_header(path: Path, max_pixels: int) -> str | None:
     return None
 
 
-class ImageReader:
+class ImageReader(InputReader):
     """New images for `predict`: .npy/.npz arrays shaped like the model's input (uint8 0..255, or floats in
     [0, 1] as the course prepares them, or in 0..255), an image file, a folder of them (nested folders too), or
     a list file (.txt: one image path per line, relative to the list file's folder; # comments)."""

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from annctl.datasets.base import ArraySplit, Data, Example, Feature, InputDescription, Warn
+from annctl.datasets.interfaces import InputReader
 from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import load_array
 from annctl.datasets.timeseries import SequenceDataset
@@ -98,7 +99,7 @@ class InlineSequence(SequenceDataset):
         return ArrayReader(description, source, chunk_rows=chunk_rows)
 
 
-class ArrayReader:
+class ArrayReader(InputReader):
     """New sequences for an `inline_sequence` run: a .npy/.npz array (N, steps, features)."""
 
     def __init__(self, description: InputDescription, source: str, *, chunk_rows: int = 8192):

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
 DATASETS: Registry[type[DatasetSpec]] = Registry("dataset")
 
 
+def input_kinds() -> list[str]:
+    """The kinds of input the registered datasets give (each declared by its dataset or kind base class:
+    ``kind: ClassVar[str]``); a module that adds a dataset of a new kind adds the kind."""
+    return sorted({entry.kind for entry in DATASETS.values()})
+
+
 def register_dataset(cls: type[DatasetSpec]) -> type[DatasetSpec]:
     """Class decorator: the key is the default of the class's ``name: Literal[...]`` field."""
     return DATASETS.add(cls.model_fields["name"].default, cls)

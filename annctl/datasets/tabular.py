@@ -44,6 +44,7 @@ from annctl.datasets.csv_dialect import (
     rows_of,
     undecodable,
 )
+from annctl.datasets.interfaces import InputReader
 from annctl.errors import DataError, SpecError, UsageError
 from annctl.specbase import Task
 
@@ -417,7 +418,7 @@ def with_dialect(description: Described, options: dict[str, str] | None) -> Desc
     return description.model_copy(update={"details": {**description.details, **options}})
 
 
-class RowReader:
+class RowReader(InputReader):
     """Reads new rows — CSV with a header, JSON lines, .npy/.npz, or ``-`` for stdin — validated, in chunks.
 
     CSV is read in the training file's dialect, recorded in the description's ``details`` (delimiter, decimal

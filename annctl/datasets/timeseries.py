@@ -37,6 +37,7 @@ from annctl.datasets.base import (
     Warn,
     unknown_name,
 )
+from annctl.datasets.interfaces import InputReader, Split
 from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import is_missing
 from annctl.errors import DataError
@@ -67,6 +68,10 @@ class SequenceDataset(DatasetSpec):
 
     def input_block(self, description: InputDescription) -> InputBlock:
         return SequenceBlock(description)
+
+    def summary_fields(self, description: InputDescription, test_metrics: dict[str, Any]) -> dict[str, Any]:
+        # forecasts: flagged when the model does not beat the naive forecast
+        return {"beats_naive": test_metrics["beats_naive"]} if "beats_naive" in test_metrics else {}
 
 
 @register_dataset
@@ -600,7 +605,7 @@ def format_number(value: float) -> str:
 # -- windows --------------------------------------------------------------------------------------------------
 
 
-class WindowSplit:
+class WindowSplit(Split):
     """One part of the series and its windows, made on demand: window ``i`` is rows ``i … i+window−1``, its
     target the next ``horizon`` rows' values (or the next row's class). Only the series is held (as tensors
     made once); a batch gathers its windows from it by index, so memory does not grow with ``window``."""
@@ -609,8 +614,12 @@ class WindowSplit:
         self.numbers, self.texts, self.targets = numbers, texts, labels
         self.window, self.horizon, self.naive_source = window, horizon, naive_source
         count = max(0, len(labels) - window - horizon + 1)
-        self.size = min(count, limit) if limit else count
+        self._size = min(count, limit) if limit else count
         self._tensors = None
+
+    @property
+    def size(self) -> int:
+        return self._size
 
     def _target_rows(self):
         import numpy as np
@@ -743,13 +752,13 @@ class SequenceBlock(InputBlock):
 # -- new rows: `predict` and `evaluate --data` -----------------------------------------------------------------
 
 
-class SeriesReader:
+class SeriesReader(InputReader):
     """Recent rows of the series (a CSV with the run's columns, or ``-``), read whole and checked: at least
     `window` rows, every feature column, times in order. ``chunks()`` yields the windows to forecast from:
     the last one, or with ``rolling`` every complete one; ``prediction_rows`` turns the model's outputs into
     one output row per step ahead."""
 
-    rolling = False
+    can_roll = True
 
     def __init__(self, description: InputDescription, source: str, *, chunk_rows: int = 8192, warn=None):
         self.description, self.source, self.chunk_rows = description, source, chunk_rows

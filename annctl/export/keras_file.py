@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from annctl import compat
 from annctl.errors import AnnctlError, UsageError
 
 CUSTOM_LOSSES = ("perceptron", "quadratic")
@@ -71,7 +72,7 @@ def functional_twin(model, spec, description):
 
 
 def _weighted(model) -> list:
-    return [layer for layer in model._flatten_layers(include_self=False, recursive=True) if layer.weights]
+    return [layer for layer in compat.flatten_layers(model, include_self=False) if layer.weights]
 
 
 def replace_fill_missing(model):
@@ -84,7 +85,7 @@ def replace_fill_missing(model):
     text_fills = {}  # the StringLookup after each text FillMissing: the lookup does the filling
     for layer in model.layers:
         if isinstance(layer, keras.layers.StringLookup):
-            before = layer._inbound_nodes[0].input_tensors[0]._keras_history.operation
+            before = compat.feeding_operation(layer)
             if isinstance(before, FillMissing):
                 text_fills[layer.name] = before
 

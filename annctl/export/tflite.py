@@ -47,7 +47,9 @@ def half_precision(model) -> bool:
 
 
 def _layers(model) -> list:
-    return list(model._flatten_layers(include_self=False, recursive=True))
+    from annctl import compat
+
+    return compat.flatten_layers(model, include_self=False)
 
 
 def check_convertible(model) -> None:

@@ -49,8 +49,9 @@ def make_model(spec: ExperimentSpec, description: InputDescription, runs_root: P
     training = spec.training
     model = build_model(spec, description)
     num_classes = description.num_classes
+    model.transferred_layers = None  # reported in the summary
     if spec.model.init_from and transfer:
-        transfer_weights(model, spec.model.init_from, runs_root, spec.model.init_layers)
+        model.transferred_layers = transfer_weights(model, spec.model.init_from, runs_root, spec.model.init_layers)
     if spec.model.freeze:
         names = [layer.name for layer in model.layers]
         unknown = [name for name in spec.model.freeze if name not in names]
@@ -126,7 +127,7 @@ def batch_preparer(spec: ExperimentSpec, description: InputDescription):
     return prepare
 
 
-def transfer_weights(model, source: str, runs_root: Path | None, only: list[str] | None = None) -> None:
+def transfer_weights(model, source: str, runs_root: Path | None, only: list[str] | None = None) -> list[str]:
     """Copy the weights of layers with the same name (or just the layers in ``only``) from another run's model;
     the same name with other weight shapes, or a layer in ``only`` that either model lacks, is an error."""
     from annctl.errors import UsageError
@@ -170,4 +171,4 @@ def transfer_weights(model, source: str, runs_root: Path | None, only: list[str]
                 "model.freeze only with matching layers."
             ]
         )
-    model.transferred_layers = copied  # reported in the summary
+    return copied

@@ -101,7 +101,9 @@ def refusal(reason: str) -> str:
 
 def unsupported(spec: ExperimentSpec, model) -> str | None:
     """Why XLA cannot compile this model's training steps (as far as the model tells), or None."""
-    refused = sorted({type(layer).__name__ for layer in model._flatten_layers() if not layer.supports_jit})
+    from annctl import compat
+
+    refused = sorted({type(layer).__name__ for layer in compat.flatten_layers(model) if not layer.supports_jit})
     if refused:
         return f"XLA cannot compile layer {', '.join(refused)}"
     inputs = getattr(model, "inputs", None) or []
@@ -237,8 +239,9 @@ def xla_dropout() -> Iterator[None]:
     an element with probability 1 - rate and scales it by 1 / (1 - rate), as Keras' does; only the random
     numbers differ, as they already do between XLA and TensorFlow's own kernels. Saved models keep Keras'
     plain layers: nothing of this is stored."""
-    from keras.src.backend.tensorflow import random as backend_random
+    from annctl import compat
 
+    backend_random = compat.keras_backend_random()
     original = backend_random.dropout
 
     def dropout(inputs, rate, noise_shape=None, seed=None):

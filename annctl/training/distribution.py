@@ -105,19 +105,22 @@ def is_multi_worker(model) -> bool:
     return model.distribute_strategy is _STRATEGIES.get("multi_worker")
 
 
+_PATCHED = False  # Keras' trainer is patched once per process
+
+
 def _patch_keras_for_multi_worker() -> None:
     import tensorflow as tf
     from keras import tree
 
-    try:
-        from keras.src.backend.tensorflow import trainer
-    except ImportError as error:  # pragma: no cover - a Keras without the TensorFlow trainer we know
-        raise UsageError(f"training.distribution multi_worker: unsupported Keras version ({error})") from None
-    if getattr(trainer, "_annctl_multi_worker", False):
+    from annctl import compat
+
+    global _PATCHED
+    if _PATCHED:
         return
-    needed = ("reduce_per_replica", "_collective_all_reduce_multi_worker", "TensorFlowTrainer")
-    if not all(hasattr(trainer, name) for name in needed):  # pragma: no cover - guards a Keras upgrade
-        raise UsageError("training.distribution multi_worker: this Keras version's trainer is not the one annctl knows")
+    try:
+        trainer = compat.keras_tensorflow_trainer()
+    except (ImportError, compat.UpstreamChanged) as error:  # pragma: no cover - guards a Keras upgrade
+        raise UsageError(f"training.distribution multi_worker: unsupported Keras version ({error})") from None
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         if self._distribute_strategy is None:
@@ -145,4 +148,4 @@ def _patch_keras_for_multi_worker() -> None:
 
     trainer.TensorFlowTrainer._maybe_symbolic_build = _maybe_symbolic_build
     trainer.reduce_per_replica = reduce_per_replica
-    trainer._annctl_multi_worker = True
+    _PATCHED = True

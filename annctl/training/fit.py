@@ -57,7 +57,7 @@ def fit(
                 model.load_weights(resume.best_weights_file)
                 best_weights = model.get_weights()
             model.load_weights(resume.checkpoint)  # weights and optimizer state (moments, step, learning rate)
-    if getattr(model, "transferred_layers", None):
+    if model.transferred_layers:
         summary.transferred_layers = model.transferred_layers
     batches = math.ceil(data.train.size / training.batch_size)  # per epoch
     how = compiled.plan(spec, model, batches)
@@ -140,16 +140,13 @@ def fit(
         model.save(tmp)
     total_seconds = sum(row["epoch_seconds"] for row in built.metrics_log.rows)
     test = {} if search_trial else split_metrics(model, spec, description, data.test)
-    if "beats_naive" in test:  # forecasts: flagged when the model does not beat the naive forecast
-        summary.beats_naive = test["beats_naive"]
     summary.update(
         status="completed",
         test_metrics=None if search_trial else scalar_metrics(test),
         train_samples_per_second=data.train_size * summary.epochs_completed / total_seconds if total_seconds else None,
         model_sha256=sha256_file(model_path),
     )
-    if description.details.get("skipped_images"):  # image_folder with on_bad_image: skip
-        summary.skipped_images = description.details["skipped_images"]
+    summary.update(**spec.dataset.summary_fields(description, test))  # what this kind of input adds
 
 
 def _stopped_early(saved: dict[str, Any] | None) -> bool:

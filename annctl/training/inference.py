@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from annctl.datasets.base import InputDescription
+from annctl.datasets.interfaces import Split
 from annctl.spec import ExperimentSpec
 
 
@@ -47,17 +48,17 @@ def predict_batches(model, x, batch_size: int = 4096, all_outputs: bool = False)
     return next(iter(outputs.values())) if outputs else np.empty((0,))
 
 
-def predict_split(model, spec: ExperimentSpec, description: InputDescription, split, batch_size: int = 4096):
+def predict_split(model, spec: ExperimentSpec, description: InputDescription, split: Split, batch_size: int = 4096):
     """Every output of the model on a split of its data (in the split's order)."""
     batches = (spec.model.feed(x, description) for x in split.x_batches(batch_size))
     return predict_batches(model, batches, all_outputs=True)
 
 
-def split_metrics(model, spec: ExperimentSpec, description: InputDescription, split) -> dict[str, Any]:
+def split_metrics(model, spec: ExperimentSpec, description: InputDescription, split: Split) -> dict[str, Any]:
     """The metrics of a model on a split: see :func:`metrics`. A split that offers a ``naive_forecast()``
     (forecasts: the last value, repeated) is measured against it too."""
     outputs = predict_split(model, spec, description, split)
-    naive = split.naive_forecast() if hasattr(split, "naive_forecast") else None
+    naive = split.naive_forecast()
     return metrics(spec, description, model, outputs, split.labels(), naive)
 
 

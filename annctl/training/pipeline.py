@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from annctl.datasets.interfaces import Split
 
 
 def training_stream(
-    split,
+    split: Split,
     batch_size: int,
     shuffle: bool,
     seed: int,
@@ -45,7 +49,7 @@ def training_stream(
     return dataset.prefetch(tf.data.AUTOTUNE), math.ceil(n / rows)
 
 
-def training_dataset(split, batch_size: int, shuffle: bool, seed: int, prepare: Callable):
+def training_dataset(split: Split, batch_size: int, shuffle: bool, seed: int, prepare: Callable):
     """(dataset, epoch variable, batches per epoch): one epoch per iterator, for Keras' own training loop
     (distribution strategies). Set the variable to the epoch before it starts (the EpochOrder callback does)."""
     import tensorflow as tf
@@ -74,14 +78,15 @@ def _epoch_order(n: int, rows: int, shuffle: bool, seed, epoch):
     return tf.data.Dataset.from_tensor_slices(indices).batch(rows)
 
 
-def ordered_dataset(split, batch_size: int, prepare: Callable):
+def ordered_dataset(split: Split, batch_size: int, prepare: Callable):
     """The split in its own order, ``batch_size`` at a time (validation: Keras' `evaluate` makes two new
     iterators of it every epoch). A split held in memory is prepared once, so its iterators set up no function
     (~0.3 ms each instead of ~7); one read from files streams."""
     import tensorflow as tf
 
-    if hasattr(split, "tensors"):  # annctl.datasets.base.ArraySplit
-        return tf.data.Dataset.from_tensor_slices(prepare(*split.tensors())).batch(batch_size)
+    tensors = split.tensors()  # a split held in memory (annctl.datasets.base.ArraySplit)
+    if tensors is not None:
+        return tf.data.Dataset.from_tensor_slices(prepare(*tensors)).batch(batch_size)
     order = tf.data.Dataset.range(split.size).batch(batch_size)
     dataset = split.batches(order).map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     steps = math.ceil(split.size / batch_size)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from annctl import compat
 from annctl.errors import AnnctlError, Interrupted, SpecError, UsageError
 from annctl.fileio import atomic_write_json, atomic_write_text, exclusive_lock
 from annctl.records import TrialOutcome, TuneConfig, TuneSummary
@@ -377,7 +378,7 @@ class Search:
         if state["finished"] + state["running"] >= self.config.trials:
             return None
         trial = self.study.ask()
-        self.storage.record_heartbeat(trial._trial_id)
+        self.storage.record_heartbeat(compat.trial_id(trial))
         trial.set_user_attr("worker", studies.worker_id())
         # Workers on other machines may have asked at the same instant: the newest surplus trial steps back.
         state = studies.counts(self.study)
@@ -408,7 +409,7 @@ class Search:
             "runs_root": str(self.root),
             "storage": self.url,
             "study": self.config.study,
-            "trial_id": trial._trial_id,
+            "trial_id": compat.trial_id(trial),
             "number": number,
             "metric": self.config.metric,
             "direction": self.config.direction,
@@ -468,7 +469,7 @@ class Search:
                 return None, False
             if reply is not None:
                 return reply, False
-            self.storage.record_heartbeat(trial._trial_id)
+            self.storage.record_heartbeat(compat.trial_id(trial))
             if limit and time.monotonic() - started > limit:
                 return None, True
 
@@ -479,8 +480,8 @@ class Search:
 
         from annctl.plots import read_metrics
 
-        trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(self.study._study_id, event.number)
-        storage = self.study._storage
+        storage = compat.study_storage(self.study)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(compat.study_id(self.study), event.number)
         if event.epochs is not None:
             storage.set_trial_user_attr(trial_id, "epochs", event.epochs)
         storage.set_trial_user_attr(trial_id, "seconds", round(event.seconds or 0.0, 3))

@@ -16,6 +16,7 @@ import socket
 import time
 from typing import Any
 
+from annctl import compat
 from annctl.errors import UsageError
 from annctl.tuning.space import ChoiceParam, FloatParam, IntParam
 
@@ -228,9 +229,9 @@ def fail_lost_trials(study, this_host_only_dead: bool = True) -> list[int]:
         worker = str(trial.user_attrs.get("worker", ""))
         worker_host, _, pid = worker.rpartition(":")
         if worker_host == host and pid.isdigit() and not process_alive(int(pid)):
-            storage = study._storage
-            storage.set_trial_user_attr(trial._trial_id, REASON_ATTR, "worker lost")
-            if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+            storage = compat.study_storage(study)
+            storage.set_trial_user_attr(compat.trial_id(trial), REASON_ATTR, "worker lost")
+            if storage.set_trial_state_values(compat.trial_id(trial), TrialState.FAIL):
                 lost.append(trial.number)
     return lost
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from annctl import compat
 from annctl.errors import AnnctlError, Interrupted, TrainingDiverged
 from annctl.rundir import RunPaths
 
@@ -92,7 +93,7 @@ def _pruning_callback(payload: dict[str, Any], metric: str):
     study = optuna.load_study(
         study_name=payload["study"], storage=_storages[url], pruner=make_pruner(payload["pruner"], payload["epochs"])
     )
-    trial = optuna.trial.Trial(study, payload["trial_id"])
+    trial = compat.trial_of(study, payload["trial_id"])
 
     class Report(keras.callbacks.Callback):
         pruned_epoch: int | None = None

@@ -7,14 +7,16 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from typing import Any
 
-from keras.src.callbacks.monitor_callback import MonitorCallback
-
+from annctl import compat
 from annctl.faults import fault_point
 from annctl.fileio import atomic_path, atomic_write_json, sha256_file
 from annctl.records import BestCheckpoint, CheckpointEntry, Manifest
 from annctl.rundir import RunPaths
 from annctl.training.callbacks.resumable import Resumable, plain
+
+MonitorCallback: Any = compat.monitor_callback()  # Keras' "improved?" decision (annctl.compat says why)
 
 
 def finite(value) -> bool:

@@ -43,7 +43,9 @@ class GradientNorms(keras.callbacks.Callback):
         self.maxima = tf.Variable(tf.zeros(count), trainable=False, name="grad_norm_maxima")
         self.steps = tf.Variable(0.0, trainable=False, name="grad_norm_steps")
         # mixed precision: the LossScaleOptimizer passes the unscaled gradients of finite steps to its inner one
-        optimizer = getattr(model.optimizer, "inner_optimizer", None) or model.optimizer
+        optimizer = model.optimizer
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = optimizer.inner_optimizer
         apply = optimizer.apply
 
         def measured_apply(grads, trainable_variables=None):

@@ -17,6 +17,7 @@ class Resumable:
     """Mixin for a Keras callback with resumable state (put it first among the bases)."""
 
     state_key: ClassVar[str]  # its entry in the manifest's state
+    _saved: dict[str, Any] | None = None  # the state to re-apply when training begins (resume_from)
 
     def resume_from(self, saved: dict[str, Any] | None) -> Resumable:
         self._saved = saved
@@ -24,9 +25,8 @@ class Resumable:
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        saved = getattr(self, "_saved", None)
-        if saved:
-            self.restore(saved)
+        if self._saved:
+            self.restore(self._saved)
 
     def state(self) -> dict[str, Any]:  # pragma: no cover - every resumable overrides it
         raise NotImplementedError
