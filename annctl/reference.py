@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from annctl.datasets import DATASETS
+from annctl.fileio import atomic_write_text
 from annctl.models import ARCHITECTURES
 from annctl.spec import (
     CosineDecay,
@@ -136,3 +138,29 @@ def markdown_reference() -> str:
         kind = param.model_fields["type"].default
         out += ["", f"### `type: {kind}`", "", first_line(param.__doc__), ""] + _table(param, skip=("type",))
     return "\n".join(out) + "\n"
+
+
+def generated_files() -> dict[str, str]:
+    """Every file generated from annctl's models, by its path in the repository."""
+    from annctl.records import RECORDS
+
+    files = {"experiment.schema.json": json_schema_text(), "docs/reference.md": markdown_reference()}
+    files.update({f"schemas/{name}.schema.json": record_schema_text(name) for name in RECORDS})
+    return files
+
+
+def regenerate(root: Path) -> list[str]:
+    """Rewrite the generated files under ``root`` (the repository) that are out of date; return their paths."""
+    changed = []
+    for name, text in generated_files().items():
+        path = root / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, text)
+            changed.append(name)
+    return changed
+
+
+if __name__ == "__main__":  # python -m annctl.reference: regenerate every generated file, from the repository root
+    for name in regenerate(Path.cwd()):
+        print(f"regenerated {name}")

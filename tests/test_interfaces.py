@@ -50,7 +50,8 @@ def test_every_dataset_gives_splits_and_a_reader_of_the_declared_interfaces(name
 
 def test_a_kind_of_input_is_registered_by_the_module_that_defines_its_dataset(monkeypatch):
     description = {"kind": "text_lines", "shape": [1], "dtype": "string", "task": "classification", "target_name": "y"}
-    with pytest.raises(ValueError, match="unknown input kind 'text_lines'; registered: image, sequence, tabular"):
+    before = input_kinds()
+    with pytest.raises(ValueError, match=f"unknown input kind 'text_lines'; registered: {', '.join(before)}"):
         InputDescription.model_validate(description)
 
     class TextLines(DatasetSpec):
@@ -62,4 +63,4 @@ def test_a_kind_of_input_is_registered_by_the_module_that_defines_its_dataset(mo
     assert "text_lines" in input_kinds()
     assert InputDescription.model_validate(description).kind == "text_lines"
     enum = InputDescription.model_json_schema()["properties"]["kind"]["enum"]
-    assert enum == ["image", "sequence", "tabular", "text_lines"]
+    assert enum == sorted([*before, "text_lines"])

@@ -10,7 +10,7 @@ from annctl.reference import json_schema_text, markdown_reference
 from .conftest import EXPERIMENTS, REPO
 
 runner = CliRunner()
-REGENERATE = "regenerate with: annctl schema > experiment.schema.json && annctl schema --markdown > docs/reference.md"
+REGENERATE = "regenerate with: python -m annctl.reference (from the repository root)"
 
 
 def test_committed_schema_is_up_to_date():
@@ -36,11 +36,18 @@ def test_every_shipped_experiment_points_editors_at_the_schema():
         assert path.read_text().startswith("# yaml-language-server: $schema=../experiment.schema.json\n"), path
 
 
-REGENERATE_RECORD = (
-    "regenerate with: for r in summary dataset manifest env tune tune-summary trial export; do"
-    " annctl schema --record $r > schemas/$r.schema.json;"
-    " done"
-)
+REGENERATE_RECORD = REGENERATE
+
+
+def test_one_command_regenerates_every_generated_file(tmp_path):
+    from annctl.reference import generated_files, regenerate
+
+    assert regenerate(tmp_path) == list(generated_files())  # every generated file, from nothing
+    assert regenerate(tmp_path) == []  # and nothing when they are up to date
+    stale = tmp_path / "schemas" / "dataset.schema.json"
+    stale.write_text("{}")
+    assert regenerate(tmp_path) == ["schemas/dataset.schema.json"]
+    assert all((tmp_path / name).read_text() == text for name, text in generated_files().items())
 
 
 def test_committed_record_schemas_are_up_to_date():

@@ -65,6 +65,9 @@ def choose_head(task: str, num_classes: int, n_targets: int, loss: str | None) -
     return Head(num_classes, "softmax")
 
 
+ANY_KIND = "*"  # in input_kinds: every registered kind of input
+
+
 class ArchitectureSpec(StrictModel):
     """Subclasses add ``architecture: Literal[...]``, their own fields, and ``build``.
 
@@ -81,7 +84,8 @@ class ArchitectureSpec(StrictModel):
     # True when its kernels (convolutions) are big enough to gain from every core; `training.threads: auto`
     # gives dense networks one thread on a CPU (annctl.training.tf_setup.wanted_threads).
     wants_all_cores: ClassVar[bool] = False
-    # The kinds of input (annctl.datasets.base.InputKind) it can take.
+    # The kinds of input (annctl.datasets.registry.input_kinds) it can take; ANY_KIND: every registered kind,
+    # a new one included (a network that flattens whatever its input block gives).
     input_kinds: ClassVar[tuple[str, ...]] = ("tabular",)
     # Fields of a tiny instance for the smoke test that trains every architecture on every kind it accepts.
     example: ClassVar[dict] = {}
@@ -97,6 +101,13 @@ class ArchitectureSpec(StrictModel):
         None, description="Transfer only these layers from init_from (default: every layer with the same name)."
     )
     freeze: list[str] | None = Field(None, description="Layer names to keep fixed while training (transfer).")
+
+    @classmethod
+    def accepted_kinds(cls) -> list[str]:
+        """The registered kinds of input it takes."""
+        from annctl.datasets.registry import input_kinds
+
+        return [kind for kind in input_kinds() if ANY_KIND in cls.input_kinds or kind in cls.input_kinds]
 
     def output_names(self) -> list[str]:
         """Names of the model's outputs; the first is the main one."""

@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from annctl.models.base import (
+    ANY_KIND,
     Activation,
     ArchitectureSpec,
     Head,
@@ -24,7 +25,7 @@ class MLP(ArchitectureSpec):
     """Sequential MLP: dense hidden layers, then an output layer chosen from the task."""
 
     architecture: Literal["mlp"] = "mlp"
-    input_kinds: ClassVar[tuple[str, ...]] = ("tabular", "image", "sequence")  # images and sequences: flattened
+    input_kinds: ClassVar[tuple[str, ...]] = (ANY_KIND,)  # any input: images and sequences are flattened
     example: ClassVar[dict] = {"hidden_units": [4, 3], "dropout": [0.1, 0.0], "batch_norm": [True, False]}
     hidden_units: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
         [32], max_length=64, description="Units of each hidden layer, input to output (empty: no hidden layer)."

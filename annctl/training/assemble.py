@@ -22,7 +22,7 @@ from annctl.training.compile import build_loss, build_metrics, build_optimizer, 
 
 def check_input_kind(spec: ExperimentSpec, description: InputDescription) -> None:
     """The architecture takes this kind of input (images, tabular rows, sequences), or a clear exit 2."""
-    accepted = type(spec.model).input_kinds
+    accepted = type(spec.model).accepted_kinds()
     if description.kind not in accepted:
         raise SpecError(
             [
