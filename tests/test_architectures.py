@@ -233,3 +233,14 @@ def test_transfer_copies_matching_layers_and_freezes(tmp_path):
         train(spec_from_text(mismatch, "<t>"), tmp_path / "runs")
     with pytest.raises(SpecError, match="model.freeze: no layer nope"):
         train(spec_from_text(target_text.replace("freeze: [hidden_1]", "freeze: [nope]"), "<t>"), tmp_path / "runs")
+
+
+def test_an_architecture_refuses_a_kind_it_does_not_take_and_names_those_it_does():
+    from annctl.training.assemble import build_model
+
+    spec = spec_from_text("name: k\ndataset: {name: xor}\nmodel: {architecture: cnn}\n", "<k>")
+    with pytest.raises(SpecError, match=r"cnn takes image inputs; dataset xor gives tabular inputs of shape \(2,\)"):
+        build_model(spec, spec.dataset.load(0).description)
+    rnn = spec_from_text("name: k\ndataset: {name: xor}\nmodel: {architecture: rnn}\n", "<k>")
+    with pytest.raises(SpecError, match="rnn takes image or sequence inputs"):
+        build_model(rnn, rnn.dataset.load(0).description)
