@@ -446,8 +446,24 @@ DecimalOption = Annotated[
     Optional[str], typer.Option("--decimal", help="CSV input's decimal mark: . or , (default: the training file's).")
 ]
 EncodingOption = Annotated[
-    Optional[str], typer.Option("--encoding", help="CSV input's text encoding (default: the training file's).")
+    Optional[str],
+    typer.Option("--encoding", help="CSV input's (or list file's) text encoding (default: the training file's)."),
 ]
+OnBadImageOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--on-bad-image",
+        metavar="error|skip",
+        help="Image folders and lists: a file that is not a readable image stops (error) or is left out and "
+        "counted (skip). Default: the run's dataset.on_bad_image.",
+    ),
+]
+
+
+def _on_bad_image(value: str | None) -> str | None:
+    if value not in (None, "error", "skip"):
+        raise typer.BadParameter(f"{value!r}: use error or skip", param_hint="--on-bad-image")
+    return value
 
 
 def _checkpoint(value: str) -> Checkpoint:
@@ -474,6 +490,7 @@ def evaluate(
     delimiter: DelimiterOption = None,
     decimal: DecimalOption = None,
     encoding: EncodingOption = None,
+    on_bad_image: OnBadImageOption = None,
     runs_dir: RunsDirOption = None,
 ) -> None:
     """Measure a run on a split of its data (or a labeled CSV), with quality gates for CI."""
@@ -490,7 +507,17 @@ def evaluate(
         dialect = dialect_options(delimiter, decimal, encoding)
         load_tensorflow()
         try:
-            result = evaluate_run(run_dir, split, data, _checkpoint(checkpoint), fail_under, fail_over, warn, dialect)
+            result = evaluate_run(
+                run_dir,
+                split,
+                data,
+                _checkpoint(checkpoint),
+                fail_under,
+                fail_over,
+                warn,
+                dialect,
+                _on_bad_image(on_bad_image),
+            )
             failure = None
         except GateFailed as error:
             result, failure = error.result, error
@@ -524,6 +551,7 @@ def predict(
         bool,
         typer.Option("--rolling", help="Forecasts: one forecast per complete window, not only after the last row."),
     ] = False,
+    on_bad_image: OnBadImageOption = None,
     runs_dir: RunsDirOption = None,
 ) -> None:
     """Predict new rows with a run's model: one output row per input row, in order (forecasts: per step ahead)."""
@@ -547,6 +575,7 @@ def predict(
             all_outputs,
             dialect,
             rolling,
+            _on_bad_image(on_bad_image),
         )
     if output is not None:
         err().print(

@@ -60,12 +60,14 @@ def evaluate_run(
     fail_over: list[str] | None = None,
     warn: Callable[[str], None] | None = None,
     dialect: dict[str, str] | None = None,
+    on_bad_image: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate; save `RUN/eval/<split>-<timestamp>.json`; raise GateFailed (exit 3) when a gate is not met.
 
     Saving is a convenience: a run directory that cannot be written (read-only) gets a ``warn`` and the result
     is returned all the same. ``dialect``: the `--data` CSV's `delimiter`, `decimal`, `encoding` in place of
-    the training file's (annctl.datasets.tabular.dialect_options).
+    the training file's (annctl.datasets.tabular.dialect_options). ``on_bad_image``: for a `--data` folder of
+    images, `error` or `skip` in place of the run's `dataset.on_bad_image`.
     """
     from annctl.config import load_spec
     from annctl.datasets.tabular import with_dialect
@@ -85,8 +87,12 @@ def evaluate_run(
 
     part: Split | None = None
     source: Split | InputReader
+    if on_bad_image is not None and (data_file is None or description.kind != "image"):
+        raise UsageError("--on-bad-image: for a --data folder of images")
     if data_file is not None:
-        reader = spec.dataset.reader(description, str(data_file), chunk_rows=8192)
+        reader = spec.dataset.reader(description, str(data_file), chunk_rows=8192, warn=warn)
+        if on_bad_image is not None:
+            reader.on_bad_image = on_bad_image
         labeled = reader.read_labeled(Path(data_file))  # (x, y), or a split (image folders: read lazily)
         if isinstance(labeled, tuple):
             x, y = labeled

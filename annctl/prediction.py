@@ -123,6 +123,7 @@ def predict_run(
     all_outputs: bool = False,
     dialect: dict[str, str] | None = None,
     rolling: bool = False,
+    on_bad_image: str | None = None,
 ) -> dict[str, Any]:
     """Predict every row of ``source``; return counts and throughput. Writes to ``output`` or stdout.
 
@@ -130,6 +131,8 @@ def predict_run(
     ``dialect``: CSV input's `delimiter`, `decimal`, `encoding` in place of the training file's
     (annctl.datasets.tabular.dialect_options).
     ``rolling`` (forecasts): one forecast per complete window of the input instead of one after its last row.
+    ``on_bad_image`` (images): `error` or `skip` for files of a folder or list that are not readable images, in
+    place of the run's `dataset.on_bad_image`; the skipped files are counted in the result (`skipped`).
     """
     from annctl.config import load_spec
     from annctl.datasets.tabular import with_dialect
@@ -150,6 +153,10 @@ def predict_run(
         if not inputs.can_roll:
             raise UsageError(f"--rolling applies to forecasts (a timeseries run); this run takes {info.kind} inputs")
         inputs.rolling = True
+    if on_bad_image is not None:
+        if not inputs.can_skip_bad_files:
+            raise UsageError(f"--on-bad-image applies to image inputs; this run takes {info.kind} inputs")
+        inputs.on_bad_image = on_bad_image
     started, rows = time.perf_counter(), 0
     if output is not None:
         target = output
@@ -175,8 +182,11 @@ def predict_run(
         if output is None:
             shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.perf_counter() - started
+    skipped = inputs.skipped_files()  # files of a folder or list that are not readable images
     return {
         "rows": rows,
+        "skipped": len(skipped),
+        "skipped_files": [{"file": file, "reason": reason} for file, reason in skipped],
         "seconds": seconds,
         "rows_per_second": rows / seconds if seconds else None,
         "output": str(output) if output else "-",

@@ -5,7 +5,7 @@ from the training part, missing values, time order, horizon > 1, classification,
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -317,3 +317,56 @@ def test_gym_example_learns_the_schedule_past_a_missed_day(tmp_path):
     ]["per_class"]
     for exercise in ("shoulders", "biceps", "cardio"):  # attended days are predictable, missed ones are not
         assert per_class[exercise]["recall"] > 0.9, per_class
+
+
+# --- recent rows as other programs write them (issue 29) ------------------------------------------------------
+
+
+def test_recent_rows_with_a_byte_order_mark_crlf_and_an_extra_column_forecast_the_same(forecast_run, tmp_path):
+    """Notepad, PowerShell and Excel's "CSV UTF-8" begin the file with a byte-order mark: the header's first
+    name is still `day`. A column the model does not use is named on stderr, as CSV predict does."""
+    run_dir, base, _ = forecast_run
+    lines = (base / "s.csv").read_text().splitlines()[:11]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("\n".join(lines) + "\n")
+    expected = runner.invoke(app, ["predict", str(run_dir), "--input", str(plain)])
+    assert expected.exit_code == 0, expected.output
+    assert expected.stderr == f"warning: {plain}: ignoring column(s) the model does not use: 'other'\n"
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(
+        b"\xef\xbb\xbf" + "\r\n".join(f"{line},x" if i else f"{line},notes" for i, line in enumerate(lines)).encode()
+    )
+    result = runner.invoke(app, ["predict", str(run_dir), "--input", str(excel)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == expected.stdout
+    assert result.stderr.strip().splitlines() == [
+        f"warning: {excel}: ignoring column(s) the model does not use: 'other', 'notes'"
+    ]
+    evaluated = runner.invoke(app, ["evaluate", str(run_dir), "--data", str(excel), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "ignoring column(s) the model does not use: 'other', 'notes'" in evaluated.stderr
+
+
+@pytest.mark.slow
+def test_a_forecast_of_times_with_offsets_keeps_the_inputs_offset(tmp_path):
+    """Hourly rows across the spring change to summer time (+01:00 → +02:00) train, and predict says the next
+    hours in the last row's offset, written as the input writes it."""
+    start = datetime(2024, 3, 30, 12, tzinfo=timezone.utc)
+    stamps = [start + timedelta(hours=i) for i in range(48)]
+    local = [
+        t.astimezone(timezone(timedelta(hours=2 if t >= datetime(2024, 3, 31, 1, tzinfo=timezone.utc) else 1)))
+        for t in stamps
+    ]
+    path = tmp_path / "hours.csv"
+    path.write_text("time,value\n" + "".join(f"{t.isoformat()},{i % 5}\n" for i, t in enumerate(local)))
+    text = (
+        f"name: hours\ndataset: {{name: timeseries, path: {path}, time: time, target: value, window: 4}}\n"
+        "model: {architecture: rnn, units: [4]}\ntraining: {epochs: 1, batch_size: 8}\n"
+    )
+    summary = train(spec_from_text(text, "<hours>"), tmp_path / "runs")
+    recent = tmp_path / "recent.csv"
+    recent.write_text("\n".join(["time,value", *path.read_text().splitlines()[-6:]]) + "\n")
+    result = runner.invoke(app, ["predict", summary.run_dir, "--input", str(recent)])
+    assert result.exit_code == 0, result.output
+    (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert row["time"] == "2024-04-01T14:00:00+02:00"

@@ -1,9 +1,12 @@
-"""CSV files as spreadsheets and exports write them: the encoding (a UTF-8 byte-order mark is dropped), the
-delimiter (`auto` detects `,` `;` tab `|`), decimal commas, quoted fields holding delimiters, quotes and line
-breaks, CRLF line ends; and the header's own checks (no empty name, no name twice).
+"""The one reader of the text files annctl reads — CSV files as spreadsheets and exports write them, and list
+files — : the encoding (a UTF-8 byte-order mark is dropped, as Notepad, PowerShell and Excel's "CSV UTF-8"
+write one), the delimiter (`auto` detects `,` `;` tab `|`), decimal commas, quoted fields holding delimiters,
+quotes and line breaks, CRLF line ends; and the header's own checks (no empty name, no name twice).
 
-Shared by training (``csv_file``: the `csv` dataset and `annctl validate`) and new rows (``tabular.RowReader``:
-`predict`, `evaluate --data`), so both read a file the same way and say the same thing about it.
+Shared by training (``csv_file``, ``timeseries``: their datasets and `annctl validate`) and new inputs
+(``tabular.RowReader``, ``timeseries.SeriesReader``, ``images.list_file``: `predict`, `evaluate --data`), so
+every command reads a file the same way and says the same thing about it. Imports nothing heavy: `predict`
+may read its input without TensorFlow.
 """
 
 from __future__ import annotations
@@ -12,14 +15,38 @@ import codecs
 import csv
 import io
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Annotated, Literal, TextIO, Union
+
+from pydantic import Field
+
+from annctl.errors import DataError
 
 DELIMITERS = (",", ";", "\t", "|")  # what `auto` tries, in this order of preference on a tie
 SAMPLE_CHARS = 1 << 16  # `auto` looks at the first 64 KiB of text ...
 SAMPLE_ROWS = 200  # ... and at most this many rows of it
+
+
+# The dialect fields of a dataset read from a CSV file (`csv`, `timeseries`): one definition, one description.
+DelimiterField = Union[Literal["auto", "tab"], Annotated[str, Field(min_length=1, max_length=1)]]
+
+
+def delimiter_field():
+    return Field(
+        "auto",
+        description="Field separator: `auto` (detect `,` `;` tab `|` from the first rows; the choice is noted on "
+        "stderr and recorded in the run), `tab`, or one character.",
+    )
+
+
+def decimal_field():
+    return Field(".", description="Decimal mark of numbers: `.` (1.5) or `,` (1,5, as European spreadsheets export).")
+
+
+def encoding_field():
+    return Field("utf-8", description="Text encoding of the file (UTF-8: a byte-order mark is skipped).")
 
 
 def shown(delimiter: str) -> str:
@@ -187,3 +214,92 @@ class Dialect:
 
     def number(self, cell: str) -> float | None:
         return parse_number(cell, self.decimal)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A CSV file read whole: its header names, the line of the header, the data rows with the line each starts
+    on, and the delimiter read with (``detected``: by `auto`)."""
+
+    names: list[str]
+    line: int
+    rows: list[tuple[int, list[str]]]
+    delimiter: str
+    detected: bool
+
+
+def read_table(
+    source: str | Path, dialect: Dialect, *, option: str, needed: Sequence[str] = (), text: str | None = None
+) -> Table:
+    """The header and every non-empty row of a CSV file (``text``: its contents already read, e.g. stdin, with
+    ``source`` naming it) in ``dialect``. Every problem is a DataError naming the file and, where there is one,
+    the line: missing, undecodable, a ``needed`` column absent (a header left one column by the delimiter says
+    so), an unnamed or repeated column name, a row of another length than the header, no data rows.
+    ``option``: how the user sets the dialect, `dataset.` or `--` (messages say `dataset.encoding`,
+    `--encoding`)."""
+    from annctl.paths import why_unreadable
+
+    if text is None:
+        path = Path(source)
+        try:
+            python_encoding(dialect.encoding)
+        except LookupError:
+            raise DataError(f"{source}: unknown encoding {dialect.encoding!r}; set {option}encoding") from None
+        if (why := why_unreadable(path)) is not None:
+            raise DataError(f"{source}: {why}")
+        try:
+            with open_text(path, dialect.encoding) as handle:
+                text = handle.read()
+        except IsADirectoryError:
+            raise DataError(f"{source}: a folder; expected a CSV file") from None
+        except UnicodeDecodeError:
+            message = undecodable(path, dialect.encoding, f"{option}encoding")
+            raise DataError(message or f"{source}: not {dialect.encoding} text") from None
+        except OSError as error:
+            raise DataError(f"{source}: cannot read: {error.strerror or error}") from None
+    text = text.removeprefix("\ufeff")
+    delimiter, detected = dialect.resolve(text[:SAMPLE_CHARS], len(text) <= SAMPLE_CHARS)
+    try:
+        rows = list(rows_of(io.StringIO(text), delimiter))
+    except csv.Error as error:
+        raise DataError(f"{source}: unreadable CSV: {error}") from None
+    if not rows:
+        raise DataError(f"{source}: the file is empty; expected a header row and data rows")
+    (line, cells), body = rows[0], rows[1:]
+    where = f"{source}:{line}"
+    names = [column_name(cell) for cell in cells]
+    absent = [name for name in dict.fromkeys(needed) if name not in names]
+    if absent:
+        one_column = one_column_message(where, cells, delimiter, text[:SAMPLE_CHARS], f"{option}delimiter")
+        raise DataError(
+            one_column or f"{source}: no column {', '.join(map(repr, absent))}; columns: {', '.join(names)}"
+        )
+    problems = header_problems(where, names)
+    if problems:
+        raise DataError("\n".join(problems))
+    for number, row in body:
+        if len(row) != len(names):
+            how = f" (delimiter {shown(delimiter)}, detected)" if detected else ""
+            raise DataError(f"{source}:{number}: expected {len(names)} fields, found {len(row)}{how}")
+    if not body:
+        raise DataError(f"{source}: no data rows after the header")
+    return Table(names, line, body, delimiter, detected)
+
+
+def read_lines(path: Path, encoding: str = "utf-8", option: str | None = "--encoding") -> list[tuple[int, str]]:
+    """The lines of a text file (a list file), each with its number: a byte-order mark dropped, CRLF and CR
+    line ends as LF, surrounding spaces stripped. An unreadable file is a DataError naming it."""
+    from annctl.paths import why_unreadable
+
+    if (why := why_unreadable(path)) is not None:
+        raise DataError(f"{path}: {why}")
+    try:
+        with open(path, encoding=python_encoding(encoding)) as handle:  # universal newlines: CRLF, CR
+            text = handle.read()
+    except LookupError:
+        raise DataError(f"{path}: unknown encoding {encoding!r}") from None
+    except UnicodeDecodeError:
+        raise DataError(undecodable(path, encoding, option) or f"{path}: not {encoding} text") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
+    return [(number, line.strip()) for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), 1)]

@@ -8,14 +8,18 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from annctl.datasets.base import Data, Example, unknown_name
 from annctl.datasets.csv_dialect import (
+    DelimiterField,
     Dialect,
     column_name,
+    decimal_field,
+    delimiter_field,
+    encoding_field,
     header_problems,
     one_column_message,
     open_text,
@@ -29,6 +33,7 @@ from annctl.datasets.csv_dialect import (
 from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import TabularSpec, is_missing, keras_names
 from annctl.errors import DataError
+from annctl.paths import resolved
 
 MAX_CLASSES_FOR_INTEGER_TARGET = 20  # an integer target with at most this many values is taken as class labels
 
@@ -84,15 +89,9 @@ class CsvFile(TabularSpec):
         description="`auto`: classification when the target is text or has at most "
         f"{MAX_CLASSES_FOR_INTEGER_TARGET} distinct integers, regression otherwise.",
     )
-    delimiter: Union[Literal["auto", "tab"], Annotated[str, Field(min_length=1, max_length=1)]] = Field(
-        "auto",
-        description="Field separator: `auto` (detect `,` `;` tab `|` from the first rows; the choice is noted on "
-        "stderr and recorded in the run), `tab`, or one character.",
-    )
-    decimal: Literal[".", ","] = Field(
-        ".", description="Decimal mark of numbers: `.` (1.5) or `,` (1,5, as European spreadsheets export)."
-    )
-    encoding: str = Field("utf-8", description="Text encoding of the file (UTF-8: a byte-order mark is skipped).")
+    delimiter: DelimiterField = delimiter_field()
+    decimal: Literal[".", ","] = decimal_field()
+    encoding: str = encoding_field()
     header: bool = Field(True, description="The first row names the columns (false: columns are column_1, ...).")
     missing: Literal["error", "drop", "mean", "median", "most_frequent"] = Field(
         "error",
@@ -124,7 +123,7 @@ class CsvFile(TabularSpec):
 
     def resolve_paths(self, base_dir: Path) -> CsvFile:
         path = Path(self.path).expanduser()
-        return self if path.is_absolute() else self.model_copy(update={"path": str((base_dir / path).resolve())})
+        return self if path.is_absolute() else self.model_copy(update={"path": str(resolved(base_dir / path))})
 
     def dialect(self) -> Dialect:
         return Dialect("\t" if self.delimiter == "tab" else self.delimiter, self.decimal, self.encoding)

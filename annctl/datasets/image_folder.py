@@ -37,6 +37,7 @@ from annctl.datasets.images import (
 from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import IMAGE_SUFFIXES
 from annctl.errors import DataError
+from annctl.paths import LOOP, resolved, why_unreadable
 
 CHECK_VERSION = 1  # bump when what the check or the decoder does changes: older cache entries are then ignored
 MAX_DEPTH = 32  # folders inside a class folder
@@ -56,18 +57,19 @@ class Tree:
     stats: list[tuple[int, int]] = field(default_factory=list)  # (size, mtime_ns) of each file
 
 
-def class_folders(root: Path, what: str) -> list[str]:
+def class_folders(root: Path, what: str, min_classes: int = 2) -> list[str]:
     """The class names under ``root``: its subfolders (hidden ones aside), sorted. Exit 2 for a missing
-    folder, a folder without class subfolders, or a single class."""
-    if not root.exists():
-        raise DataError(f"{root}: no such folder ({what})")
+    folder, a folder without class subfolders, or fewer than ``min_classes`` classes (a classifier learns from
+    two or more; evaluating one needs only some of its classes)."""
+    if (why := why_unreadable(root)) is not None:
+        raise DataError(f"{root}: {why.replace('no such file or folder', 'no such folder')} ({what})")
     if not root.is_dir():
         raise DataError(f"{root}: not a folder ({what} takes a folder with one subfolder per class)")
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as error:
         raise DataError(f"{root}: cannot list the folder: {error.strerror or error}") from None
-    classes = [e.name for e in entries if not e.name.startswith(".") and e.is_dir()]
+    classes = [e.name for e in entries if not e.name.startswith(".") and _is_dir(e)]
     if not classes:
         images = [e.name for e in entries if Path(e.name).suffix.lower() in IMAGE_SUFFIXES]
         found = f" (it holds {len(images)} images directly)" if images else ""
@@ -75,18 +77,26 @@ def class_folders(root: Path, what: str) -> list[str]:
             f"{root}: no class subfolders{found}; put each class's images in a folder named after the class, "
             f"e.g. {root / 'cats'}/…, {root / 'dogs'}/…"
         )
-    if len(classes) == 1:
+    if len(classes) < min_classes:
         raise DataError(f"{root}: only one class folder ({classes[0]}); a classifier needs at least two classes")
     return classes
 
 
-def scan_tree(root: Path, what: str) -> Tree:
+def _is_dir(entry: os.DirEntry) -> bool:
+    """``entry.is_dir()``, False for a symbolic-link loop (which raises ELOOP)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def scan_tree(root: Path, what: str, min_classes: int = 2) -> Tree:
     """Every file under the class folders of ``root``, nested folders included, hidden entries aside. Symbolic
     links are followed only inside ``root``; one that leads outside it, dangles or loops is a bad file."""
-    root = root.resolve()
-    tree = Tree(root, class_folders(root, what))
+    root = resolved(root)
+    tree = Tree(root, class_folders(root, what, min_classes))
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
-        if not entry.name.startswith(".") and not entry.is_dir():
+        if not entry.name.startswith(".") and not _is_dir(entry):
             tree.bad.append((entry.path, "not in a class folder (each image belongs in its class's folder)"))
     for label, name in enumerate(tree.classes):
         folder = root / name
@@ -98,7 +108,7 @@ def scan_tree(root: Path, what: str) -> Tree:
 
 
 def _walk(tree: Tree, folder: Path, label: int, ancestors: tuple[Path, ...], depth: int) -> None:
-    real = folder.resolve()
+    real = folder.resolve()  # a loop of folders is found below (ancestors), before it is resolved again
     if not real.is_relative_to(tree.root):  # a class folder that is a link to elsewhere
         tree.bad.append((str(folder), f"a symbolic link to {real}, outside {tree.root}: not read"))
         return
@@ -118,8 +128,12 @@ def _walk(tree: Tree, folder: Path, label: int, ancestors: tuple[Path, ...], dep
             continue  # .DS_Store, .ipynb_checkpoints, editors' files
         path = Path(entry.path)
         if entry.is_symlink():
+            why = why_unreadable(path)
+            if why == LOOP:  # between files (`ln -s b.jpg a.jpg; ln -s a.jpg b.jpg`): resolve() would raise
+                tree.bad.append((str(path), f"{LOOP} (between files)"))
+                continue
             target = path.resolve()
-            if not target.exists():
+            if why is not None:
                 tree.bad.append((str(path), f"a symbolic link to nothing ({target})"))
                 continue
             if not target.is_relative_to(tree.root):
@@ -326,7 +340,7 @@ class ImageFolder(ImageDataset):
         for key in ("path", "test_path"):
             value = getattr(self, key)
             if value is not None and not Path(value).expanduser().is_absolute():
-                update[key] = str((base_dir / Path(value).expanduser()).resolve())
+                update[key] = str(resolved(base_dir / Path(value).expanduser()))
         return self.model_copy(update=update) if update else self
 
     def problems(self):
@@ -336,8 +350,8 @@ class ImageFolder(ImageDataset):
             value = getattr(self, key)
             if value is None:
                 continue
-            try:
-                names = class_folders(Path(value), f"dataset.{key}")
+            try:  # a test set may hold some of the classes only
+                names = class_folders(Path(value), f"dataset.{key}", 2 if key == "path" else 1)
             except DataError as error:
                 found.append(((key,), str(error)))
                 continue
@@ -356,7 +370,7 @@ class ImageFolder(ImageDataset):
 
         decoding = self.decoding()
         tree = scan_tree(Path(self.path), "dataset.path")
-        test_tree = scan_tree(Path(self.test_path), "dataset.test_path") if self.test_path else None
+        test_tree = scan_tree(Path(self.test_path), "dataset.test_path", min_classes=1) if self.test_path else None
         if test_tree is not None and set(test_tree.classes) - set(tree.classes):
             raise DataError(mismatch(test_tree.root, test_tree.classes, tree.classes))
         bad, pixels = self.checked(tree, decoding)
@@ -401,16 +415,17 @@ class ImageFolder(ImageDataset):
         )
         return Data(description, splits["train"], splits["validation"], splits["test"])
 
-    def checked(self, tree: Tree, decoding: Decoding):
-        """The tree's bad files (exit 2 with `on_bad_image: error`) and its cached pixels (``cache``)."""
+    def checked(self, tree: Tree, decoding: Decoding, on_bad_image: str | None = None, advice: str | None = None):
+        """The tree's bad files (exit 2 with `on_bad_image: error`) and its cached pixels (``cache``).
+        ``on_bad_image``: in place of the spec's (`evaluate --on-bad-image`); ``advice``: how the command at hand
+        leaves bad files out (training: the spec's field)."""
         found, pixels = check_images(tree, self.max_pixels, decoding, self.cache)
         bad = tree.bad + found
-        if bad and self.on_bad_image == "error":
+        if bad and (on_bad_image or self.on_bad_image) == "error":
             path, reason = bad[0]
             more = f" (and {len(bad) - 1} more bad files)" if len(bad) > 1 else ""
-            raise DataError(
-                f"{path}: {reason}{more}; remove it, or set dataset.on_bad_image: skip to leave bad files out"
-            )
+            advice = advice or "set dataset.on_bad_image: skip to leave bad files out"
+            raise DataError(f"{path}: {reason}{more}; remove it, or {advice}")
         return bad, pixels
 
     def usable(self, tree: Tree, bad: list[tuple[str, str]], allow_empty_class: bool = False):
@@ -430,10 +445,18 @@ class ImageFolder(ImageDataset):
 
 
 class FolderReader(ImageReader):
-    """`predict` as for every image model; `evaluate --data FOLDER` reads class subfolders like `path`."""
+    """`predict` as for every image model, bad files as the run's `on_bad_image` says; `evaluate --data FOLDER`
+    reads class subfolders like `path` (some of the run's classes are enough: evaluation needs no second)."""
 
     def __init__(self, description, source, *, chunk_rows, warn, spec: ImageFolder):
-        super().__init__(description, source, chunk_rows=chunk_rows, warn=warn, max_pixels=spec.max_pixels)
+        super().__init__(
+            description,
+            source,
+            chunk_rows=chunk_rows,
+            warn=warn,
+            max_pixels=spec.max_pixels,
+            on_bad_image=spec.on_bad_image,
+        )
         self.spec = spec
 
     def read_labeled(self, path: Path) -> FileSplit:
@@ -441,10 +464,11 @@ class FolderReader(ImageReader):
         import numpy as np
 
         classes = self.description.class_names or []
-        tree = scan_tree(Path(path), "--data")
+        tree = scan_tree(Path(path), "--data", min_classes=1)
         if set(tree.classes) - set(classes):
             raise DataError(mismatch(tree.root, tree.classes, classes, "the run's"))
-        bad, pixels = self.spec.checked(tree, self.decoding)
+        advice = "pass --on-bad-image skip to evaluate without bad files"
+        bad, pixels = self.spec.checked(tree, self.decoding, self.on_bad_image, advice)
         keep = self.spec.usable(tree, bad, allow_empty_class=True)
         relabel = np.asarray([classes.index(name) for name in tree.classes], dtype="int64")
         labels = relabel[np.asarray(tree.labels, dtype="int64")[keep]]

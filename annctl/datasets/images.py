@@ -23,6 +23,7 @@ from annctl.datasets.base import DatasetSpec, InputBlock, InputDescription, Inpu
 from annctl.datasets.interfaces import InputReader, Split
 from annctl.datasets.tabular import IMAGE_SUFFIXES, check_finite, load_array
 from annctl.errors import DataError
+from annctl.paths import why_unreadable
 from annctl.specbase import StrictModel
 
 ColorMode = Literal["grayscale", "rgb", "rgba"]
@@ -110,6 +111,9 @@ class ImageDataset(DatasetSpec):
 
     def reader(self, description: InputDescription, source: str, *, chunk_rows: int, warn: Warn | None = None):
         return ImageReader(description, source, chunk_rows=chunk_rows, warn=warn)
+
+
+BadImages = Literal["error", "skip"]  # `on_bad_image`: what a file that is not a readable image does
 
 
 class ImageBlock(InputBlock):
@@ -373,7 +377,16 @@ def check_header(path: Path, max_pixels: int) -> str | None:
 class ImageReader(InputReader):
     """New images for `predict`: .npy/.npz arrays shaped like the model's input (uint8 0..255, or floats in
     [0, 1] as the course prepares them, or in 0..255), an image file, a folder of them (nested folders too), or
-    a list file (.txt: one image path per line, relative to the list file's folder; # comments)."""
+    a list file (.txt: one image path per line, relative to the list file's folder; # comments).
+
+    A folder's or a list's files that are not readable images (another kind of file, `Thumbs.db`, a `.webp`,
+    a damaged image, a symbolic-link loop) are handled as training handles them (``on_bad_image``, the run's
+    `dataset.on_bad_image` unless `--on-bad-image` says otherwise): `error` stops with exit 2 naming the first
+    one and counting the rest; `skip` leaves them out, lists them in ``skipped`` and says so on stderr with the
+    count. Hidden files (`.DS_Store`) are not looked at, as in training. One file given alone must be an image.
+    """
+
+    can_skip_bad_files = True
 
     def __init__(
         self,
@@ -383,19 +396,23 @@ class ImageReader(InputReader):
         chunk_rows: int = 8192,
         warn: Warn | None = None,
         max_pixels: int | None = None,
+        on_bad_image: BadImages = "error",
     ):
         self.description, self.source = description, source
         self.chunk_rows = min(chunk_rows, inference_rows(description.shape))  # each chunk is one model call
         self.warn = warn or (lambda message: None)
         self.decoding = Decoding.of(description)
         self.max_pixels = max_pixels or description.details.get("max_pixels") or DEFAULT_MAX_PIXELS
+        self.on_bad_image = on_bad_image
+        self.encoding = description.details.get("encoding", "utf-8")  # of a list file (`--encoding`)
+        self.skipped: list[tuple[str, str]] = []  # (file, why) left out under `skip`
 
     def chunks(self) -> Iterator[tuple[Any, list[str] | None]]:
         path = Path(self.source)
         if self.source == "-":
             raise DataError("<stdin>: an image model takes .npy/.npz arrays or image files, not standard input")
-        if not path.exists():
-            raise DataError(f"{path}: no such file or folder")
+        if (why := why_unreadable(path)) is not None:
+            raise DataError(f"{path}: {why}")
         suffix = path.suffix.lower()
         if path.is_dir() or suffix in IMAGE_SUFFIXES or suffix in LIST_SUFFIXES:
             yield from self._files(path)
@@ -419,32 +436,92 @@ class ImageReader(InputReader):
             check_finite(chunk, path, start)
             yield np.rint(chunk * scale).astype("uint8") if scale != 1 else chunk.astype("uint8"), None
 
-    def image_files(self, path: Path) -> list[Path]:
+    def image_files(self, path: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+        """The image files ``path`` names, and the files it names that are not images, each with why."""
         if path.is_dir():
-            files = sorted(
-                p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-            )
-            if not files:
+            files, bad = [], []
+            for entry in sorted(path.rglob("*")):
+                if any(part.startswith(".") for part in entry.relative_to(path).parts):
+                    continue  # .DS_Store, .ipynb_checkpoints: as in training
+                why = why_unreadable(entry)
+                if why is None and entry.is_dir():
+                    continue
+                if why is None and entry.suffix.lower() not in IMAGE_SUFFIXES:
+                    why = f"not an image file ({', '.join(IMAGE_SUFFIXES)})"
+                if why is None:
+                    files.append(entry)
+                else:
+                    bad.append((str(entry), why))
+            if not files and not bad:
                 raise DataError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
-            return files
+            return files, bad
         if path.suffix.lower() in LIST_SUFFIXES:
-            return list_file(path)
-        return [path]
+            bad: list[tuple[str, str]] = []
+            return list_file(path, self.encoding, bad if self.on_bad_image == "skip" else None), bad
+        return [path], []
+
+    def skipped_files(self) -> list[tuple[str, str]]:
+        return self.skipped
+
+    def _bad(self, bad: list[tuple[str, str]], alone: bool) -> None:
+        """Bad files met: exit 2 naming the first (``alone``: the one file given; always), or skipped."""
+        if not bad:
+            return
+        if alone or self.on_bad_image == "error":
+            file, why = bad[0]
+            more = f" (and {len(bad) - 1} more that are not readable images)" if len(bad) > 1 else ""
+            advice = "" if alone else "; remove it, or pass --on-bad-image skip to leave such files out"
+            raise DataError(f"{file}: {why}{more}{advice}")
+        self.skipped += bad
 
     def _files(self, path: Path) -> Iterator[tuple[Any, list[str]]]:
-        files = self.image_files(path)
-        for start in range(0, len(files), self.chunk_rows):
-            batch = files[start : start + self.chunk_rows]
-            for file in batch:  # what the header says, before anything is decoded
-                if not file.is_file():
-                    raise DataError(f"{file}: no such image file")
-                problem = check_header(file, self.max_pixels)
-                if problem:
-                    raise DataError(f"{file}: {problem}")
-            import numpy as np
+        import numpy as np
 
-            pixels = list(decode_files([str(f) for f in batch], self.decoding))
-            yield np.concatenate(pixels), [str(f) for f in batch]
+        alone = not path.is_dir() and path.suffix.lower() not in LIST_SUFFIXES
+        files, bad = self.image_files(path)
+        for file in files:  # what the header says, before anything is decoded
+            why = why_unreadable(file) or (None if file.is_file() else "not a file")
+            why = why or check_header(file, self.max_pixels)
+            if why:
+                bad.append((str(file), why))
+        self._bad(bad, alone)
+        broken = {name for name, _ in bad}
+        files = [file for file in files if str(file) not in broken]
+        predicted = 0
+        for start in range(0, len(files), self.chunk_rows):
+            batch = [str(f) for f in files[start : start + self.chunk_rows]]
+            try:
+                pixels = np.concatenate(list(decode_files(batch, self.decoding)))
+            except DataError:
+                if alone or self.on_bad_image == "error":
+                    raise
+                pixels, batch = self._decode_each(batch)
+                if not batch:
+                    continue
+            predicted += len(batch)
+            yield pixels, batch
+        if self.skipped:
+            listed = ", ".join(f"{name} ({why})" for name, why in self.skipped[:3])
+            more = f", and {len(self.skipped) - 3} more" if len(self.skipped) > 3 else ""
+            self.warn(
+                f"{path}: skipped {len(self.skipped)} file(s) that are not readable images (on_bad_image: skip): "
+                f"{listed}{more}"
+            )
+        if not predicted:
+            raise DataError(f"{path}: no readable images to predict ({len(self.skipped)} skipped)")
+
+    def _decode_each(self, batch: list[str]):
+        """A batch in which some file does not decode: each file alone, the bad ones skipped."""
+        import numpy as np
+
+        pixels, kept = [], []
+        for file in batch:
+            try:
+                pixels += list(decode_files([file], self.decoding))
+                kept.append(file)
+            except DataError as error:
+                self.skipped.append((file, str(error).removeprefix(f"{file}: ")))
+        return (np.concatenate(pixels) if pixels else None), kept
 
     def read_labeled(self, path: Path):  # pragma: no cover - image_folder overrides (class subfolders)
         raise DataError(f"{path}: --data for image models takes a folder of class subfolders")
@@ -453,26 +530,32 @@ class ImageReader(InputReader):
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold (a 24-bit image of 256 MB)
 
 
-def list_file(path: Path) -> list[Path]:
+def list_file(path: Path, encoding: str = "utf-8", bad: list[tuple[str, str]] | None = None) -> list[Path]:
     """The image paths a list file names, one per line (relative to its folder); blank lines and # comments
-    skipped."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot read the list of images: {error}") from None
+    skipped. Read by the one text reader (a byte-order mark, CRLF, ``encoding``). An entry that is not an image
+    file is exit 2 naming the list's line, or with ``bad`` (`on_bad_image: skip`) added to it."""
+    from annctl.datasets.csv_dialect import read_lines
+
     files = []
-    for number, line in enumerate(lines, start=1):
-        entry = line.strip()
+    for number, entry in read_lines(path, encoding):
         if not entry or entry.startswith("#"):
             continue
         file = Path(entry).expanduser()
         file = file if file.is_absolute() else path.parent / file
+        why = None
         if file.suffix.lower() not in IMAGE_SUFFIXES:
-            raise DataError(f"{path}:{number}: {entry!r} is not an image file ({', '.join(IMAGE_SUFFIXES)})")
-        if not file.is_file():
-            raise DataError(f"{path}:{number}: {entry!r}: no such file ({file})")
-        files.append(file)
-    if not files:
+            why = f"{entry!r} is not an image file ({', '.join(IMAGE_SUFFIXES)})"
+        elif (unreadable := why_unreadable(file)) is not None:
+            why = f"{entry!r}: {unreadable.replace('no such file or folder', 'no such file')} ({file})"
+        elif not file.is_file():
+            why = f"{entry!r}: not a file ({file})"
+        if why is None:
+            files.append(file)
+        elif bad is None:
+            raise DataError(f"{path}:{number}: {why}")
+        else:
+            bad.append((f"{path}:{number}", why))
+    if not files and not bad:
         raise DataError(f"{path}: the list names no images")
     return files
 

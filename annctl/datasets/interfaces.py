@@ -55,6 +55,10 @@ class InputReader:
     can_roll: ClassVar[bool] = False
     # Set by `predict --rolling` on a reader that can roll.
     rolling: bool = False
+    # Whether files of a folder or list that are not readable images can be left out (`--on-bad-image skip`).
+    can_skip_bad_files: ClassVar[bool] = False
+    # `error` or `skip`: the run's `dataset.on_bad_image`, or `--on-bad-image` on a reader that can skip.
+    on_bad_image: str = "error"
 
     def chunks(self) -> Iterator[tuple[Any, Any]]:
         """``(x, context)`` chunks: ``context`` per sample is its file name (images), a window's end (forecasts),
@@ -68,6 +72,11 @@ class InputReader:
     def naive_forecast(self) -> np.ndarray | None:
         """After :meth:`read_labeled`: a forecast's naive baseline of each sample, or None (not a forecast)."""
         return None
+
+    def skipped_files(self) -> list[tuple[str, str]]:
+        """After :meth:`chunks`: the files left out as not readable images, each with why (`on_bad_image:
+        skip`); none for a reader that cannot skip."""
+        return []
 
     def prediction_rows(self, outputs: Any, contexts: Any, writer: Any) -> list[dict[str, Any]] | None:
         """The output rows of a reader that makes its own (a forecast: one row per step ahead), or None: one

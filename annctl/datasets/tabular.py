@@ -46,6 +46,7 @@ from annctl.datasets.csv_dialect import (
 )
 from annctl.datasets.interfaces import InputReader
 from annctl.errors import DataError, SpecError, UsageError
+from annctl.paths import why_unreadable
 from annctl.specbase import Task
 
 if TYPE_CHECKING:
@@ -407,14 +408,26 @@ def dialect_options(delimiter: str | None, decimal: str | None, encoding: str | 
     return given
 
 
+DIALECT_OPTIONS = {  # the text files each kind of run reads new inputs from, and the options they take
+    "tabular": ("delimiter", "decimal", "encoding"),  # CSV rows
+    "sequence": ("delimiter", "decimal", "encoding"),  # recent rows of the series, a CSV
+    "image": ("encoding",),  # a list file of image paths
+}
+
+
 def with_dialect(description: Described, options: dict[str, str] | None) -> Described:
     """The description with :func:`dialect_options` in place of the dialect recorded from the training file
-    (its ``details``: how new CSV rows are read); options not given keep that one."""
+    (its ``details``: how new text inputs are read); options not given keep that one."""
     if not options:
         return description
-    if description.kind != "tabular":
-        given = ", ".join(f"--{option}" for option in options)
-        raise UsageError(f"{given}: for CSV rows of tabular models; this run's input is {description.kind}")
+    allowed = DIALECT_OPTIONS.get(description.kind, ())
+    refused = [option for option in options if option not in allowed]
+    if refused:
+        given = ", ".join(f"--{option}" for option in refused)
+        raise UsageError(
+            f"{given}: for CSV rows of tabular and sequence models (--encoding: also a list file of images); "
+            f"this run's input is {description.kind}"
+        )
     return description.model_copy(update={"details": {**description.details, **options}})
 
 
@@ -478,8 +491,8 @@ class RowReader(InputReader):
                 yield from self._csv(stream, "<stdin>")
             return
         path = Path(self.source)
-        if not path.exists():
-            raise DataError(f"{path}: no such file or folder")
+        if (why := why_unreadable(path)) is not None:
+            raise DataError(f"{path}: {why}")
         suffix = path.suffix.lower()
         if path.is_dir() or suffix in IMAGE_SUFFIXES:
             raise DataError(
@@ -505,6 +518,10 @@ class RowReader(InputReader):
             python_encoding(encoding)
         except LookupError:
             raise DataError(f"{path}: unknown encoding {encoding!r}; pass --encoding") from None
+        if (why := why_unreadable(path)) is not None:  # `evaluate --data` comes here directly
+            raise DataError(f"{path}: {why}")
+        if path.is_dir():
+            raise DataError(f"{path}: a folder; --data for this model takes a CSV file of features and target")
         with open_text(path, encoding) as handle:
             try:
                 yield from self._csv(handle, str(path), labels)

@@ -15,8 +15,6 @@ have left `metrics.csv`, Keras' `val_` metrics and every consumer of a model's o
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import sys
 from collections.abc import Iterator, Mapping
@@ -37,10 +35,22 @@ from annctl.datasets.base import (
     Warn,
     unknown_name,
 )
+from annctl.datasets.csv_dialect import (
+    DelimiterField,
+    Dialect,
+    Table,
+    decimal_field,
+    delimiter_field,
+    encoding_field,
+    parse_number,
+    read_table,
+    shown,
+)
 from annctl.datasets.interfaces import InputReader, Split
 from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import is_missing
 from annctl.errors import DataError
+from annctl.paths import resolved
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,6 +67,10 @@ TIME_FORMATS = (
     "%Y/%m/%d %H:%M:%S",
     "%Y/%m/%d %H:%M",
     "%Y-%m",
+    "%Y-%m-%dT%H:%M:%S%z",  # with a UTC offset (+01:00, +0100, Z): ordered and spaced in UTC
+    "%Y-%m-%d %H:%M:%S%z",
+    "%Y-%m-%dT%H:%M%z",
+    "%Y-%m-%d %H:%M%z",
 )
 EPOCH = datetime(1970, 1, 1)
 
@@ -88,12 +102,16 @@ class TimeSeries(SequenceDataset):
     time_format: str | None = Field(
         None,
         description="strptime format of the time column, e.g. `%d.%m.%Y`; default: detected (ISO dates like "
-        "2012-01-31, 2012/01/31, with or without a time of day, or plain numbers).",
+        "2012-01-31, 2012/01/31, with or without a time of day, with or without a UTC offset like +01:00, or "
+        "plain numbers). Times with offsets are ordered and spaced in UTC; predictions keep the last row's offset.",
     )
     target: str = Field(..., min_length=1, description="The column to predict.")
     features: list[str] | None = Field(
         None, min_length=1, description="Columns the model sees at each step (default: the target alone)."
     )
+    delimiter: DelimiterField = delimiter_field()
+    decimal: Literal[".", ","] = decimal_field()
+    encoding: str = encoding_field()
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="`auto`: a numeric target is regression (a forecast), a text target classification."
     )
@@ -162,38 +180,39 @@ class TimeSeries(SequenceDataset):
 
     def resolve_paths(self, base_dir: Path) -> TimeSeries:
         path = Path(self.path).expanduser()
-        return self if path.is_absolute() else self.model_copy(update={"path": str((base_dir / path).resolve())})
+        return self if path.is_absolute() else self.model_copy(update={"path": str(resolved(base_dir / path))})
 
     def columns(self) -> list[str]:
         """The columns read: the target and the features (the time column apart)."""
         return list(dict.fromkeys([self.target, *(self.features or [self.target])]))
 
+    def dialect(self) -> Dialect:
+        return Dialect("\t" if self.delimiter == "tab" else self.delimiter, self.decimal, self.encoding)
+
     def problems(self):
-        """The file opens and its header names the time, target and feature columns."""
-        path = Path(self.path)
+        """The file reads in the spec's dialect and its header names the time, target and feature columns."""
+        needed = [*([self.time] if self.time else []), *self.columns()]
         try:
-            with open(path, newline="", encoding="utf-8") as handle:
-                first = next(csv.reader(handle), None)
-        except FileNotFoundError:
-            return [(("path",), f"no such file: {path}")]
-        except IsADirectoryError:
-            return [(("path",), f"{path} is a directory, not a CSV file")]
-        except (OSError, UnicodeDecodeError, csv.Error) as error:
-            return [(("path",), f"cannot read {path}: {getattr(error, 'strerror', None) or error}")]
-        if first is None:
-            return [(("path",), f"{path} is empty; expected a header row and data rows")]
-        header = [name.strip() for name in first]
+            header = read_table(Path(self.path), self.dialect(), option="dataset.").names
+        except DataError as error:
+            return [(("path",), str(error))]
         found = unknown_name(("target",), self.target, header, "column")
         if self.time is not None:
             found += unknown_name(("time",), self.time, header, "column")
         for i, name in enumerate(self.features or []):
             found += unknown_name(("features", i), name, header, "column")
+        if found and len(header) == 1:  # most likely the wrong delimiter: say which one the file looks like
+            try:
+                read_table(Path(self.path), self.dialect(), option="dataset.", needed=needed)
+            except DataError as error:
+                return [(("delimiter",), str(error))]
         return found
 
     def load(self, seed: int) -> Data:
         """Read, order and clean the series, split it chronologically and describe it from the training part."""
         import numpy as np
 
+        table = read_table(Path(self.path), self.dialect(), option="dataset.")
         series = read_series(
             Path(self.path),
             self.columns(),
@@ -201,12 +220,17 @@ class TimeSeries(SequenceDataset):
             time_format=self.time_format,
             missing=self.missing,
             warn=lambda message: print(f"warning: {message}", file=sys.stderr),
+            table=table,
+            decimal=self.decimal,
         )
         rows = series.rows
         features = self.features or [self.target]
         parts = self._part_sizes(rows)
         train_end, validation_end = parts[0], parts[0] + parts[1]
         task, labels, class_names = self._targets(series)
+        notes = []  # told at train time (Data.notes), not on every load
+        if table.detected and table.delimiter != ",":
+            notes.append(f"{self.path}: delimiter {shown(table.delimiter)} detected (dataset.delimiter: auto)")
         types = {name: series.types[name] for name in features}
         text = [name for name in features if types[name] == "text"]
         if NUMERIC_INPUT in text:
@@ -243,6 +267,10 @@ class TimeSeries(SequenceDataset):
                 "target_scale": scale,
                 "rows": {"train": parts[0], "validation": parts[1], "test": parts[2]},
                 "filled": series.filled,
+                # how `predict` and `evaluate --data` read new rows: the training file's dialect
+                "delimiter": table.delimiter,
+                "decimal": self.decimal,
+                "encoding": self.encoding,
             },
         )
         numbers = [name for name in features if types[name] == "numeric"]
@@ -261,12 +289,14 @@ class TimeSeries(SequenceDataset):
                 limit=limit,
             )
 
-        return Data(
+        data = Data(
             description,
             part(0, train_end, self.max_train_samples),
             part(train_end, validation_end),
             part(validation_end, rows),
         )
+        data.notes += notes
+        return data
 
     def _part_sizes(self, rows: int) -> tuple[int, int, int]:
         """Rows of the training, validation and test parts, in time order; each holds at least one window."""
@@ -292,9 +322,11 @@ class TimeSeries(SequenceDataset):
         task = self.task if self.task != "auto" else ("regression" if numeric else "classification")
         if task == "regression":
             if not numeric:
+                bad = next(i for i, cell in enumerate(values) if parse_number(cell, self.decimal) is None)
                 raise DataError(
-                    f"{self.path}: column {self.target!r} is text: a text target is a classification "
-                    "(leave dataset.task at auto, or choose a numeric target)"
+                    f"{self.path}:{series.lines[bad]}: column {self.target!r}: non-numeric value {values[bad]!r} "
+                    "for a regression target (fix the cell; or set dataset.task: classification for class labels, "
+                    "or dataset.decimal for numbers with another decimal mark)"
                 )
             return task, values.astype("float32"), None
         if self.horizon != 1:
@@ -319,42 +351,17 @@ class TimeSeries(SequenceDataset):
 
 
 class Series:
-    """A cleaned series: each used column as an array (numbers float64, text str), in time order."""
+    """A cleaned series: each used column as an array (numbers float64, text str), in time order, with the
+    file's line of each row (``lines``) and its time cell as written (``stamps``)."""
 
     def __init__(self, columns: dict, types: dict[str, str], times: list | None, time_info: dict | None, filled):
         self.columns, self.types, self.times, self.time_info, self.filled = columns, types, times, time_info, filled
+        self.lines: list[int] = []
+        self.stamps: list[str] = []
 
     @property
     def rows(self) -> int:
         return len(next(iter(self.columns.values())))
-
-
-def read_table(source: str | Path, handle_text: str | None = None) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """A CSV's header and its non-empty rows with their line numbers (``source`` names it in messages)."""
-    try:
-        if handle_text is not None:
-            lines = list(csv.reader(io.StringIO(handle_text)))
-        else:
-            with open(source, newline="", encoding="utf-8") as handle:
-                lines = list(csv.reader(handle))
-    except FileNotFoundError:
-        raise DataError(f"{source}: no such file") from None
-    except IsADirectoryError:
-        raise DataError(f"{source}: a folder; a sequence model reads a CSV file of rows") from None
-    except UnicodeDecodeError as error:
-        raise DataError(f"{source}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except (OSError, csv.Error) as error:
-        raise DataError(f"{source}: cannot read CSV: {getattr(error, 'strerror', None) or error}") from None
-    if not lines:
-        raise DataError(f"{source}: the file is empty; expected a header row and data rows")
-    header = [name.strip() for name in lines[0]]
-    body = [(number, row) for number, row in enumerate(lines[1:], start=2) if any(cell.strip() for cell in row)]
-    for number, row in body:
-        if len(row) != len(header):
-            raise DataError(f"{source}:{number}: expected {len(header)} fields, found {len(row)}")
-    if not body:
-        raise DataError(f"{source}: no data rows after the header")
-    return header, body
 
 
 def read_series(
@@ -368,16 +375,25 @@ def read_series(
     text: str | None = None,
     types: Mapping[str, str] | None = None,
     require_sorted: bool = False,
+    table: Table | None = None,
+    dialect: Dialect | None = None,
+    decimal: str = ".",
+    option: str = "dataset.",
 ) -> Series:
     """Read the ``names`` columns (and ``time``) of a CSV into a clean :class:`Series`.
 
-    Training (``require_sorted`` False) sorts rows by time; `predict` (True) refuses rows out of order.
-    ``types`` fixes each column's type (a run's); otherwise a column is numeric when every present cell is one.
+    The file is read by the one CSV reader (csv_dialect.read_table) in ``dialect``, or ``table`` is the file
+    already read; ``text`` is its contents (stdin). Training (``require_sorted`` False) sorts rows by time;
+    `predict` (True) refuses rows out of order. ``types`` fixes each column's type (a run's); otherwise a
+    column is numeric when every present cell is one (``decimal``: its decimal mark).
     """
     import numpy as np
 
-    header, body = read_table(source, text)
     wanted = [*([time] if time else []), *names]
+    if table is None:
+        table = read_table(source, dialect or Dialect(), option=option, needed=wanted, text=text)
+        decimal = (dialect or Dialect()).decimal
+    header, body = table.names, table.rows
     absent = [name for name in dict.fromkeys(wanted) if name not in header]
     if absent:
         raise DataError(f"{source}: no column {', '.join(map(repr, absent))}; columns: {', '.join(header)}")
@@ -385,6 +401,7 @@ def read_series(
     cells = {name: [row[header.index(name)].strip() for _, row in body] for name in names}
     times: list | None = None  # floats, or datetimes (parse_times says which)
     time_info: dict[str, Any] | None = None
+    stamps: list[str] = []  # the time cells as written
     if time:
         stamps = [row[header.index(time)].strip() for _, row in body]
         parsed, kind, detected = parse_times(stamps, lines, source, time, time_format)
@@ -423,15 +440,15 @@ def read_series(
         cells = {name: [column[i] for i in keep] for name, column in cells.items()}
         lines = [lines[i] for i in keep]
         if times is not None and time_info is not None:
-            times = [times[i] for i in keep]
+            times, stamps = [times[i] for i in keep], [stamps[i] for i in keep]
             time_info = {"column": time, "format": time_info["format"], **time_step(times, kind)}
-    types = dict(types or {name: column_type(cells[name]) for name in names})
+    types = dict(types or {name: column_type(cells[name], decimal) for name in names})
     columns = {}
     for name in names:
         if types[name] == "text":
             columns[name] = np.asarray(cells[name], dtype=object)
         else:
-            columns[name] = numbers(cells[name], lines, source, name)
+            columns[name] = numbers(cells[name], lines, source, name, decimal)
     filled = {}
     if gaps and missing in ("interpolate", "ffill"):
         axis = np.asarray([position(t) for t in times], dtype="float64") if times else None
@@ -443,20 +460,19 @@ def read_series(
             f"{source}: column {time!r}: {irregular} step(s) differ from the usual {describe_step(time_info)} "
             f"(largest: {describe_step(time_info, time_info['largest_step'])}); windows may span those gaps"
         )
-    return Series(columns, types, times, time_info, filled)
+    series = Series(columns, types, times, time_info, filled)
+    series.lines, series.stamps = lines, stamps
+    return series
 
 
-def column_type(cells: list[str]) -> str:
+def column_type(cells: list[str], decimal: str = ".") -> str:
     for cell in cells:
-        if not is_missing(cell):
-            try:
-                float(cell)
-            except ValueError:
-                return "text"
+        if not is_missing(cell) and parse_number(cell, decimal) is None:
+            return "text"
     return "numeric"
 
 
-def numbers(cells: list[str], lines: list[int], source, name: str):
+def numbers(cells: list[str], lines: list[int], source, name: str, decimal: str = "."):
     """A numeric column (NaN where missing); a non-number or infinite cell names its line."""
     import numpy as np
 
@@ -465,10 +481,10 @@ def numbers(cells: list[str], lines: list[int], source, name: str):
         if is_missing(cell):
             values[i] = np.nan
             continue
-        try:
-            values[i] = float(cell)
-        except ValueError:
-            raise DataError(f"{source}:{lines[i]}: column {name!r}: non-numeric value {cell!r}") from None
+        value = parse_number(cell, decimal)
+        if value is None:
+            raise DataError(f"{source}:{lines[i]}: column {name!r}: non-numeric value {cell!r}")
+        values[i] = value
         if not math.isfinite(values[i]):
             raise DataError(f"{source}:{lines[i]}: column {name!r}: {cell!r} is not a finite number")
     return values
@@ -522,10 +538,21 @@ def parse_times(stamps: list[str], lines: list[int], source, column: str, time_f
         try:
             values.append(datetime.strptime(stamp, time_format))
         except ValueError:
+            where = f"{source}:{line}: column {column!r}: {stamp!r}"
             raise DataError(
-                f"{source}:{line}: column {column!r}: {stamp!r} does not match the time format {time_format!r}"
+                f"{where} {_offset_mismatch(stamp, time_format) or 'does not match'} the time format {time_format!r}"
             ) from None
     return values, "datetime", time_format
+
+
+def _offset_mismatch(stamp: str, time_format: str) -> str | None:
+    """Why a time with a UTC offset among times without (or the reverse) does not match: times of one column
+    are all compared in UTC or all as written, never mixed."""
+    if "%z" in time_format and _parses(stamp, time_format.replace("%z", "")):
+        return "has no UTC offset, unlike the other rows (every time needs one, or none) and"
+    if "%z" not in time_format and _parses(stamp, time_format + "%z"):
+        return "has a UTC offset, unlike the other rows (every time needs one, or none), and does not match"
+    return None
 
 
 def _parses(stamp: str, time_format: str) -> bool:
@@ -537,8 +564,10 @@ def _parses(stamp: str, time_format: str) -> bool:
 
 
 def position(value) -> float:
-    """A time as a number on one axis (seconds since 1970 for datetimes)."""
-    return (value - EPOCH).total_seconds() if isinstance(value, datetime) else float(value)
+    """A time as a number on one axis (seconds since 1970 for datetimes; in UTC for times with an offset)."""
+    if not isinstance(value, datetime):
+        return float(value)
+    return value.timestamp() if value.tzinfo is not None else (value - EPOCH).total_seconds()
 
 
 def month_index(value: datetime) -> int:
@@ -592,10 +621,23 @@ def advance(value, info: dict, steps: int):
     return value + timedelta(seconds=info["step"] * steps)
 
 
-def format_time(value, info: dict) -> str:
-    if isinstance(value, datetime):
-        return value.strftime(info["format"])
-    return format_number(value)
+def format_time(value, info: dict, like: str = "") -> str:
+    """A time as the column writes it; a UTC offset as ``like`` (a time cell of the input) writes its own:
+    `Z`, `+01:00` or `+0100`."""
+    if not isinstance(value, datetime):
+        return format_number(value)
+    time_format = info["format"]
+    offset = value.utcoffset()
+    if offset is not None and "%z" in time_format:
+        minutes = int(offset.total_seconds() // 60)
+        if minutes == 0 and like.endswith("Z"):
+            text = "Z"
+        else:
+            sign, minutes = ("-" if minutes < 0 else "+"), abs(minutes)
+            colon = ":" if len(like) >= 6 and like[-3] == ":" and like[-6] in "+-" else ""
+            text = f"{sign}{minutes // 60:02d}{colon}{minutes % 60:02d}"
+        time_format = time_format.replace("%z", text)
+    return value.strftime(time_format)
 
 
 def format_number(value: float) -> str:
@@ -767,6 +809,10 @@ class SeriesReader(InputReader):
         self.window, self.horizon = details["window"], details["horizon"]
         self.time = details.get("time")
         self.target = description.target_name
+        # the training file's dialect (`--delimiter` etc. in its place); a run made before it: `,` `.` UTF-8
+        self.dialect = Dialect(
+            details.get("delimiter", ","), details.get("decimal", "."), details.get("encoding", "utf-8")
+        )
         self._naive: np.ndarray | None = None
 
     def _series(self, with_target: bool = False) -> Series:
@@ -780,23 +826,24 @@ class SeriesReader(InputReader):
         source = self.source
         if source == "-":
             text, source = sys.stdin.read(), "<stdin>"
-        else:
-            path = Path(source)
-            if not path.exists():
-                raise DataError(f"{path}: no such file")
-            if path.is_file() and path.stat().st_size == 0:
-                raise DataError(f"{path}: the file is empty")
+        time = self.time["column"] if self.time else None
+        table = read_table(source, self.dialect, option="--", needed=[*([time] if time else []), *names], text=text)
+        used = {*names, *([time] if time else []), self.target}
+        extra = [repr(c) if c else f"column {i + 1} (no name)" for i, c in enumerate(table.names) if c not in used]
+        if extra:
+            self.warn(f"{source}: ignoring column(s) the model does not use: {', '.join(extra)}")
         policy = self.description.details.get("missing", "error")
         series = read_series(
             source,
             names,
-            time=self.time["column"] if self.time else None,
+            time=time,
             time_format=self.time["format"] if self.time else None,
             missing=policy,
             warn=self.warn,
-            text=text,
             types=types,
             require_sorted=True,
+            table=table,
+            decimal=self.dialect.decimal,
         )
         if series.rows < self.window:
             raise DataError(
@@ -830,7 +877,7 @@ class SeriesReader(InputReader):
         if any(f.name == self.target for f in self.description.features):
             return True
         try:
-            header = read_table(self.source)[0] if self.source != "-" else []
+            header = read_table(self.source, self.dialect, option="--").names if self.source != "-" else []
         except DataError:
             return False
         return self.target in header
@@ -854,7 +901,8 @@ class SeriesReader(InputReader):
                 row: dict[str, Any] = {"row": end + step + 1} if self.rolling else {}
                 row["step"] = step
                 if regular:
-                    row["time"] = format_time(advance(times[end], time_info, step), time_info)
+                    at = advance(times[end], time_info, step)
+                    row["time"] = format_time(at, time_info, series.stamps[end])
                 if classes:
                     writer.cells(output, "", row)
                 else:
