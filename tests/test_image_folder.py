@@ -366,6 +366,104 @@ def test_evaluate_with_other_class_names_is_exit_2_listing_both(trained, tmp_pat
     assert "class folders cats, horses do not match the run's classes cats, dogs (unknown: horses)" in result.stderr
 
 
+def jpeg(path: Path, seed: int = 0, brightness: int = 0) -> Path:
+    """A small real JPEG photo."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.random.default_rng(seed).integers(0, 100, (14, 11, 3)) + brightness
+    Image.fromarray(pixels.astype("uint8")).save(path, "JPEG")
+    return path
+
+
+def test_evaluate_a_folder_holding_some_of_the_classes(trained, tmp_path):
+    """Only `dogs/`: evaluation needs no second class (the photos of one class a user has at hand)."""
+    for i in range(3):
+        jpeg(tmp_path / "only_dogs" / "dogs" / f"dog{i}.jpg", seed=i, brightness=150)
+    result = runner.invoke(app, ["evaluate", str(trained["run"]), "--data", str(tmp_path / "only_dogs"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["metrics"]["samples"] == 3
+    assert all(item["true"] == "dogs" for item in data["misclassified"])
+
+
+def test_evaluate_bad_images_say_what_evaluate_can_do(trained, tmp_path):
+    """A symbolic-link loop between two photos and a damaged JPEG: exit 2 naming the first, advice that
+    evaluate takes (`--on-bad-image skip`, not `set dataset.on_bad_image`, which evaluate has no `--set` for);
+    with it, the good photos are evaluated and the bad ones counted."""
+    folder = tmp_path / "mixed"
+    for label, name in enumerate(["cats", "dogs"]):
+        for i in range(2):
+            jpeg(folder / name / f"{name}{i}.jpg", seed=i, brightness=150 * label)
+    (folder / "cats" / "a.jpg").symlink_to("b.jpg")
+    (folder / "cats" / "b.jpg").symlink_to("a.jpg")
+    (folder / "dogs" / "torn.jpg").write_bytes((folder / "dogs" / "dogs0.jpg").read_bytes()[:200])
+    result = runner.invoke(app, ["evaluate", str(trained["run"]), "--data", str(folder)])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert (
+        line.startswith(f"error: {folder / 'cats' / 'a.jpg'}: a symbolic link loop")
+        and "(and 2 more bad files)" in line
+    )
+    assert "--on-bad-image skip" in line and "dataset.on_bad_image" not in line and "Traceback" not in result.output
+    result = runner.invoke(
+        app, ["evaluate", str(trained["run"]), "--data", str(folder), "--on-bad-image", "skip", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["metrics"]["samples"] == 4 and data["skipped_images"] == 3
+
+
+def test_predict_a_folder_with_files_that_are_not_images_follows_on_bad_image(trained, tmp_path):
+    """A folder as phones and Windows leave it: `.webp`, `.heic`, `Thumbs.db`, a loop between two links. The
+    run's `on_bad_image: error`: exit 2 naming the first and counting the rest, no output. `--on-bad-image skip`
+    (or a run trained with skip): the photos are predicted, the others named and counted on stderr."""
+    folder = tmp_path / "phone"
+    photos = [jpeg(folder / f"IMG_{i}.jpg", seed=i) for i in range(3)]
+    (folder / "IMG_3.webp").write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 ")
+    (folder / "IMG_4.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    (folder / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "x.jpg").symlink_to("y.jpg")
+    (folder / "sub" / "y.jpg").symlink_to("x.jpg")
+    (folder / ".DS_Store").write_bytes(b"\x00")  # hidden: not looked at, as in training
+    run, out = str(trained["run"]), tmp_path / "out.csv"
+    result = runner.invoke(app, ["predict", run, "--input", str(folder), "-o", str(out)])
+    assert result.exit_code == 2 and not out.exists(), result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {folder / 'IMG_3.webp'}: not an image file (.png, .jpg")
+    assert "(and 4 more that are not readable images)" in line and "--on-bad-image skip" in line
+    result = runner.invoke(app, ["predict", run, "--input", str(folder), "--on-bad-image", "skip"])
+    assert result.exit_code == 0, result.output
+    assert [row["file"] for row in csv.DictReader(io.StringIO(result.stdout))] == [str(p) for p in photos]
+    (warning,) = result.stderr.strip().splitlines()
+    assert warning.startswith(f"warning: {folder}: skipped 5 file(s) that are not readable images")
+    # a run trained with on_bad_image: skip predicts the same way without the option
+    from annctl.prediction import predict_run
+    from annctl.rundir import RunPaths
+
+    spec_file = RunPaths(trained["run"]).spec
+    original = spec_file.read_text()
+    try:
+        spec_file.write_text(original.replace("on_bad_image: error", "on_bad_image: skip"))
+        warned: list[str] = []
+        outcome = predict_run(trained["run"], str(folder), out, warn=warned.append)
+    finally:
+        spec_file.write_text(original)
+    assert outcome["rows"] == 3 and outcome["skipped"] == 5 and len(warned) == 1
+    assert {Path(item["file"]).name for item in outcome["skipped_files"]} == {
+        "IMG_3.webp", "IMG_4.heic", "Thumbs.db", "x.jpg", "y.jpg"
+    }  # fmt: skip
+
+
+def test_predict_a_list_file_written_by_notepad(trained, tmp_path):
+    """A byte-order mark and CRLF (Notepad, PowerShell): the first line names `my_pet.jpg`, not `\\ufeffmy_pet.jpg`."""
+    jpeg(tmp_path / "my_pet.jpg")
+    jpeg(tmp_path / "other pet.jpg", seed=1)
+    listed = tmp_path / "photos.txt"
+    listed.write_bytes(b"\xef\xbb\xbfmy_pet.jpg\r\nother pet.jpg\r\n")
+    rows = predict_rows(str(trained["run"]), "--input", str(listed))
+    assert [row["file"] for row in rows] == [str(tmp_path / "my_pet.jpg"), str(tmp_path / "other pet.jpg")]
+
+
 def test_evaluate_the_misclassified_listing_is_the_most_confident_first():
     from annctl.evaluation import misclassified
 
@@ -420,6 +518,10 @@ def break_tree(root: Path, case: str) -> str:
     if case == "symlink_loop":
         (cats / "loop").symlink_to(cats, target_is_directory=True)
         return f"{cats / 'loop'}: a symbolic link loop"
+    if case == "file_symlink_loop":  # Path.resolve raises RuntimeError on it (Python 3.11)
+        (cats / "a.jpg").symlink_to("b.jpg")
+        (cats / "b.jpg").symlink_to("a.jpg")
+        return f"{cats / 'a.jpg'}: a symbolic link loop"
     if case == "symlink_outside":
         outside = root.parent / "elsewhere.png"
         outside.write_bytes(good)
@@ -444,6 +546,7 @@ SKIPPABLE = [
     "other_suffix",
     "bomb",
     "symlink_loop",
+    "file_symlink_loop",
     "symlink_outside",
     "class_folder_outside",
     "loose_file",
@@ -465,7 +568,7 @@ def test_each_bad_file_is_exit_2_naming_it_before_training(tmp_path, case):
 
 def test_on_bad_image_skip_leaves_them_out_and_counts_them(tmp_path):
     root = write_tree(tmp_path / "training_set", per_class=5)
-    for case in ("corrupt", "truncated_jpeg", "bomb", "other_suffix"):
+    for case in ("corrupt", "truncated_jpeg", "bomb", "other_suffix", "file_symlink_loop"):
         break_tree(root, case)
     path = experiment(tmp_path, dataset="  on_bad_image: skip\n", training="  epochs: 1\n")
     text = path.read_text().replace("  epochs: 2\n", "")
@@ -473,7 +576,7 @@ def test_on_bad_image_skip_leaves_them_out_and_counts_them(tmp_path):
     result = runner.invoke(app, ["train", str(path), "--json", "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["skipped_images"] == 4
+    assert summary["skipped_images"] == 6
     from rich.console import Console
 
     from annctl.progress import summary_table
@@ -481,9 +584,11 @@ def test_on_bad_image_skip_leaves_them_out_and_counts_them(tmp_path):
 
     console = Console(width=120, record=True, file=io.StringIO())
     console.print(summary_table(Summary.model_validate(summary)))
-    assert re.search(r"skipped images\s+│ 4 \(unreadable; listed in dataset.json\)", console.export_text())
+    assert re.search(r"skipped images\s+│ 6 \(unreadable; listed in dataset.json\)", console.export_text())
     details = json.loads((Path(summary["run_dir"]) / "dataset.json").read_text())["details"]
     assert sorted(Path(item["file"]).name for item in details["skipped"]) == [
+        "a.jpg",
+        "b.jpg",
         "bomb.png",
         "corrupt.png",
         "cut.jpg",
