@@ -430,7 +430,7 @@ def test_predict_a_folder_with_files_that_are_not_images_follows_on_bad_image(tr
     assert result.exit_code == 2 and not out.exists(), result.output
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {folder / 'IMG_3.webp'}: not an image file (.png, .jpg")
-    assert "(and 4 more that are not readable images)" in line and "--on-bad-image skip" in line
+    assert "(and 4 more files that are not readable images)" in line and "--on-bad-image skip" in line
     result = runner.invoke(app, ["predict", run, "--input", str(folder), "--on-bad-image", "skip"])
     assert result.exit_code == 0, result.output
     assert [row["file"] for row in csv.DictReader(io.StringIO(result.stdout))] == [str(p) for p in photos]

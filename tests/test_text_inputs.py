@@ -55,8 +55,10 @@ def test_a_series_saved_by_excel_or_notepad_reads_as_the_plain_file(tmp_path):
     ):  # fmt: skip
         assert [f.mean for f in data.description.features] == [f.mean for f in expected.description.features]
         assert np.array_equal(data.train.labels(), expected.train.labels())
-    details = spec(european, decimal=",").load(0).description.details
+    data = spec(european, decimal=",").load(0)
+    details = data.description.details  # how predict reads the recent rows: as the training file
     assert (details["delimiter"], details["decimal"], details["encoding"]) == (";", ",", "utf-8")
+    assert data.notes == [f"{european}: delimiter ';' detected (dataset.delimiter: auto)"]
 
 
 def test_the_series_reader_says_what_the_csv_reader_says(tmp_path):

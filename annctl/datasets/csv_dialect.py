@@ -33,11 +33,11 @@ SAMPLE_ROWS = 200  # ... and at most this many rows of it
 DelimiterField = Union[Literal["auto", "tab"], Annotated[str, Field(min_length=1, max_length=1)]]
 
 
-def delimiter_field():
+def delimiter_field(noted: str = "the choice is noted on stderr"):
     return Field(
         "auto",
-        description="Field separator: `auto` (detect `,` `;` tab `|` from the first rows; the choice is noted on "
-        "stderr and recorded in the run), `tab`, or one character.",
+        description=f"Field separator: `auto` (detect `,` `;` tab `|` from the first rows; {noted} and recorded "
+        "in the run), `tab`, or one character.",
     )
 
 

@@ -469,9 +469,11 @@ class ImageReader(InputReader):
             return
         if alone or self.on_bad_image == "error":
             file, why = bad[0]
-            more = f" (and {len(bad) - 1} more that are not readable images)" if len(bad) > 1 else ""
+            others = len(bad) - 1
+            what = "files that are not readable images" if others > 1 else "file that is not a readable image"
+            more = f" (and {others} more {what})"
             advice = "" if alone else "; remove it, or pass --on-bad-image skip to leave such files out"
-            raise DataError(f"{file}: {why}{more}{advice}")
+            raise DataError(f"{file}: {why}{more if others else ''}{advice}")
         self.skipped += bad
 
     def _files(self, path: Path) -> Iterator[tuple[Any, list[str]]]:

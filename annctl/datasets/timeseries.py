@@ -109,7 +109,7 @@ class TimeSeries(SequenceDataset):
     features: list[str] | None = Field(
         None, min_length=1, description="Columns the model sees at each step (default: the target alone)."
     )
-    delimiter: DelimiterField = delimiter_field()
+    delimiter: DelimiterField = delimiter_field("a choice other than `,` is noted on stderr")
     decimal: Literal[".", ","] = decimal_field()
     encoding: str = encoding_field()
     task: Literal["auto", "classification", "regression"] = Field(
@@ -212,7 +212,8 @@ class TimeSeries(SequenceDataset):
         """Read, order and clean the series, split it chronologically and describe it from the training part."""
         import numpy as np
 
-        table = read_table(Path(self.path), self.dialect(), option="dataset.")
+        needed = [*([self.time] if self.time else []), *self.columns()]
+        table = read_table(Path(self.path), self.dialect(), option="dataset.", needed=needed)
         series = read_series(
             Path(self.path),
             self.columns(),
