@@ -240,3 +240,47 @@ def test_tampered_or_foreign_model_is_refused(runs, tmp_path):
     assert result.exit_code == 2 and "does not match the hash recorded by the run" in result.stderr
     result = runner.invoke(app, ["predict", str(tmp_path), "--input", "x.csv"])
     assert result.exit_code == 2 and "not an annctl run directory" in result.stderr
+
+
+def test_inputs_in_a_symbolic_link_loop_are_exit_2_naming_them(runs, tmp_path):
+    """`ln -s b.csv a.csv; ln -s a.csv b.csv`: `predict --input` and `evaluate --data` name the loop (exit 2),
+    neither `no such file` nor a traceback."""
+    (tmp_path / "a.csv").symlink_to("b.csv")
+    (tmp_path / "b.csv").symlink_to("a.csv")
+    loop = tmp_path / "a.csv"
+    for args in (["predict", str(runs["regression"]), "--input", str(loop)],
+                 ["evaluate", str(runs["classification"]), "--data", str(loop)],
+                 ["predict", str(runs["image"]), "--input", str(loop)]):  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr == f"error: {loop}: a symbolic link loop\n", args
+
+
+def test_evaluate_a_csv_holding_some_of_the_classes(runs, tmp_path):
+    """Evaluation needs no second class: rows of one class are measured against the run's classes."""
+    lines = (runs["data"] / "classification.csv").read_text().splitlines()
+    only = tmp_path / "yes_only.csv"
+    only.write_text("\n".join([lines[0], *[line for line in lines[1:] if line.endswith(",yes_class")]]) + "\n")
+    result = runner.invoke(app, ["evaluate", str(runs["classification"]), "--data", str(only), "--json"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.stdout)["metrics"]
+    assert metrics["samples"] == len(only.read_text().splitlines()) - 1
+    assert metrics["confusion_matrix"]["labels"] == ["no_class", "yes_class"]
+
+
+def test_a_folder_with_a_file_that_is_not_an_image_is_not_silently_skipped(runs, tmp_path):
+    """A Fashion-MNIST run (no on_bad_image of its own: `error`) given a folder with `Thumbs.db`."""
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(folder / "0.png")
+    (folder / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
+    result = runner.invoke(app, ["predict", str(runs["image"]), "--input", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {folder / 'Thumbs.db'}: not an image file")
+    result = runner.invoke(app, ["predict", str(runs["image"]), "--input", str(folder), "--on-bad-image", "skip"])
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 2, result.output
+    assert "skipped 1 file(s) that are not readable images" in result.stderr
+    result = runner.invoke(app, ["predict", str(runs["regression"]), "--input", "x.csv", "--on-bad-image", "skip"])
+    assert result.exit_code == 2 and "--on-bad-image applies to image inputs" in result.stderr
