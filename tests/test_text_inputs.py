@@ -188,3 +188,16 @@ def test_a_data_file_in_a_symbolic_link_loop_is_exit_2_naming_it_in_a_real_proce
         assert result.stderr.strip().splitlines() == [
             f"error: {tmp_path / 'a.csv'}: a symbolic link loop; remove or fix the link"
         ]
+
+
+def test_a_series_saved_with_its_index_reads_its_named_columns(tmp_path):
+    """pandas' `to_csv` writes the index as an unnamed first column: the series reads the columns it names
+    (the csv dataset, which takes every column, refuses it); a name it needs twice is still exit 2."""
+    lines = series_text().splitlines()
+    path = tmp_path / "indexed.csv"
+    path.write_text("\n".join(f",{line}" if i == 0 else f"{i - 1},{line}" for i, line in enumerate(lines)) + "\n")
+    assert spec(path).problems() == []
+    assert spec(path).load(0).description.details["rows"]["train"] == 28
+    path.write_text(lines[0] + ",value\n" + "".join(f"{line},1\n" for line in lines[1:]))
+    with pytest.raises(DataError, match="the column name 'value' is in the header 2 times"):
+        spec(path).load(0)

@@ -229,14 +229,21 @@ class Table:
 
 
 def read_table(
-    source: str | Path, dialect: Dialect, *, option: str, needed: Sequence[str] = (), text: str | None = None
+    source: str | Path,
+    dialect: Dialect,
+    *,
+    option: str,
+    needed: Sequence[str] = (),
+    text: str | None = None,
+    only_needed: bool = False,
 ) -> Table:
     """The header and every non-empty row of a CSV file (``text``: its contents already read, e.g. stdin, with
     ``source`` naming it) in ``dialect``. Every problem is a DataError naming the file and, where there is one,
     the line: missing, undecodable, a ``needed`` column absent (a header left one column by the delimiter says
     so), an unnamed or repeated column name, a row of another length than the header, no data rows.
     ``option``: how the user sets the dialect, `dataset.` or `--` (messages say `dataset.encoding`,
-    `--encoding`)."""
+    `--encoding`). ``only_needed``: only the ``needed`` names must be unique (a series: other columns are not
+    read, so an unnamed saved index or a repeated name among them is no problem)."""
     from annctl.paths import why_unreadable
 
     if text is None:
@@ -274,7 +281,7 @@ def read_table(
         raise DataError(
             one_column or f"{source}: no column {', '.join(map(repr, absent))}; columns: {', '.join(names)}"
         )
-    problems = header_problems(where, names)
+    problems = header_problems(where, names, only=list(needed) if only_needed else None)
     if problems:
         raise DataError("\n".join(problems))
     for number, row in body:

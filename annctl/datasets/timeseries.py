@@ -193,7 +193,7 @@ class TimeSeries(SequenceDataset):
         """The file reads in the spec's dialect and its header names the time, target and feature columns."""
         needed = [*([self.time] if self.time else []), *self.columns()]
         try:
-            header = read_table(Path(self.path), self.dialect(), option="dataset.").names
+            header = read_table(Path(self.path), self.dialect(), option="dataset.", only_needed=True).names
         except DataError as error:
             return [(("path",), str(error))]
         found = unknown_name(("target",), self.target, header, "column")
@@ -203,7 +203,7 @@ class TimeSeries(SequenceDataset):
             found += unknown_name(("features", i), name, header, "column")
         if found and len(header) == 1:  # most likely the wrong delimiter: say which one the file looks like
             try:
-                read_table(Path(self.path), self.dialect(), option="dataset.", needed=needed)
+                read_table(Path(self.path), self.dialect(), option="dataset.", needed=needed, only_needed=True)
             except DataError as error:
                 return [(("delimiter",), str(error))]
         return found
@@ -213,7 +213,7 @@ class TimeSeries(SequenceDataset):
         import numpy as np
 
         needed = [*([self.time] if self.time else []), *self.columns()]
-        table = read_table(Path(self.path), self.dialect(), option="dataset.", needed=needed)
+        table = read_table(Path(self.path), self.dialect(), option="dataset.", needed=needed, only_needed=True)
         series = read_series(
             Path(self.path),
             self.columns(),
@@ -392,7 +392,7 @@ def read_series(
 
     wanted = [*([time] if time else []), *names]
     if table is None:
-        table = read_table(source, dialect or Dialect(), option=option, needed=wanted, text=text)
+        table = read_table(source, dialect or Dialect(), option=option, needed=wanted, text=text, only_needed=True)
         decimal = (dialect or Dialect()).decimal
     header, body = table.names, table.rows
     absent = [name for name in dict.fromkeys(wanted) if name not in header]
@@ -828,7 +828,8 @@ class SeriesReader(InputReader):
         if source == "-":
             text, source = sys.stdin.read(), "<stdin>"
         time = self.time["column"] if self.time else None
-        table = read_table(source, self.dialect, option="--", needed=[*([time] if time else []), *names], text=text)
+        needed = [*([time] if time else []), *names]
+        table = read_table(source, self.dialect, option="--", needed=needed, text=text, only_needed=True)
         used = {*names, *([time] if time else []), self.target}
         extra = [repr(c) if c else f"column {i + 1} (no name)" for i, c in enumerate(table.names) if c not in used]
         if extra:
@@ -878,7 +879,9 @@ class SeriesReader(InputReader):
         if any(f.name == self.target for f in self.description.features):
             return True
         try:
-            header = read_table(self.source, self.dialect, option="--").names if self.source != "-" else []
+            header = (
+                read_table(self.source, self.dialect, option="--", only_needed=True).names if self.source != "-" else []
+            )
         except DataError:
             return False
         return self.target in header
