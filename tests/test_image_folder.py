@@ -687,6 +687,17 @@ def test_test_path_with_other_classes_and_test_split_with_test_path_are_refused(
     assert result.exit_code == 2 and "give test_path or test_split, not both" in result.stderr
 
 
+def test_a_test_path_holding_some_of_the_classes_validates_and_loads(tmp_path):
+    """A test set is evaluated, and evaluation needs no second class: test_set/ with only cats/."""
+    write_tree(tmp_path / "training_set", per_class=4)
+    write_tree(tmp_path / "test_set", per_class=2, classes=("cats",))
+    path = experiment(tmp_path, dataset="  test_path: test_set\n")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    data = load(tmp_path, test_path=str(tmp_path / "test_set"))
+    assert data.test.labels().tolist() == [0, 0] and data.description.class_names == ["cats", "dogs"]
+
+
 def test_make_examples_writes_fashion_mnist_as_class_folders(tmp_path, monkeypatch):
     from annctl.datasets.fashion_mnist import FashionMnist
 
