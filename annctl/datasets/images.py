@@ -439,7 +439,8 @@ class ImageReader(InputReader):
     def image_files(self, path: Path) -> tuple[list[Path], list[tuple[str, str]]]:
         """The image files ``path`` names, and the files it names that are not images, each with why."""
         if path.is_dir():
-            files, bad = [], []
+            files: list[Path] = []
+            bad: list[tuple[str, str]] = []
             for entry in sorted(path.rglob("*")):
                 if any(part.startswith(".") for part in entry.relative_to(path).parts):
                     continue  # .DS_Store, .ipynb_checkpoints: as in training
@@ -456,8 +457,9 @@ class ImageReader(InputReader):
                 raise DataError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
             return files, bad
         if path.suffix.lower() in LIST_SUFFIXES:
-            bad: list[tuple[str, str]] = []
-            return list_file(path, self.encoding, bad if self.on_bad_image == "skip" else None), bad
+            listed_bad: list[tuple[str, str]] = []
+            skip = self.on_bad_image == "skip"
+            return list_file(path, self.encoding, listed_bad if skip else None), listed_bad
         return [path], []
 
     def skipped_files(self) -> list[tuple[str, str]]:
