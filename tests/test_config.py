@@ -1,6 +1,7 @@
 """Every message of spec loading: FILE:LINE:COL: field.path: message, all problems at once, exit code 2."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -569,3 +570,22 @@ def test_every_shipped_experiment_passes_the_complete_validate(path, tmp_path):
         tree = tmp_path / "tree"
         stand_in = ["--set", f"dataset.path={tree / 'training_set'}", "--set", f"dataset.test_path={tree / 'test_set'}"]
     assert validate(path, "--runs-dir", tmp_path / "runs", *stand_in) == (0, [])
+
+
+def test_set_reaches_into_lists_by_index_and_refuses_indices_past_the_end():
+    from annctl.config import apply_overrides
+
+    data = {"model": {"hidden_units": [8, 4], "layers": [{"units": 3}]}}
+    assert apply_overrides(data, ["model.hidden_units.1=16", "model.layers.0.units=5"]) == {
+        ("model", "hidden_units", 1): "--set model.hidden_units.1",
+        ("model", "layers", 0, "units"): "--set model.layers.0.units",
+    }
+    assert data["model"] == {"hidden_units": [8, 16], "layers": [{"units": 5}]}
+    for item, message in [
+        ("model.hidden_units.2=1", "index 2 is outside the list"),
+        ("model.layers.1.units=1", "model.layers.1 does not exist"),
+        ("model.hidden_units.0.x=1", "model.hidden_units.0 is a value, not a section"),
+    ]:
+        with pytest.raises(SpecError, match=re.escape(f"--set {item}: {message}")):
+            apply_overrides(data, [item])
+    assert data["model"] == {"hidden_units": [8, 16], "layers": [{"units": 5}]}  # nothing half-set

@@ -334,3 +334,13 @@ def test_a_european_excel_export_of_the_shipped_customers_file_in_real_processes
     predicted = list(csv.DictReader(io.StringIO(result.stdout)))
     assert len(predicted) == 5 and {p["prediction"] for p in predicted} <= {"basic", "family", "premium"}
     assert "Traceback" not in result.stderr
+
+
+def test_a_column_of_decimal_commas_is_noticed_when_only_some_cells_have_a_fraction():
+    from annctl.datasets.csv_file import other_decimal
+
+    assert other_decimal(["1,5", "2", "3", ""], ".") == ","  # one fraction is enough; whole numbers and gaps too
+    assert other_decimal(["1.5", "2", "NA"], ",") == "."
+    assert other_decimal(["1", "2", "3"], ".") is None  # nothing written with the other mark
+    assert other_decimal(["1,5", "abc"], ".") is None  # not a column of numbers
+    assert other_decimal(["", "NA"], ".") is None

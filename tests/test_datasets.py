@@ -172,3 +172,18 @@ def test_real_california_known_figures():
     assert data.feature_names[0] == "MedInc" and data.feature_names[-1] == "Longitude"
     assert data.description.target_name == "MedHouseVal"
     assert data.train.size + data.validation.size + data.test.size == 20640
+
+
+def test_classification_splits_keep_the_class_proportions_for_every_seed():
+    """Stratified: 80/20 classes give exactly 20 % of the minority class in every split, whatever the seed (a
+    plain random split misses that for most seeds)."""
+    from types import SimpleNamespace
+
+    from annctl.datasets.tabular import split_tabular
+
+    y = np.array([0] * 80 + [1] * 20)
+    spec = SimpleNamespace(test_split=0.25, validation_split=0.2, max_train_samples=None)
+    for seed in range(5):
+        _, y_train, _, y_val, _, y_test = split_tabular(np.arange(100), y, spec, seed, stratify=True)
+        assert (len(y_train), len(y_val), len(y_test)) == (60, 15, 25)
+        assert (int(y_train.sum()), int(y_val.sum()), int(y_test.sum())) == (12, 3, 5), seed

@@ -179,3 +179,26 @@ def test_shipped_gradient_experiments_log_their_norms():
     assert json.loads(clipped.model_dump_json(exclude={"name", "training", "output"})) == json.loads(
         exploding.model_dump_json(exclude={"name", "training", "output"})
     )
+
+
+def test_gradient_norms_are_each_layers_l2_norm_mean_and_largest_over_the_epochs_steps():
+    """Known gradients through the wrapped optimizer: a layer whose kernel gradient is [3, 4] (bias 0) has norm 5,
+    not 25 (the squares' sum) nor 7 (the plain sum); two steps of norms 5 and 10 give mean 7.5 and maximum 10."""
+    import keras
+    import numpy as np
+
+    from annctl.training.callbacks.gradient_norms import GradientNorms
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, name="only")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    norms = GradientNorms()
+    norms.set_model(model)
+    norms.on_epoch_begin(0)
+    kernel, bias = model.trainable_variables
+    for scale in (1.0, 2.0):
+        grads = [np.array([[3.0], [4.0]], "float32") * scale, np.zeros((1,), "float32")]
+        model.optimizer.apply(grads, [kernel, bias])
+    logs: dict = {}
+    norms.on_epoch_end(0, logs)
+    assert logs == {"grad_norm/only": pytest.approx(7.5), "grad_norm_max/only": pytest.approx(10.0)}

@@ -60,6 +60,8 @@ def test_auto_threads_give_dense_networks_one_thread_on_a_cpu(monkeypatch):
     assert wanted_threads(_spec(model="{architecture: wide_deep}"), gpus=0) == 1
     assert wanted_threads(_spec(model="{architecture: cnn}"), gpus=0) == 8  # convolutions gain from every core
     assert wanted_threads(_spec(batch_size=1024), gpus=0) == 8  # large matrix products too
+    assert wanted_threads(_spec(batch_size=tf_setup.ONE_THREAD_MAX_BATCH), gpus=0) == 1  # the bound is included
+    assert wanted_threads(_spec(batch_size=tf_setup.ONE_THREAD_MAX_BATCH + 1), gpus=0) == 8
     assert wanted_threads(_spec(), gpus=1) == 8
     assert wanted_threads(_spec(distribution="mirrored"), gpus=0) == 8
     assert wanted_threads(_spec(threads=3), gpus=0) == 3

@@ -370,3 +370,16 @@ def test_a_forecast_of_times_with_offsets_keeps_the_inputs_offset(tmp_path):
     assert result.exit_code == 0, result.output
     (row,) = list(csv.DictReader(io.StringIO(result.stdout)))
     assert row["time"] == "2024-04-01T14:00:00+02:00"
+
+
+def test_interpolation_draws_the_line_over_time_not_over_rows(tmp_path):
+    """A gap between days 1 and 10 (rows 1 and 3) is filled on the line through those days: day 2 gets 2, not
+    the rows' midpoint 5.5."""
+    days = [0, 1, 2] + list(range(10, 50))
+    lines = ["day,value"] + [
+        f"{(date(2024, 1, 1) + timedelta(days=d)).isoformat()},{'' if d == 2 else d}" for d in days
+    ]
+    path = tmp_path / "irregular.csv"
+    path.write_text("\n".join(lines) + "\n")
+    data = series_spec(path, features=["value"], missing="interpolate").load(0)
+    assert window_rows(data.train)[0].tolist() == [0, 1, 2, 10]

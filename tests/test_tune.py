@@ -361,6 +361,9 @@ def test_a_worker_is_replaced_after_its_trial_limit_or_memory_growth(monkeypatch
     assert worker.worn_out(reply) is None
     assert worker.worn_out({**reply, "fit": False}) == "unfit"
     assert worker.worn_out({**reply, "rss_bytes": 701 * 2**20}) == "memory grew 201 MB"
+    assert worker.worn_out({**reply, "rss_bytes": 700 * 2**20}) is None  # growth up to the limit is allowed
+    worker.trials = 2
+    assert worker.worn_out(reply) is None  # the limit's own trial is still run
     worker.trials = 3
     assert worker.worn_out(reply) == "3 trials"
     monkeypatch.setenv("ANNCTL_TUNE_WORKER_TRIALS", "junk")  # not a positive number: the default
