@@ -141,11 +141,14 @@ def markdown_reference() -> str:
 
 
 def generated_files() -> dict[str, str]:
-    """Every file generated from annctl's models, by its path in the repository."""
+    """Every file generated from annctl's code (spec models, records, the command line, error classes,
+    registries), by its path in the repository."""
+    from annctl import reference_pages
     from annctl.records import RECORDS
 
     files = {"experiment.schema.json": json_schema_text(), "docs/reference.md": markdown_reference()}
     files.update({f"schemas/{name}.schema.json": record_schema_text(name) for name in RECORDS})
+    files.update({f"docs/reference/{name}.md": page() for name, page in reference_pages.PAGES.items()})
     return files
 
 
