@@ -1,4 +1,4 @@
-"""Export every shipped experiment's run in every format and print the README's table (experiment × format).
+"""Export every shipped experiment's run in every format and print the table of docs/benchmarks.md.
 
 Usage: python benchmarks/export_shipped.py [--runs-dir DIR] [--skip-training] [--only NAME ...]
 Trains each experiments/*.yaml that `annctl train` takes (not the `tune` ones) with `annctl train`, the

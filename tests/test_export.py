@@ -440,8 +440,8 @@ def test_argument_names_are_identifiers_and_keep_the_users_column():
 
 
 def readme_block(heading: str, language: str) -> str:
-    """The first ``language`` code block after ``heading`` in the README (what users copy)."""
-    text = (REPO / "README.md").read_text()
+    """The first ``language`` code block after ``heading`` in the manual's export page (what users copy)."""
+    text = (REPO / "docs" / "how-to" / "export-and-serving.md").read_text()
     after = text[text.index(heading) :]
     return re.search(rf"```{language}\n(.*?)```", after, re.S).group(1)
 

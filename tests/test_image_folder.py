@@ -742,31 +742,6 @@ def test_the_shipped_folder_experiment_learns_fashion_mnist_from_pngs(tmp_path, 
     assert row["prediction"] in sorted(p.name for p in (tree / "test_set").iterdir())  # classes: the folder names
 
 
-@pytest.mark.slow
-def test_the_readme_cats_and_dogs_example_runs_with_its_three_commands(tmp_path, monkeypatch):
-    """The README's experiment, verbatim, on tiny photos laid out as it shows: train, evaluate --data, predict."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## Your own photos", 1)[1]
-    (yaml_text,) = re.findall(r"```yaml\n(.*?)```", section.split("## Running the tests", 1)[0], re.S)
-    commands = re.findall(r"^annctl (.*?)(?:\s+#.*)?$", section.split("```bash", 1)[1].split("```", 1)[0], re.M)
-    assert [c.split()[0] for c in commands] == ["train", "evaluate", "predict"]
-    write_tree(tmp_path / "data" / "training_set", per_class=5, size=(70, 66))
-    write_tree(tmp_path / "data" / "test_set", per_class=2, size=(50, 80), seed=1)
-    Image.fromarray(np.full((90, 120, 3), 200, dtype="uint8")).save(tmp_path / "my_pet.jpg")
-    (tmp_path / "cats_dogs.yaml").write_text(yaml_text)
-    monkeypatch.chdir(tmp_path)
-    train_args = commands[0].split() + ["--set", "training.epochs=1", "--quiet"]
-    result = runner.invoke(app, train_args)
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(app, commands[1].split() + ["--json"])
-    assert result.exit_code == 0 and json.loads(result.stdout)["metrics"]["samples"] == 4, result.output
-    result = runner.invoke(app, commands[2].split())
-    assert result.exit_code == 0, result.output
-    header, row = result.stdout.splitlines()
-    assert header == "file,prediction,probability,top_k" and row.split(",")[0] == "my_pet.jpg"
-    assert row.split(",")[1] in ("cats", "dogs")
-
-
 def test_resize_is_antialiased_where_it_shrinks_and_plain_where_it_enlarges():
     """A fine checkerboard shrunk to 10×12 averages to gray (no aliasing); an enlarged image is plain bilinear."""
     import tensorflow as tf
