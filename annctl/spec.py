@@ -281,7 +281,9 @@ class ExperimentSpec(StrictModel):
     def search_section(self) -> SearchSpec:
         """The `search:` section `annctl tune` runs; an experiment without one cannot be tuned."""
         if self.search is None:
-            raise UsageError(f"{self.name}: the experiment has no `search:` section; add one to tune (see the README)")
+            raise UsageError(
+                f"{self.name}: the experiment has no `search:` section; add one to tune (see docs/tutorials/search.md)"
+            )
         return self.search
 
     def search_objective(self) -> tuple[str, Literal["minimize", "maximize"]]:

@@ -50,7 +50,7 @@ def worker_role(environ: dict[str, str] | None = None) -> WorkerRole:
         raise UsageError(
             "training.distribution multi_worker: TF_CONFIG is not set; set it on each machine to "
             '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": I}} '
-            "(see the README, Multi-worker training)"
+            "(see docs/how-to/multi-worker.md)"
         )
     try:
         config = json.loads(text)

@@ -103,7 +103,7 @@ def start(spec: ExperimentSpec, options: TuneOptions, root: Path) -> Path:
     if spec.training.distribution == "multi_worker":
         raise UsageError(
             f"{spec.name}: training.distribution multi_worker: tune runs its trials as local processes; use "
-            "`tune --storage URL` on each machine to spread a search over several (see the README)"
+            "`tune --storage URL` on each machine to spread a search over several (see docs/how-to/tuning-at-scale.md)"
         )
     _check_options(options)
     prepare_root(root)
