@@ -103,8 +103,8 @@ def _value_type(param) -> str:
     name = kind.name.lower()
     name = f"`{param.metavar}`" if param.metavar and param.param_type_name == "option" else words.get(name, name)
     low, high = getattr(kind, "min", None), getattr(kind, "max", None)
-    bounds = [f"≥ {low}" if low is not None else "", f"≤ {high}" if high is not None else ""]
-    bounds = ", ".join(bound for bound in bounds if bound)
+    limits = [f"≥ {low}" if low is not None else "", f"≤ {high}" if high is not None else ""]
+    bounds = ", ".join(limit for limit in limits if limit)
     return name + (f" ({bounds})" if bounds else "") + (", repeatable" if param.multiple else "")
 
 
