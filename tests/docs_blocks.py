@@ -90,7 +90,7 @@ def page_blocks(page: Path, root: Path = REPO) -> list[Block]:
 def commands(block: Block) -> list[list[str]]:
     """The annctl subcommands a block calls (`annctl train ...` → ["train", ...]), for sorting quick from slow."""
     found = []
-    for match in re.finditer(r"(?:^|[\s;|&(])annctl\s+([^\n;|&)]*)", block.text):
+    for match in re.finditer(r"(?:^|[\s;|&(/])annctl\s+([^\n;|&)]*)", block.text):
         words = match.group(1).split()
         found.append(words)
     return found

@@ -75,11 +75,15 @@ def _workspace(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     ignore = shutil.ignore_patterns(".venv", ".git", "runs", "site", "__pycache__", "*.egg-info", ".ruff_cache")
     shutil.copytree(REPO, work, ignore=ignore)
     (work / "runs").mkdir()  # a clone has it, empty (runs/.gitkeep)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    # `annctl` and `.venv/bin/annctl`, `.venv/bin/python` as a checkout with its environment has them
+    bin_dir = work / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
     wrapper = bin_dir / "annctl"
     wrapper.write_text(f"#!{sys.executable}\n{WRAPPER}")
     wrapper.chmod(0o755)
+    for name in ("python", "python3"):
+        (bin_dir / name).write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        (bin_dir / name).chmod(0o755)
     env = {key: value for key, value in os.environ.items() if not key.startswith("ANNCTL_RUNS")}
     env["PATH"] = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), env.get("PATH", "")])
     env["ANNCTL_CACHE_DIR"] = str(tmp_path / "cache")
