@@ -667,7 +667,9 @@ def runs_list(
         print_runs(out(), runs, root)
     if searches:
         print_searches(out(), searches, root)
-    stopped = [row["run_dir"] for row in runs if row["status"] in ("killed", "interrupted", "failed")]
+    from annctl.records import RESUMABLE
+
+    stopped = [row["run_dir"] for row in runs if row["status"] in RESUMABLE]
     if stopped:
         err().print(f"continue a killed or interrupted run with: annctl train --resume {stopped[0]}", highlight=False)
 

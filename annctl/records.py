@@ -11,7 +11,7 @@ refuse to be given a field they do not have.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, computed_field
 
@@ -19,7 +19,17 @@ from annctl.datasets.base import InputDescription
 from annctl.export.manifest import ExportManifest
 from annctl.specbase import Record
 
+# The one status vocabulary. What training writes in a run's summary.json:
 Status = Literal["running", "completed", "interrupted", "failed", "diverged"]
+# What a search's summary.json says:
+SearchStatus = Literal["running", "completed", "interrupted", "failed"]
+# What readers (runs list and show, report, compare) tell: the written status, except that a "running" run or
+# search whose process is gone from this host was `killed`, a run on another host untouched for a while is
+# `stale`, and a run without a readable summary.json (killed as it started) is `unknown`.
+State = Literal["running", "completed", "interrupted", "failed", "diverged", "killed", "stale", "unknown"]
+STATES: tuple[str, ...] = get_args(State)
+# The states a `train --resume` continues.
+RESUMABLE: tuple[str, ...] = ("interrupted", "failed", "killed", "stale")
 
 
 class Best(Record):
@@ -70,7 +80,9 @@ class Summary(Record):
     epochs_completed: int = Field(0, description="Epochs trained and recorded in metrics.csv.")
     best_epoch: int | None = Field(None, description="The epoch of checkpoints/best.keras (1-based).")
     best: Best | None = Field(None, description="The monitored metric's best value.")
-    final_metrics: dict[str, float] = Field(default_factory=dict, description="The last epoch's metrics.csv row.")
+    final_metrics: dict[str, float | None] = Field(
+        default_factory=dict, description="The last epoch's metrics.csv row (null: NaN or infinite: a diverged run)."
+    )
     test_metrics: dict[str, float | None] | None = Field(
         None, description="The final model on the test split: loss, accuracy or mse/rmse/mae/r2, per output too."
     )
@@ -189,7 +201,7 @@ class TuneSummary(Record):
     pruner: str
     metric: str
     direction: Literal["minimize", "maximize"]
-    status: Literal["running", "completed", "interrupted", "failed"] = "running"
+    status: SearchStatus = "running"
     trials_requested: int
     trials_finished: int = Field(0, description="Complete + pruned (what --trials counts).")
     trials_complete: int = 0

@@ -49,14 +49,14 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 def run_section(run_dir: Path) -> str:
     from annctl.plots import learning_curves, read_metrics
+    from annctl.runs import run_row
 
     record = read_summary(run_dir)
     summary = record.model_dump(mode="json") if record else {}
     parts = [f"<h1>{html.escape(run_dir.name)}</h1>"]
-    rows = [
-        [key, summary.get(key)]
-        for key in ("status", "epochs_completed", "best_epoch", "wall_seconds", "train_samples_per_second")
-    ]
+    rows = [["status", run_row(run_dir)["status"]]]  # as `runs list` tells it (killed, stale, unknown)
+    keys = ("epochs_completed", "best_epoch", "wall_seconds", "train_samples_per_second")
+    rows += [[key, summary.get(key)] for key in keys]
     best = summary.get("best") or {}
     if best.get("value") is not None:
         rows.append([f"best {best['monitor']}", best["value"]])

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from annctl.errors import UsageError
+from annctl.records import STATES
 from annctl.rundir import SPEC_FILE, RunPaths, TunePaths, list_run_dirs, read_summary
 
 TUNE_FILE, TUNE_LOCK_FILE = TunePaths.CONFIG, TunePaths.LOCK  # what marks a tune directory, and its lock
-# What --status accepts: a run's summary status or the state `runs list` tells (killed, stale), and a search's.
-STATUSES = ("running", "completed", "interrupted", "failed", "diverged", "killed", "stale", "unknown")
+STATUSES = STATES  # what --status accepts: annctl.records' one vocabulary of states, runs' and searches'
 
 # A run whose summary still says "running" but has not been touched for this long is shown as stale
 # (killed with SIGKILL, or its machine went away).
@@ -328,7 +328,7 @@ def compare_runs(run_dirs: list[Path]) -> dict[str, Any]:
         "differing_fields": differing,
         "metrics": metrics,
         "epochs_completed": [s.get("epochs_completed") for s in summaries],
-        "status": [s.get("status") for s in summaries],
+        "status": [run_state(run_dir, s, time.time()) for run_dir, s in zip(run_dirs, summaries)],
     }
 
 
