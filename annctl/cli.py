@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional, cast
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from annctl import __version__
 from annctl.errors import AnnctlError, UsageError
@@ -44,6 +44,15 @@ class _Commands(TyperGroup):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(BROKEN_PIPE_EXIT) from None
+
+
+class _Command(TyperCommand):
+    """An annctl command: its usage line writes a required argument as Unix tools do (`EXP.yaml`), not in the
+    braces Typer puts around it (`{EXP.yaml}`)."""
+
+    def collect_usage_pieces(self, ctx):
+        pieces = super().collect_usage_pieces(ctx)
+        return [piece[1:-1] if piece.startswith("{") and piece.endswith("}") else piece for piece in pieces]
 
 
 app = typer.Typer(
@@ -96,6 +105,14 @@ def print_line(text: str) -> None:
     sys.stdout.flush()
 
 
+RunsDirOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--runs-dir",
+        envvar="ANNCTL_RUNS_DIR",
+        help="Runs root: where runs are written and RUN names looked up (default: ./runs).",
+    ),
+]
 SetOption = Annotated[
     Optional[list[str]],
     typer.Option("--set", metavar="PATH=VALUE", help="Override a spec field, e.g. training.epochs=3 (repeatable)."),
@@ -174,7 +191,7 @@ def main_options(
     """Run neural-network experiments from YAML files."""
 
 
-@app.command()
+@app.command(cls=_Command)
 def train(
     experiment: Annotated[
         Optional[Path], typer.Argument(metavar="EXP.yaml", help="Experiment file (optional with --resume).")
@@ -184,9 +201,7 @@ def train(
         Optional[str],
         typer.Option("--resume", metavar="RUN", help="Continue an interrupted or killed run from its last epoch."),
     ] = None,
-    runs_dir: Annotated[
-        Optional[Path], typer.Option("--runs-dir", help="Runs root (default: $ANNCTL_RUNS_DIR or ./runs).")
-    ] = None,
+    runs_dir: RunsDirOption = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Run name (overrides the spec's name).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed (overrides the spec's seed).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout.")] = False,
@@ -230,7 +245,7 @@ def train(
         out().print(summary.run_dir, highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def tune(
     experiment: Annotated[
         Optional[Path], typer.Argument(metavar="[EXP.yaml]", help="Experiment file with a `search:` section.")
@@ -264,9 +279,7 @@ def tune(
         Optional[Path],
         typer.Option("--resume", metavar="TUNE_DIR", help="Continue a search (retries interrupted trials once)."),
     ] = None,
-    runs_dir: Annotated[
-        Optional[Path], typer.Option("--runs-dir", help="Runs root (default: $ANNCTL_RUNS_DIR or ./runs).")
-    ] = None,
+    runs_dir: RunsDirOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print summary.json on stdout.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the tune directory.")] = False,
 ) -> None:
@@ -346,17 +359,12 @@ def _print_plan(plan) -> None:
     out().print(budget_line(plan["budget"]), highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def validate(
     experiment: ExperimentArg,
     set_: SetOption = None,
     show: Annotated[bool, typer.Option("--show", help="Print the resolved spec as YAML.")] = False,
-    runs_dir: Annotated[
-        Optional[Path],
-        typer.Option(
-            "--runs-dir", help="Runs root where `init_from` is looked up (default: $ANNCTL_RUNS_DIR or ./runs)."
-        ),
-    ] = None,
+    runs_dir: RunsDirOption = None,
 ) -> None:
     """Check an experiment file, its CSV header and `init_from` (no TensorFlow); exit 2 listing every problem."""
     from annctl.config import load_spec
@@ -375,7 +383,7 @@ def validate(
     )
 
 
-@app.command()
+@app.command(cls=_Command)
 def backprop(
     experiment: ExperimentArg,
     set_: SetOption = None,
@@ -427,12 +435,11 @@ def backprop(
         raise typer.Exit(1)
 
 
-RunArg = Annotated[str, typer.Argument(metavar="RUN", help="Run directory, `latest`, or a run-name prefix.")]
+RunArg = Annotated[
+    str, typer.Argument(metavar="RUN", help="Run directory, `latest`, a run name (its newest run), or a unique prefix.")
+]
 CheckpointOption = Annotated[
     str, typer.Option("--checkpoint", help="Which model: final (model.keras), best or last checkpoint.")
-]
-RunsDirOption = Annotated[
-    Optional[Path], typer.Option("--runs-dir", help="Runs root for `latest` and prefixes (default: ./runs).")
 ]
 
 
@@ -472,12 +479,17 @@ def _checkpoint(value: str) -> Checkpoint:
     return cast("Checkpoint", value)
 
 
-@app.command()
+@app.command(cls=_Command)
 def evaluate(
     run: RunArg,
     split: Annotated[str, typer.Option("--split", help="test, validation or train.")] = "test",
     data: Annotated[
-        Optional[Path], typer.Option("--data", help="Labeled CSV (features + target) instead of a split.")
+        Optional[Path],
+        typer.Option(
+            "--data",
+            help="Labeled data instead of a split: a CSV (features + target), or for image runs a folder of class "
+            "folders.",
+        ),
     ] = None,
     checkpoint: CheckpointOption = "final",
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
@@ -493,7 +505,7 @@ def evaluate(
     on_bad_image: OnBadImageOption = None,
     runs_dir: RunsDirOption = None,
 ) -> None:
-    """Measure a run on a split of its data (or a labeled CSV), with quality gates for CI."""
+    """Measure a run on a split of its data (or on labeled data: --data), with quality gates for CI."""
     from annctl.datasets.tabular import dialect_options
     from annctl.errors import GateFailed
     from annctl.evaluation import evaluate_run
@@ -530,10 +542,18 @@ def evaluate(
             raise failure
 
 
-@app.command()
+@app.command(cls=_Command)
 def predict(
     run: RunArg,
-    input_: Annotated[str, typer.Option("--input", "-i", help="CSV, JSON lines, .npy/.npz, image(s), or - for stdin.")],
+    input_: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            "-i",
+            help="New inputs: a CSV, JSON lines, .npy/.npz, an image, a folder of images, a list file (.txt: one "
+            "image path a line), or - for stdin.",
+        ),
+    ],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output file (default: stdout).")] = None,
     fmt: Annotated[
         Optional[str], typer.Option("--format", help="csv or jsonl (default: from --output, else csv).")
@@ -583,7 +603,7 @@ def predict(
         )
 
 
-@app.command()
+@app.command(cls=_Command)
 def export(
     run: RunArg,
     fmt: Annotated[
@@ -628,7 +648,7 @@ runs_app = typer.Typer(help="List and inspect run directories (reads only their 
 app.add_typer(runs_app, name="runs")
 
 
-@runs_app.command("list")
+@runs_app.command("list", cls=_Command)
 def runs_list(
     runs_dir: RunsDirOption = None,
     name: Annotated[
@@ -674,7 +694,7 @@ def runs_list(
         err().print(f"continue a killed or interrupted run with: annctl train --resume {stopped[0]}", highlight=False)
 
 
-@runs_app.command("show")
+@runs_app.command("show", cls=_Command)
 def runs_show(
     run: RunArg,
     runs_dir: RunsDirOption = None,
@@ -702,7 +722,7 @@ def runs_show(
         out().print(f"  {entry['path']}  ({entry['bytes']:,} bytes)", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def schema(
     markdown: Annotated[bool, typer.Option("--markdown", help="The YAML reference as Markdown instead.")] = False,
     record: Annotated[
@@ -729,7 +749,7 @@ def schema(
     out().print(text, highlight=False, end="", markup=False)
 
 
-@runs_app.command("compare")
+@runs_app.command("compare", cls=_Command)
 def runs_compare(
     runs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Two or more runs.")],
     runs_dir: RunsDirOption = None,
@@ -758,7 +778,7 @@ def runs_compare(
     print_comparison(out(), comparison)
 
 
-@app.command()
+@app.command(cls=_Command)
 def plot(
     runs: Annotated[list[str], typer.Argument(metavar="RUN...", help="Runs, or a folder of runs (e.g. a runs root).")],
     metric: Annotated[str, typer.Option("--metric", help="The metrics.csv column to draw.")] = "val_loss",
@@ -785,7 +805,7 @@ def plot(
     out().print(str(path), highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def report(
     target: Annotated[str, typer.Argument(metavar="RUN|DIR", help="A run, or a folder of runs (e.g. a runs root).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
@@ -820,7 +840,7 @@ def _registry_table(title: str, entries):
     return table
 
 
-@app.command()
+@app.command(cls=_Command)
 def datasets() -> None:
     """List the registered datasets."""
     from annctl.datasets import DATASETS
@@ -828,7 +848,7 @@ def datasets() -> None:
     out().print(_registry_table("datasets (dataset.name)", DATASETS.items()))
 
 
-@app.command()
+@app.command(cls=_Command)
 def models() -> None:
     """List the registered architectures."""
     from annctl.models import ARCHITECTURES

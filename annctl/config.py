@@ -138,7 +138,7 @@ def init_from_problems(reference: str, runs_root: Path | None, locate: Locator) 
     from annctl.rundir import runs_root as default_root
 
     try:
-        resolve_run(reference, runs_root or default_root(), newest=True)
+        resolve_run(reference, runs_root or default_root())
     except UsageError as error:
         return [locate.line(Problem(("model", "init_from"), str(error)))]
     return []

@@ -52,7 +52,7 @@ class Worker(Record):
 class Source(Record):
     """The run whose weights a transfer (`model.init_from`) copied."""
 
-    init_from: str = Field(..., description="`model.init_from` as the spec gives it (a path or a name prefix).")
+    init_from: str = Field(..., description="`model.init_from` as the spec gives it (a path, a run name or a prefix).")
     run_dir: str = Field(..., description="The run it resolved to when this run started.")
     model_sha256: str | None = Field(None, description="SHA-256 of that run's model.keras, as it recorded it.")
 

@@ -265,9 +265,23 @@ def expand_runs(references: list[str], root: Path) -> list[Path]:
     return run_dirs
 
 
-def resolve_run(reference: str, root: Path, newest: bool = False) -> Path:
-    """A run directory from a path, `latest` (newest run in the runs root), or an unambiguous name prefix
-    (with ``newest``: the newest run whose name starts with the prefix)."""
+def run_name(run_dir: Path) -> str:
+    """The run's name: its folder's name without the `-<UTC time>-<6 hex>` that create_run_dir adds."""
+    return RUN_SUFFIX.sub("", run_dir.name)
+
+
+RUN_SUFFIX = re.compile(r"-\d{8}T\d{6}-[0-9a-f]{6}$")
+
+
+def resolve_run(reference: str, root: Path) -> Path:
+    """The one rule that turns a RUN a user gives (every command's RUN argument, `train --resume`,
+    `model.init_from`) into a run directory:
+
+    1. a path to a run directory: that run;
+    2. `latest`: the newest run in ``root``;
+    3. a run name (the spec's `name`, or `--name`): the newest run of that name;
+    4. otherwise a prefix of exactly one run directory's name in ``root`` (a full directory name is one).
+    """
     path = Path(reference)
     if path.is_dir():
         if not is_run_dir(path):
@@ -278,14 +292,18 @@ def resolve_run(reference: str, root: Path, newest: bool = False) -> Path:
         if not runs:
             raise UsageError(f"no runs in {root}; train one first or pass --runs-dir")
         return runs[-1]
+    named = [run for run in runs if run_name(run) == reference]
+    if named:
+        return named[-1]
     matches = [run for run in runs if run.name.startswith(reference)]
-    if len(matches) == 1 or (matches and newest):
-        return matches[-1]
+    if len(matches) == 1:
+        return matches[0]
     if not matches:
-        raise UsageError(f"{reference}: no such run directory, and no run in {root} starts with that name")
-    newest_names = ", ".join(run.name for run in matches[-5:])
+        raise UsageError(f"{reference}: no such run directory, and no run in {root} is named or starts with that")
+    names = sorted({run_name(run) for run in matches})
     raise UsageError(
-        f"{reference}: {len(matches)} runs in {root} start with that name ({newest_names}); be more specific"
+        f"{reference}: {len(matches)} runs in {root} start with that and none is named so; give a run name "
+        f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}) or a longer prefix"
     )
 
 

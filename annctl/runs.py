@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from annctl.errors import UsageError
-from annctl.records import STATES
 from annctl.rundir import SPEC_FILE, RunPaths, TunePaths, list_run_dirs, read_summary
 
 TUNE_FILE, TUNE_LOCK_FILE = TunePaths.CONFIG, TunePaths.LOCK  # what marks a tune directory, and its lock
-STATUSES = STATES  # what --status accepts: annctl.records' one vocabulary of states, runs' and searches'
 
 # A run whose summary still says "running" but has not been touched for this long is shown as stale
 # (killed with SIGKILL, or its machine went away).
@@ -32,8 +30,11 @@ def run_rows(
     Raises UsageError (exit 2) for a root that is missing or not a folder, or an unknown ``status``.
     """
     check_root(root)
-    if status is not None and status not in STATUSES:
-        raise UsageError(f"--status {status}: unknown status; use one of {', '.join(STATUSES)}")
+    if status is not None:
+        from annctl.records import STATES  # the one vocabulary, runs' and searches' (pydantic: only when asked)
+
+        if status not in STATES:
+            raise UsageError(f"--status {status}: unknown status; use one of {', '.join(STATES)}")
     rows = []
     now = time.time()
     for run_dir in list_run_dirs(root):

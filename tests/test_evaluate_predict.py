@@ -117,7 +117,7 @@ def test_run_references_latest_and_prefix(runs, monkeypatch):
     result = runner.invoke(app, ["evaluate", "tiny_regr", "--runs-dir", root, "--json"])
     assert json.loads(result.stdout)["run_dir"] == str(runs["regression"])
     result = runner.invoke(app, ["evaluate", "tiny", "--runs-dir", root])
-    assert result.exit_code == 2 and "3 runs" in result.stderr and "be more specific" in result.stderr
+    assert result.exit_code == 2 and "3 runs" in result.stderr and "or a longer prefix" in result.stderr
     result = runner.invoke(app, ["evaluate", "nothing", "--runs-dir", root])
     assert result.exit_code == 2 and "no such run directory" in result.stderr
 

@@ -95,7 +95,8 @@ class ArchitectureSpec(StrictModel):
     init_from: str | None = Field(
         None,
         description="Transfer: copy the weights of layers with the same name and shape from this run "
-        "(a run directory, or a run-name prefix in the runs root: the newest match).",
+        "(a run as every command names one: a run directory, `latest`, a run name (its newest run) or a unique "
+        "prefix of a run directory's name in the runs root).",
     )
     init_layers: list[str] | None = Field(
         None, description="Transfer only these layers from init_from (default: every layer with the same name)."

@@ -136,7 +136,7 @@ def transfer_weights(model, source: str, runs_root: Path | None, only: list[str]
     from annctl.rundir import runs_root as default_root
 
     try:
-        run_dir = resolve_run(source, runs_root or default_root(), newest=True)
+        run_dir = resolve_run(source, runs_root or default_root())
         source_model = load_run_model(run_dir, "final")
     except UsageError as error:
         raise SpecError([f"model.init_from: {error}"]) from None

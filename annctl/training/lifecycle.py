@@ -272,7 +272,7 @@ def _naming_run_dir(run_dir: Path):
 
 
 def pin_transfer_source(spec: ExperimentSpec, runs_root: Path) -> tuple[ExperimentSpec, Source | None]:
-    """`model.init_from` resolved to the run it means now (a name prefix means the newest such run): the
+    """`model.init_from` resolved to the run it means now (annctl.rundir.resolve_run's rule): the
     spec.yaml of this run names that run's directory, so training the spec again starts from the same weights,
     and summary.json records what was given and the source model's SHA-256."""
     given = spec.model.init_from
@@ -281,7 +281,7 @@ def pin_transfer_source(spec: ExperimentSpec, runs_root: Path) -> tuple[Experime
     from annctl.rundir import read_summary, resolve_run
 
     try:
-        source_dir = resolve_run(given, runs_root, newest=True)
+        source_dir = resolve_run(given, runs_root)
     except UsageError as error:
         raise SpecError([f"model.init_from: {error}"]) from None
     pinned = spec.model_copy(deep=True)
