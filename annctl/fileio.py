@@ -118,24 +118,43 @@ def sha256_file(path: Path) -> str:
 @contextlib.contextmanager
 def exclusive_lock(path: Path, what: str) -> Iterator[None]:
     """Hold an advisory lock on ``path`` (created if needed) for the block; a second holder gets a UsageError
-    naming the process that has it. The lock goes with the process, however it ends (even SIGKILL)."""
+    naming the process that has it. The lock goes with the process, however it ends (even SIGKILL).
+
+    The file is removed as the block ends, while still locked, so a finished run or search keeps no lock file
+    (one left behind names a process that was killed). A process that opened the file before it was removed
+    and locks it afterwards holds a lock on a file that is gone: it sees that and takes the lock anew.
+    """
     import fcntl
     import socket
 
     from annctl.errors import UsageError
 
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
-    try:
+    while True:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
+            handle.close()
             raise UsageError(f"{what} is in use by {holder}; wait for it to finish or stop it") from None
+        if _same_file(handle, path):
+            break
+        handle.close()  # the previous holder removed it as it finished: lock the one at ``path`` now
+    try:
         handle.seek(0)
         handle.truncate()
         handle.write(f"annctl pid {os.getpid()} on {socket.gethostname()}")
         handle.flush()
         yield
     finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
         handle.close()
+
+
+def _same_file(handle, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False

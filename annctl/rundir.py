@@ -48,7 +48,7 @@ class RunPaths:
     metrics = property(lambda self: self.dir / self.METRICS)  # one row per epoch
     model = property(lambda self: self.dir / self.MODEL)  # the final model
     data = property(lambda self: self.dir / self.DATA)  # records.DataInfo
-    lock = property(lambda self: self.dir / self.LOCK)  # held by the process training it
+    lock = property(lambda self: self.dir / self.LOCK)  # exists while a process trains it (then removed)
     checkpoints = property(lambda self: self.dir / "checkpoints")
     manifest = property(lambda self: self.checkpoints / "manifest.json")  # records.Manifest
     tensorboard = property(lambda self: self.dir / "tensorboard")
@@ -73,7 +73,7 @@ class TunePaths:
         self.dir = Path(tune_dir)
 
     config = property(lambda self: self.dir / self.CONFIG)  # how the search was started
-    lock = property(lambda self: self.dir / self.LOCK)  # one `annctl tune` process per directory
+    lock = property(lambda self: self.dir / self.LOCK)  # one `annctl tune` process per directory (while it runs)
     experiment = property(lambda self: self.dir / "experiment.yaml")  # the experiment with its search, frozen
     database = property(lambda self: self.dir / "study.db")  # the default (SQLite) storage
     trials = property(lambda self: self.dir / "trials")  # each trial a run directory

@@ -47,6 +47,7 @@ def test_two_epoch_run_directory_contract(classification_experiment, isolated_ru
     assert any(f.startswith("tensorboard/train/events.out.tfevents") for f in files)
     assert any(f.startswith("tensorboard/validation/events.out.tfevents") for f in files)
     assert not any(".tmp" in f for f in files), "temp files must not survive"
+    assert ".lock" not in files, "a finished run keeps no lock file (issue 29 item 19)"
 
     assert summary == json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["epochs_completed"] == 2 and summary["name"] == "tiny"
