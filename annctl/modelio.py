@@ -26,12 +26,38 @@ def model_path(run_dir: Path, checkpoint: Checkpoint) -> tuple[Path, str | None]
     return paths.checkpoint(checkpoint), entry.sha256 if entry else None
 
 
+def saved_models(run_dir: Path) -> dict[str, int]:
+    """The checkpoints a run keeps (best, last, as its manifest vouches for them), each with its epoch."""
+    try:
+        manifest = read_manifest(run_dir)
+    except AnnctlError:
+        return {}
+    entries = {which: getattr(manifest, which, None) for which in ("best", "last")} if manifest else {}
+    return {
+        which: entry.epoch
+        for which, entry in entries.items()
+        if entry is not None and RunPaths(run_dir).checkpoint(which).is_file()
+    }
+
+
+def _missing_hint(run_dir: Path, checkpoint: str) -> str:
+    """Why a run lacks a model, and only the --checkpoint choices it really has."""
+    summary = read_summary(run_dir)
+    status = summary.status if summary else "unknown"
+    why = f"it diverged in epoch {summary.diverged_epoch}" if summary and summary.diverged_epoch else f"the run is {status}"
+    others = [which for which in saved_models(run_dir) if which != checkpoint]
+    if checkpoint != "final" and RunPaths(run_dir).model.is_file():
+        others.insert(0, "final")
+    if others:
+        return f" ({why}; try --checkpoint {' or '.join(others)})"
+    return f" ({why}, before it saved any model or checkpoint: there is nothing to load; train it again)"
+
+
 def load_run_model(run_dir: Path, checkpoint: Checkpoint = "final"):
     """The Keras model of a run, after checking its file against the hash the run recorded."""
     path, expected = model_path(run_dir, checkpoint)
     if not path.is_file() or path.is_symlink():
-        hint = " (the run did not finish; try --checkpoint best or last)" if checkpoint == "final" else ""
-        raise UsageError(f"{path}: no {checkpoint} model in this run{hint}")
+        raise UsageError(f"{path}: no {checkpoint} model in this run{_missing_hint(run_dir, checkpoint)}")
     if expected is None:
         raise UsageError(f"{path}: the run records no hash for this model, so annctl will not load it")
     if sha256_file(path) != expected:

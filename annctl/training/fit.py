@@ -130,10 +130,7 @@ def fit(
         )
     if built.guard.diverged_epoch is not None:
         summary.update(status="diverged", diverged_epoch=built.guard.diverged_epoch)
-        raise TrainingDiverged(
-            f"the loss became NaN or infinite in epoch {built.guard.diverged_epoch}; the last good checkpoint is "
-            f"kept in {run_dir / 'checkpoints'}. Try a lower training.learning_rate (now {training.learning_rate})."
-        )
+        raise TrainingDiverged(divergence_message(run_dir, built.guard.diverged_epoch, training))
     stop_request.check()  # a stop requested after the last batch: stop before the final save
     model_path = RunPaths(run_dir).model
     with atomic_path(model_path, suffix=".keras") as tmp:
@@ -147,6 +144,30 @@ def fit(
         model_sha256=sha256_file(model_path),
     )
     summary.update(**spec.dataset.summary_fields(description, test))  # what this kind of input adds
+
+
+def divergence_message(run_dir: Path, epoch: int, training) -> str:
+    """What a diverged run leaves (only the checkpoints that exist) and the two cures: a lower learning rate
+    and gradient clipping."""
+    from annctl.modelio import saved_models
+
+    kept = saved_models(run_dir)
+    if kept:
+        where = "; it keeps " + ", ".join(f"checkpoints/{which}.keras (epoch {e})" for which, e in kept.items())
+        where += f" (use one with --checkpoint {' or '.join(kept)})"
+    else:
+        where = "; no checkpoint was saved (the first epoch did not end with a finite loss)"
+    clipping = {name: getattr(training, name) for name in ("clipnorm", "clipvalue", "global_clipnorm")}
+    clipped = {name: value for name, value in clipping.items() if value is not None}
+    if clipped:
+        name, value = next(iter(clipped.items()))
+        clip = f"a smaller training.{name} (now {value:g})"
+    else:
+        clip = "gradient clipping with training.clipnorm (e.g. 1.0)"
+    return (
+        f"the loss became NaN or infinite in epoch {epoch}{where}. Try a lower training.learning_rate "
+        f"(now {training.learning_rate:g}) or {clip}."
+    )
 
 
 def _stopped_early(saved: dict[str, Any] | None) -> bool:
