@@ -43,8 +43,9 @@ def saved_models(run_dir: Path) -> dict[str, int]:
 def _missing_hint(run_dir: Path, checkpoint: str) -> str:
     """Why a run lacks a model, and only the --checkpoint choices it really has."""
     summary = read_summary(run_dir)
-    status = summary.status if summary else "unknown"
-    why = f"it diverged in epoch {summary.diverged_epoch}" if summary and summary.diverged_epoch else f"the run is {status}"
+    why = f"the run is {summary.status if summary else 'unknown'}"
+    if summary and summary.diverged_epoch:
+        why = f"it diverged in epoch {summary.diverged_epoch}"
     others = [which for which in saved_models(run_dir) if which != checkpoint]
     if checkpoint != "final" and RunPaths(run_dir).model.is_file():
         others.insert(0, "final")
