@@ -97,6 +97,7 @@ def spec_from_text(
         if model is not None and model.init_from:
             problems += init_from_problems(model.init_from, runs_root, locate)
     if spec is not None:
+        problems += [locate.line(problem) for problem in input_kind_problems(spec)]
         task, num_classes = spec.dataset.known_task(), spec.dataset.known_num_classes()
         if task is not None and (task == "regression" or num_classes is not None):
             try:
@@ -131,6 +132,15 @@ def section(data: dict, name: str):
         return entry.model_validate({key: value for key, value in raw.items() if key not in failed})
     except ValidationError:
         return None
+
+
+def input_kind_problems(spec: ExperimentSpec) -> list[Problem]:
+    """The architecture must take the kind of input the dataset gives (known from the entries, without data)."""
+    accepted, kind = type(spec.model).input_kinds, type(spec.dataset).kind
+    if kind in accepted:
+        return []
+    message = f"{spec.model.architecture} takes {' or '.join(accepted)} inputs; dataset {spec.dataset.name} gives {kind} inputs"
+    return [Problem(("model", "architecture"), message)]
 
 
 def init_from_problems(reference: str, runs_root: Path | None, locate: Locator) -> list[str]:

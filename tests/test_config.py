@@ -459,8 +459,8 @@ def test_validate_resolves_init_from_in_the_runs_root(tmp_path):
     assert validate(path, "--runs-dir", root) == (
         2,
         [
-            f"error: {path}:3:28: model.init_from: source: no such run directory, and no run in {root} starts with "
-            "that name"
+            f"error: {path}:3:28: model.init_from: source: no such run directory, and no run in {root} is named or "
+            "starts with that"
         ],
     )
     run = root / "source-20260101T000000-abcdef"
@@ -548,7 +548,7 @@ def test_validate_reports_every_kind_of_problem_in_one_run(tmp_path):
         f"error: {path}:2:38: dataset.target: no column 'targt' (did you mean `target`?); columns: a, b, target",
         f"error: {path}:2:53: dataset.normalize: Input should be a valid boolean (got 'yes'; write true or false)",
         f"error: {path}:3:28: model.init_from: nothing: no such run directory, and no run in {tmp_path / 'runs'} "
-        "starts with that name",
+        "is named or starts with that",
         f"error: {path}:4:12: training.epochs: Input should be a valid integer (got '3'; write the number without "
         "quotes)",
         f"error: {path}:7:5: search.space.training.batch_size: value 0 is invalid: training.batch_size: Input should "
@@ -565,8 +565,11 @@ def test_every_shipped_experiment_passes_the_complete_validate(path, tmp_path):
     (source / "spec.yaml").write_text("name: fashion_mnist_mlp\n")
     stand_in = []
     if "name: image_folder" in path.read_text():  # its folder tree is made by make_examples.py: two classes stand in
+        from PIL import Image
+
         for folder in ("training_set/a", "training_set/b", "test_set/a", "test_set/b"):
             (tmp_path / "tree" / folder).mkdir(parents=True)
+            Image.new("L", (2, 2)).save(tmp_path / "tree" / folder / "0.png")  # an empty class folder is a problem
         tree = tmp_path / "tree"
         stand_in = ["--set", f"dataset.path={tree / 'training_set'}", "--set", f"dataset.test_path={tree / 'test_set'}"]
     assert validate(path, "--runs-dir", tmp_path / "runs", *stand_in) == (0, [])

@@ -620,8 +620,8 @@ def test_a_tree_without_two_usable_classes_is_exit_2(tmp_path, case, message):
     result = runner.invoke(app, ["train", str(path)])
     assert result.exit_code == 2 and message in result.stderr, result.output
     assert len(result.stderr.strip().splitlines()) == 1
-    validated = runner.invoke(app, ["validate", str(path)])  # found without TensorFlow too
-    assert validated.exit_code == (0 if case == "empty_class" else 2)
+    validated = runner.invoke(app, ["validate", str(path)])  # found without TensorFlow too (issue 29: all of them)
+    assert validated.exit_code == 2 and message in validated.stderr, validated.output
 
 
 def test_a_file_changed_after_a_good_check_is_checked_again(tmp_path):

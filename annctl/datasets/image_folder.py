@@ -344,14 +344,15 @@ class ImageFolder(ImageDataset):
         return self.model_copy(update=update) if update else self
 
     def problems(self):
-        """The folders exist, hold two or more class folders, and test_path's classes are path's."""
+        """The folders exist, hold two or more class folders, none of them empty, and test_path's classes are
+        path's: what loading checks before training, without reading an image."""
         found, classes = [], None
         for key in ("path", "test_path"):
             value = getattr(self, key)
             if value is None:
                 continue
-            try:  # a test set may hold some of the classes only
-                names = class_folders(Path(value), f"dataset.{key}", 2 if key == "path" else 1)
+            try:  # a test set may hold some of the classes only; every class folder must hold images
+                names = scan_tree(Path(value), f"dataset.{key}", 2 if key == "path" else 1).classes
             except DataError as error:
                 found.append(((key,), str(error)))
                 continue

@@ -98,8 +98,9 @@ def train(
     spec, source_run = pin_transfer_source(spec, runs_root)
     if role is not None and not role.chief:
         return _train_as_worker(spec, data, role, runs_root, reporter)
+    made_here = run_dir is None
     run_dir = run_dir or create_run_dir(runs_root, spec.name)
-    with run_lock(run_dir):
+    with _removed_on_spec_error(run_dir if made_here else None), run_lock(run_dir):
         write_spec(run_dir, spec)
         write_env(run_dir, spec.seed, argv)
         write_data_info(run_dir, data.description, spec)
@@ -118,6 +119,22 @@ def train(
         return _run(
             spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, list(callbacks), None, search_trial
         )
+
+
+@contextlib.contextmanager
+def _removed_on_spec_error(run_dir: Path | None):
+    """A spec error found as the model is built (a layer to freeze that the model lacks, an input too small for
+    the architecture's blocks) is the spec's, like validate's: no run started, so the new run directory goes."""
+    try:
+        yield
+    except SpecError as error:
+        summary = read_summary(run_dir) if run_dir is not None else None
+        if run_dir is not None and (summary is None or summary.epochs_completed == 0):
+            import shutil
+
+            shutil.rmtree(run_dir, ignore_errors=True)
+            error.run_dir = None
+        raise
 
 
 def _train_as_worker(spec, data, role, runs_root: Path, reporter: Reporter | None) -> Summary:
