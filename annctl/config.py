@@ -139,7 +139,8 @@ def input_kind_problems(spec: ExperimentSpec) -> list[Problem]:
     accepted, kind = type(spec.model).input_kinds, type(spec.dataset).kind
     if kind in accepted:
         return []
-    message = f"{spec.model.architecture} takes {' or '.join(accepted)} inputs; dataset {spec.dataset.name} gives {kind} inputs"
+    architecture, dataset = spec.model.architecture, spec.dataset.name
+    message = f"{architecture} takes {' or '.join(accepted)} inputs; dataset {dataset} gives {kind} inputs"
     return [Problem(("model", "architecture"), message)]
 
 
