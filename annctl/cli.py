@@ -21,6 +21,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from annctl import __version__
 from annctl.errors import AnnctlError, UsageError
+from annctl.wording import plural
 
 if TYPE_CHECKING:
     from annctl.modelio import Checkpoint
@@ -96,7 +97,14 @@ def err():
 def warn(message: str) -> None:
     from rich.markup import escape  # a column named `Preis [EUR]` is text, not markup
 
-    err().print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
+    prose(err(), f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
+
+
+def prose(console, text, **options) -> None:
+    """A line of words on ``console``, wrapped between words on a terminal (annctl.progress.print_prose)."""
+    from annctl.progress import print_prose
+
+    print_prose(console, text, **options)
 
 
 def print_line(text: str) -> None:
@@ -142,7 +150,7 @@ def user_errors(json_output: bool = False) -> Iterator[None]:
         from rich.markup import escape  # a column named `Preis [EUR]` is text, not markup
 
         for line in str(error).splitlines() or [type(error).__name__]:
-            err().print(f"[red]error:[/red] {escape(line)}", markup=True, highlight=False)
+            prose(err(), f"[red]error:[/red] {escape(line)}", markup=True, highlight=False)
         if error.run_dir is not None:
             if json_output:
                 from annctl.rundir import read_summary
@@ -161,7 +169,7 @@ def user_errors(json_output: bool = False) -> Iterator[None]:
         from rich.markup import escape
 
         where = f"{error.filename}: " if error.filename else ""
-        err().print(f"[red]error:[/red] {escape(f'{where}{error.strerror or error}')}", markup=True, highlight=False)
+        prose(err(), f"[red]error:[/red] {escape(f'{where}{error.strerror or error}')}", markup=True, highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -240,7 +248,7 @@ def train(
         print_json(summary.model_dump(mode="json"))
         return
     if not quiet:
-        err().print(summary_table(summary, command_seconds=time.perf_counter() - STARTED))
+        prose(err(), summary_table(summary, command_seconds=time.perf_counter() - STARTED))
     if summary.run_dir is not None:  # None on a multi-worker run's non-chief workers
         out().print(summary.run_dir, highlight=False)
 
@@ -291,7 +299,7 @@ def tune(
     from annctl.tuning.outputs import read_leaderboard
 
     root = runs_root(runs_dir)
-    on_trial = None if quiet else (lambda event: err().print(trial_line(event), highlight=False))
+    on_trial = None if quiet else (lambda event: prose(err(), trial_line(event), highlight=False))
     with user_errors():
         if resume is not None:
             if experiment is not None or set_:
@@ -327,9 +335,10 @@ def tune(
             tune_dir = runner.start(spec, options, root)
             config, spec = runner.load(tune_dir)
             if not quiet:
-                err().print(
+                prose(
+                    err(),
                     f"[bold]{spec.name}[/bold]: searching {len(spec.search_section().space)} parameters, "
-                    f"{config.trials} trials, {workers} worker(s) → {tune_dir}"
+                    f"{plural(config.trials, 'trial')}, {plural(workers, 'worker')} → {tune_dir}",
                 )
             search = runner.Search(tune_dir, config, spec, root, storage=storage, workers=workers, on_trial=on_trial)
         # on a terminal a spinner under the trial lines says the search is at work (trials take minutes)
@@ -344,7 +353,8 @@ def tune(
 
         err().print(leaderboard_table(summary, read_leaderboard(tune_dir)))
         if summary.best_trial is not None:
-            err().print(
+            prose(
+                err(),
                 f"best: trial {summary.best_trial:03d}, {summary.metric} {summary.best_value:.6g}; "
                 f"train it with: annctl train {TunePaths(tune_dir).best}",
                 highlight=False,
@@ -378,7 +388,7 @@ def validate(
         return
     print_line(
         f"{experiment}: valid — {spec.name}: {spec.model.architecture} on {spec.dataset.name}, "
-        f"{spec.training.optimizer} lr={spec.training.learning_rate}, up to {spec.training.epochs} epochs"
+        f"{spec.training.optimizer} lr={spec.training.learning_rate}, up to {plural(spec.training.epochs, 'epoch')}"
         + (f"; searches {len(spec.search.space)} parameters (annctl tune)" if spec.search else "")
     )
 
@@ -407,31 +417,33 @@ def backprop(
     elif result.get("network") == "rnn":
         from annctl.backprop.render import through_time_final, through_time_tables, vanishing_line
 
-        out().print(
+        prose(
+            out(),
             f"[bold]{result['experiment']}[/bold]: backpropagation through time, {result['samples']} sequence(s) "
             f"of {result['time_steps']} steps, {result['units']} unit(s), loss {result['loss_function']}, learning "
-            f"rate {result['learning_rate']:g}, activations {' → '.join(result['activations'])}"
+            f"rate {result['learning_rate']:g}, activations {' → '.join(result['activations'])}",
         )
         for record in result["shown_steps"]:
             for table in through_time_tables(record, result["learning_rate"]):
                 out().print(table)
             out().print(f"loss E = {record['loss']:.9g}")
-            out().print(vanishing_line(record))
+            prose(out(), vanishing_line(record))
         out().print(through_time_final(result))
-        out().print(check_line(result["check"]))
+        prose(out(), check_line(result["check"]))
     else:
-        out().print(
+        prose(
+            out(),
             f"[bold]{result['experiment']}[/bold]: {result['samples']} sample(s), loss {result['loss_function']}, "
-            f"learning rate {result['learning_rate']:g}, activations {' → '.join(result['activations'])}"
+            f"learning rate {result['learning_rate']:g}, activations {' → '.join(result['activations'])}",
         )
         for record in result["shown_steps"]:
             for table in step_tables(record, result["learning_rate"]):
                 out().print(table)
             out().print(f"loss C = {record['loss']:.9g}")
         out().print(final_table(result))
-        out().print(check_line(result["check"]))
+        prose(out(), check_line(result["check"]))
     if not result["check"]["agrees"]:
-        err().print("[bold red]error:[/bold red] the hand computation and TensorFlow disagree (see above)")
+        prose(err(), "[bold red]error:[/bold red] the hand computation and TensorFlow disagree (see above)")
         raise typer.Exit(1)
 
 
@@ -640,7 +652,7 @@ def export(
     from annctl.export.manifest import summary_lines
 
     for line in summary_lines(manifest):
-        err().print(line, highlight=False)
+        prose(err(), line, highlight=False)
     print_line(manifest.path)
 
 
@@ -691,7 +703,7 @@ def runs_list(
 
     stopped = [row["run_dir"] for row in runs if row["status"] in RESUMABLE]
     if stopped:
-        err().print(f"continue a killed or interrupted run with: annctl train --resume {stopped[0]}", highlight=False)
+        prose(err(), f"continue a killed or interrupted run with: annctl train --resume {stopped[0]}", highlight=False)
 
 
 @runs_app.command("show", cls=_Command)

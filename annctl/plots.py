@@ -4,6 +4,7 @@ several runs, and the evaluation figures. matplotlib is imported inside each fun
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 from annctl.fileio import atomic_path
@@ -96,28 +97,67 @@ def plot_gradients(references: list[str], root: Path, path: Path) -> Path:
 
 
 def gradient_panels(runs: list[tuple[str, list[dict[str, float]]]], path: Path) -> Path:
-    """Mean (solid) and largest (dotted) gradient L2 norm of each layer against the epoch, on a log scale (the
-    norms of a vanishing gradient span orders of magnitude); the layers coloured from input (dark) to output."""
+    """`plot --gradients`: one panel per run (gradient_figure), saved as a PNG."""
+    plt = _pyplot()
+    return _save(gradient_figure(runs), plt, path)
+
+
+def gradient_figure(runs: list[tuple[str, list[dict[str, float]]]]):
+    """One panel per run, each drawn by the panel functions of GRADIENT_PANELS (more can be added there)."""
     plt = _pyplot()
     figure, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 4.5), squeeze=False, sharey=True)
     for axis, (label, rows) in zip(axes[0], runs):
-        layers = list(dict.fromkeys(k.split("/", 1)[1] for row in rows for k in row if k.startswith("grad_norm/")))
-        colours = plt.get_cmap("viridis")
-        for i, layer in enumerate(layers):
-            colour = colours(i / max(1, len(layers) - 1))
-            for key, style, name in (("grad_norm", "-", layer), ("grad_norm_max", ":", None)):
-                points = [(row["epoch"], row[f"{key}/{layer}"]) for row in rows if f"{key}/{layer}" in row]
-                points = [(epoch, value) for epoch, value in points if value > 0]  # a log scale has no 0
-                if points:
-                    axis.plot(*zip(*points), style, color=colour, marker="." if name else None, label=name)
-        axis.set_yscale("log")
-        axis.set_xlabel("epoch")
+        for draw in GRADIENT_PANELS:
+            draw(axis, rows)
         axis.set_title(label, fontsize="small")
-        axis.grid(True, alpha=0.3, which="both")
-        axis.legend(fontsize="x-small", title="layer (dotted: max)", title_fontsize="x-small")
+        if axis.get_legend_handles_labels()[0]:  # matplotlib warns about a legend without entries
+            axis.legend(fontsize="x-small")
     axes[0][0].set_ylabel("gradient L2 norm")
     figure.tight_layout()
-    return _save(figure, plt, path)
+    return figure
+
+
+def epoch_norms(axis, rows: list[dict[str, float]]) -> None:
+    """Mean (solid, dots) and largest (dashed, triangles) gradient L2 norm of each layer against the epoch, on a
+    log scale (the norms of an exploding or a vanishing gradient span orders of magnitude), the layers coloured
+    from input (dark) to output; every point marked, as a run that exploded may have one epoch. The epoch where
+    the loss or a norm first became NaN or infinite is a red line: a log scale has no place for those values."""
+    from matplotlib.ticker import MaxNLocator
+
+    layers = list(dict.fromkeys(k.split("/", 1)[1] for row in rows for k in row if k.startswith("grad_norm/")))
+    colours = _pyplot().get_cmap("viridis")
+    for i, layer in enumerate(layers):
+        colour = colours(i / max(1, len(layers) - 1))
+        for key, style, marker, what in (("grad_norm", "-", "o", "mean"), ("grad_norm_max", "--", "^", "max")):
+            values = [(row["epoch"], row.get(f"{key}/{layer}", math.nan)) for row in rows]
+            points = [(epoch, value) for epoch, value in values if math.isfinite(value) and value > 0]
+            if points:
+                axis.plot(*zip(*points), style, color=colour, marker=marker, markersize=6, label=f"{layer} {what}")
+    broken = first_non_finite_epoch(rows)
+    if broken is not None:
+        axis.axvline(
+            broken, color="tab:red", linestyle=":", linewidth=2, zorder=1, label=f"NaN or infinite in epoch {broken:g}"
+        )  # behind the points of that epoch
+    if any(line.get_ydata().size for line in axis.get_lines() if not line.get_label().startswith("NaN")):
+        axis.set_yscale("log")
+    epochs = [row["epoch"] for row in rows]
+    if epochs:
+        axis.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # epochs, even only one
+    axis.set_xlabel("epoch")
+    axis.grid(True, alpha=0.3, which="both")
+
+
+def first_non_finite_epoch(rows: list[dict[str, float]]) -> float | None:
+    """The first epoch whose loss or a gradient norm is NaN or infinite (None: none is)."""
+    for row in rows:
+        if any(not math.isfinite(v) for k, v in row.items() if k == "loss" or k.startswith("grad_norm")):
+            return row["epoch"]
+    return None
+
+
+# What `plot --gradients` draws in each run's panel, in order.
+GRADIENT_PANELS = [epoch_norms]
 
 
 def overlay(runs: list[tuple[str, list[dict[str, float]]]], metric: str, path: Path) -> Path:

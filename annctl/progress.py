@@ -20,6 +20,8 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from annctl.wording import plural
+
 if TYPE_CHECKING:
     from rich.progress import TaskID
 
@@ -34,6 +36,13 @@ def format_logs(logs: dict[str, float]) -> str:
     if "epoch_seconds" in logs:
         text += f"  [dim]{logs['epoch_seconds']:.1f}s[/dim]"
     return text
+
+
+def print_prose(console: Console, text: Any, **options) -> None:
+    """A line of words (or a table of them): on a terminal wrapped between words at its width (left to the
+    terminal, a word would be cut in two at the last column, and a table's cell cut short with …); in a pipe or
+    a file one line, however long."""
+    console.print(text, soft_wrap=not console.is_terminal, **options)
 
 
 @contextlib.contextmanager
@@ -73,10 +82,16 @@ class RichReporter:
             self.progress.stop()
             self.progress = None
 
+    def note(self, text: str) -> None:
+        from rich.markup import escape
+
+        print_prose(self.console, f"note: {escape(text)}", highlight=False)
+
     def run_start(self, run_dir, spec, train_samples: int) -> None:
-        self.console.print(
+        print_prose(
+            self.console,
             f"[bold]{spec.name}[/bold]: {spec.model.architecture} on {spec.dataset.name}, "
-            f"{train_samples} training samples, up to {spec.training.epochs} epochs → {run_dir}"
+            f"{train_samples} training samples, up to {plural(spec.training.epochs, 'epoch')} → {run_dir}",
         )
 
     def epoch_start(self, epoch: int, epochs: int, steps: int) -> None:
@@ -103,14 +118,14 @@ class RichReporter:
             if self.task is not None:
                 self.progress.update(self.task, completed=self.steps)  # the last frame shows the whole epoch
             self.close()
-        self.console.print(f"epoch {epoch}/{epochs}  {format_logs(logs)}")
+        print_prose(self.console, f"epoch {epoch}/{epochs}  {format_logs(logs)}")
 
 
 def summary_table(summary: Summary, command_seconds: float | None = None) -> Table:
     """The end-of-training table; ``command_seconds``: the whole command's time, start-up included."""
     table = Table(title=f"{summary.name} — {summary.status}", show_header=False)
     table.add_column("field", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")  # a long run directory wraps, never cut
     worker = summary.worker
     if summary.run_dir is None and worker:
         table.add_row("run directory", f"written by the chief (this is {worker.task_type} {worker.index})")
@@ -124,10 +139,17 @@ def summary_table(summary: Summary, command_seconds: float | None = None) -> Tab
         table.add_row(f"test {key}", "n/a" if value is None else f"{value:.4g}")
     if summary.beats_naive is not None:  # forecasts: the naive forecast is the bar to clear
         table.add_row("naive forecast", naive_verdict(summary.beats_naive, (summary.test_metrics or {}).get("skill")))
-    if summary.wall_seconds is not None:  # summary.json's wall_seconds: model building to final save
-        table.add_row("training time", f"{summary.wall_seconds:.1f} s (model building to final save)")
+    # summary.json's wall_seconds: model building to final save, summed over the run's sessions (a resumed run's
+    # first training, then each `train --resume`); the command time is this command's alone
+    sessions = 1 + len(summary.resumed_at)
+    if summary.wall_seconds is not None:
+        spans = (
+            "model building to final save" if sessions == 1 else f"all {sessions} sessions of the run, resumes included"
+        )
+        table.add_row("training time", f"{summary.wall_seconds:.1f} s ({spans})")
     if command_seconds is not None:
-        table.add_row("command time", f"{command_seconds:.1f} s (start-up and data loading included)")
+        this = "start-up and data loading included" if sessions == 1 else "this resume alone, start-up included"
+        table.add_row("command time", f"{command_seconds:.1f} s ({this})")
     if summary.train_samples_per_second:
         table.add_row("training speed", f"{summary.train_samples_per_second:,.0f} samples/s")
     if summary.skipped_images:
@@ -201,7 +223,7 @@ def trial_line(event) -> str:
     params = "  ".join(f"{path.rsplit('.', 1)[-1]}={_short(value)}" for path, value in event.params.items())
     if event.state == "failed":
         return f"trial {event.number:03d} [red]failed[/red]: {event.reason}  [dim]{params}[/dim]"
-    epochs = f"{event.epochs} epochs, " if event.epochs is not None else ""
+    epochs = f"{plural(event.epochs, 'epoch')}, " if event.epochs is not None else ""
     return (
         f"trial {event.number:03d} {event.state} {_short(event.value)}  [dim]({epochs}{event.seconds:.1f} s)"
         f"[/dim]  {params}"
@@ -246,8 +268,8 @@ def plan_table(configs: list[dict[str, Any]]) -> Table:
 
 def budget_line(budget: dict[str, Any]) -> str:
     line = (
-        f"budget: {budget['trials']} trials × up to {budget['max_epochs_per_trial']} epochs "
-        f"= up to {budget['max_epochs']} epochs"
+        f"budget: {plural(budget['trials'], 'trial')} × up to {plural(budget['max_epochs_per_trial'], 'epoch')} "
+        f"= up to {plural(budget['max_epochs'], 'epoch')}"
     )
     if "estimated_max_seconds" in budget:
         return line + (
@@ -268,7 +290,11 @@ def table_width(console: Console, table: Table) -> int:
 
 
 def print_unwrapped(console: Console, table: Table) -> None:
-    """Print ``table`` at its full width, wider than the console if need be (a pipe has no width)."""
+    """Print ``table`` at its full width, wider than the console if need be (a pipe has no width); its title,
+    a line of words that may be longer than the table (it names the runs root), wrapped as prose."""
+    if table.title:
+        print_prose(console, str(table.title), highlight=False)
+        table.title = None
     width = table_width(console, table)
     if width > console.width:
         console = type(console)(  # the same class: the CLI's handles a closed pipe
@@ -331,7 +357,10 @@ def print_runs(console: Console, rows: list[dict[str, Any]], root: Path) -> None
             table.add_row(*(cells[column](row) for column in columns))
         return table
 
-    print_fitted(console, build, RUN_COLUMNS, ("age", "duration", "best", "epochs"))
+    # a column empty in every row says nothing (`test` of a search's trials, which are not tested): left out
+    columns = [column for column in RUN_COLUMNS if column in ("run", "status") or any(cells[column](r) for r in rows)]
+    optional = [column for column in ("age", "duration", "epochs", "best", "test") if column in columns]
+    print_fitted(console, build, columns, optional)
 
 
 SEARCH_COLUMNS = ("search", "status", "trials", "best", "duration", "age")
@@ -367,11 +396,18 @@ def print_comparison(console: Console, comparison: dict[str, Any]) -> None:
     column headings, under a legend."""
     from annctl.runs import json_key
 
-    def build(headings: list[str]) -> Table:
+    keys = [*comparison["differing_fields"], *comparison["metrics"], "epochs_completed"]
+
+    def build(headings: list[str], width: int | None = None) -> Table:
+        """The table; with ``width``, at most that wide: the values cut with … where they do not fit."""
         table = _name_table("differing spec fields and test metrics (best marked ✓)")
-        table.add_column("", no_wrap=True)
+        key_width = max(map(len, keys))
+        table.add_column("", no_wrap=True, min_width=key_width)
+        cut = None if width is None else max(8, (width - key_width) // len(headings) - 3)  # 3: column gap
         for heading in headings:
-            table.add_column(heading, no_wrap=True)
+            table.add_column(heading, no_wrap=True, overflow="ellipsis", max_width=cut)
+        if cut is not None:
+            table.caption = f"values cut to fit {width} columns (--json has all)"
         for key, values in comparison["differing_fields"].items():
             table.add_row(key, *(json_key(v) for v in values))
         for name, entry in comparison["metrics"].items():
@@ -395,4 +431,6 @@ def print_comparison(console: Console, comparison: dict[str, Any]) -> None:
         for heading, name in zip(numbered, comparison["runs"]):
             console.print(f"[bold]{heading}[/bold]: {name}", highlight=False, soft_wrap=True)
         table = build(numbered)
+        if table_width(console, table) > console.width:
+            table = build(numbered, console.width)
     print_unwrapped(console, table)

@@ -13,6 +13,7 @@ from annctl.errors import AnnctlError, UsageError
 from annctl.fileio import atomic_write_text
 from annctl.rundir import SPEC_FILE, RunPaths, expand_runs, is_run_dir, read_summary
 from annctl.runs import LOWER_IS_BETTER
+from annctl.wording import plural
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -158,7 +159,7 @@ def collection_section(root: Path, run_dirs: list[Path], metric: str | None) -> 
         range(len(run_dirs)),
         key=lambda i: (values[i] is None, (values[i] if lower else -values[i]) if values[i] is not None else 0),
     )
-    what = f"{len(run_dirs)} trials of the search" if objective else f"{len(run_dirs)} runs"
+    what = f"{plural(len(run_dirs), 'trial')} of the search" if objective else plural(len(run_dirs), "run")
     parts = [f"<h1>{html.escape(root.name)}: {what}</h1>", "<h2>Leaderboard</h2>"]
     if metric:
         direction = "lowest" if lower else "highest"

@@ -38,6 +38,7 @@ from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import IMAGE_SUFFIXES
 from annctl.errors import DataError
 from annctl.paths import LOOP, resolved, why_unreadable
+from annctl.wording import plural
 
 CHECK_VERSION = 1  # bump when what the check or the decoder does changes: older cache entries are then ignored
 MAX_DEPTH = 32  # folders inside a class folder
@@ -72,7 +73,7 @@ def class_folders(root: Path, what: str, min_classes: int = 2) -> list[str]:
     classes = [e.name for e in entries if not e.name.startswith(".") and _is_dir(e)]
     if not classes:
         images = [e.name for e in entries if Path(e.name).suffix.lower() in IMAGE_SUFFIXES]
-        found = f" (it holds {len(images)} images directly)" if images else ""
+        found = f" (it holds {plural(len(images), 'image')} directly)" if images else ""
         raise DataError(
             f"{root}: no class subfolders{found}; put each class's images in a folder named after the class, "
             f"e.g. {root / 'cats'}/…, {root / 'dogs'}/…"
@@ -424,7 +425,7 @@ class ImageFolder(ImageDataset):
         bad = tree.bad + found
         if bad and (on_bad_image or self.on_bad_image) == "error":
             path, reason = bad[0]
-            more = f" (and {len(bad) - 1} more bad files)" if len(bad) > 1 else ""
+            more = f" (and {plural(len(bad) - 1, 'more bad file')})" if len(bad) > 1 else ""
             advice = advice or "set dataset.on_bad_image: skip to leave bad files out"
             raise DataError(f"{path}: {reason}{more}; remove it, or {advice}")
         return bad, pixels

@@ -36,6 +36,7 @@ from annctl.spec import ExperimentSpec
 class Reporter(Protocol):
     """What training tells the user interface; every method may do nothing."""
 
+    def note(self, text: str) -> None: ...
     def run_start(self, run_dir: Path, spec: ExperimentSpec, train_samples: int) -> None: ...
     def epoch_start(self, epoch: int, epochs: int, steps: int) -> None: ...
     def batch_end(self, epoch: int, step: int) -> None: ...
@@ -43,6 +44,9 @@ class Reporter(Protocol):
 
 
 class SilentReporter:
+    def note(self, text):
+        print(f"note: {text}", file=sys.stderr, flush=True)
+
     def run_start(self, run_dir, spec, train_samples):
         pass
 
@@ -92,8 +96,12 @@ def train(
     threads = configure_threads(spec)
     seed_everything(spec.seed)
     data = data if data is not None else spec.dataset.load(spec.seed)
-    for note in data.notes:
-        print(f"note: {note}", file=sys.stderr, flush=True)
+    for note in data.notes:  # a reporter may tell them its own way (a terminal's: wrapped between words)
+        tell = getattr(reporter, "note", None)
+        if tell is not None:
+            tell(note)
+        else:
+            print(f"note: {note}", file=sys.stderr, flush=True)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
     spec, source_run = pin_transfer_source(spec, runs_root)
     if role is not None and not role.chief:

@@ -17,6 +17,8 @@ import subprocess
 import sys
 from typing import Any
 
+from annctl.wording import plural
+
 TRIALS_ENV, RSS_ENV = "ANNCTL_TUNE_WORKER_TRIALS", "ANNCTL_TUNE_WORKER_RSS_MB"
 # Measured (benchmarks/tune_worker_memory.py, 2026-11-30, the iris search's MLPs, 5 epochs, 40 trials in one
 # worker): RSS 796 MB after the first trial, 1,028 MB after the 40th, +5.7 MB per trial and not levelling off.
@@ -97,7 +99,7 @@ class TrialWorker:
         if not reply["fit"]:
             return "unfit"
         if self.trials >= max_trials:
-            return f"{self.trials} trials"
+            return plural(self.trials, "trial")
         growth = (reply["rss_bytes"] - (self.first_rss or reply["rss_bytes"])) / 2**20
         if growth > max_growth_mb:
             return f"memory grew {growth:.0f} MB"
