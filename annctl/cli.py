@@ -168,7 +168,9 @@ def user_errors(json_output: bool = False) -> Iterator[None]:
     except OSError as error:  # a full disk, a permission, a planted symlink: one line naming the path
         from rich.markup import escape
 
-        where = f"{error.filename}: " if error.filename else ""
+        from annctl.wording import shown_path
+
+        where = f"{shown_path(error.filename)}: " if error.filename else ""
         prose(err(), f"[red]error:[/red] {escape(f'{where}{error.strerror or error}')}", markup=True, highlight=False)
         raise typer.Exit(1) from None
 

@@ -22,6 +22,7 @@ from annctl.errors import SpecError, UsageError
 from annctl.spec import ExperimentSpec, resolve
 from annctl.spec_problems import UNIONS, Locator, Problem, dotted, field_problems, has, line_of
 from annctl.tuning.space import NOT_SEARCHABLE, PATH_PATTERN, Param, trial_data
+from annctl.wording import shown_path
 
 # A command-line option that sets a spec field: (the option as typed, e.g. "--seed", dotted path, value).
 Option = tuple[str, str, Any]
@@ -42,7 +43,7 @@ def load_spec(
     and class names, ``init_from`` against ``runs_root``).
     """
     path = Path(path)
-    source = str(path)
+    source = shown_path(path)  # every message names the file: quoted if its name holds a newline
     try:
         raw = path.read_bytes()[: yamlsafe.MAX_BYTES + 1]
     except FileNotFoundError:

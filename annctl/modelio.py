@@ -8,6 +8,7 @@ from typing import Literal
 from annctl.errors import AnnctlError, UsageError
 from annctl.fileio import sha256_file
 from annctl.rundir import RunPaths, read_manifest, read_summary
+from annctl.wording import shown_path
 
 Checkpoint = Literal["final", "best", "last"]
 
@@ -58,12 +59,13 @@ def load_run_model(run_dir: Path, checkpoint: Checkpoint = "final"):
     """The Keras model of a run, after checking its file against the hash the run recorded."""
     path, expected = model_path(run_dir, checkpoint)
     if not path.is_file() or path.is_symlink():
-        raise UsageError(f"{path}: no {checkpoint} model in this run{_missing_hint(run_dir, checkpoint)}")
+        raise UsageError(f"{shown_path(path)}: no {checkpoint} model in this run{_missing_hint(run_dir, checkpoint)}")
     if expected is None:
-        raise UsageError(f"{path}: the run records no hash for this model, so annctl will not load it")
+        raise UsageError(f"{shown_path(path)}: the run records no hash for this model, so annctl will not load it")
     if sha256_file(path) != expected:
         raise UsageError(
-            f"{path}: the file does not match the hash recorded by the run (modified or corrupted); refusing to load it"
+            f"{shown_path(path)}: the file does not match the hash recorded by the run (modified or corrupted); "
+            "refusing to load it"
         )
     from annctl.training.tf_setup import import_tensorflow
 
@@ -77,4 +79,4 @@ def load_run_model(run_dir: Path, checkpoint: Checkpoint = "final"):
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - Keras raises many types for a bad file; all mean the same here
-        raise UsageError(f"{path}: cannot load the model safely: {error}") from None
+        raise UsageError(f"{shown_path(path)}: cannot load the model safely: {error}") from None

@@ -13,7 +13,7 @@ from annctl.errors import AnnctlError, UsageError
 from annctl.fileio import atomic_write_text
 from annctl.rundir import SPEC_FILE, RunPaths, expand_runs, is_run_dir, read_summary
 from annctl.runs import LOWER_IS_BETTER
-from annctl.wording import plural
+from annctl.wording import plural, shown_path
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -225,7 +225,9 @@ def write_report(target: Path, output: Path, metric: str | None = None) -> Path:
     else:
         run_dirs = expand_runs([str(target)], target)  # a tune directory stands for its trials
         if not run_dirs:
-            raise UsageError(f"{target}: neither a run directory nor a folder of runs (a run holds {SPEC_FILE})")
+            raise UsageError(
+                f"{shown_path(target)}: neither a run directory nor a folder of runs (a run holds {SPEC_FILE})"
+            )
         body = collection_section(target, run_dirs, metric)
         title = target.name
     page = (

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 from annctl import __version__
 from annctl.errors import UsageError
 from annctl.fileio import atomic_write_json, atomic_write_text
+from annctl.wording import shown_path
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")  # a spec name (≤ 64) plus "-tune"
 
@@ -106,16 +107,18 @@ def prepare_root(root: Path) -> Path:
     """Create the runs root if needed and check it is writable, before any training starts."""
     for path in (root, *root.parents):  # a file where a folder should be: say so, not "File exists"
         if path.exists() and not path.is_dir():
-            where = "" if path == root else f"cannot create it: {path} "
+            where = "" if path == root else f"cannot create it: {shown_path(path)} "
             raise UsageError(
-                f"runs directory {root}: {where}is a file, not a directory; choose another with --runs-dir"
+                f"runs directory {shown_path(root)}: {where}is a file, not a directory; choose another with --runs-dir"
             )
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UsageError(f"runs directory {root}: cannot create it: {error.strerror or error}") from None
+        raise UsageError(f"runs directory {shown_path(root)}: cannot create it: {error.strerror or error}") from None
     if not os.access(root, os.W_OK | os.X_OK):
-        raise UsageError(f"runs directory {root}: not writable; choose another with --runs-dir or ANNCTL_RUNS_DIR")
+        raise UsageError(
+            f"runs directory {shown_path(root)}: not writable; choose another with --runs-dir or ANNCTL_RUNS_DIR"
+        )
     return root
 
 
@@ -136,9 +139,11 @@ def create_run_dir(root: Path, name: str) -> Path:
         except FileExistsError:
             continue
         except OSError as error:
-            raise UsageError(f"runs directory {root}: cannot create a run in it: {error.strerror or error}") from None
+            raise UsageError(
+                f"runs directory {shown_path(root)}: cannot create a run in it: {error.strerror or error}"
+            ) from None
         return run_dir
-    raise UsageError(f"runs directory {root}: could not find a free run name")  # pragma: no cover
+    raise UsageError(f"runs directory {shown_path(root)}: could not find a free run name")  # pragma: no cover
 
 
 def spec_to_yaml(spec) -> str:
@@ -220,7 +225,7 @@ def read_manifest(run_dir: Path) -> Manifest | None:
     except FileNotFoundError:
         return None
     except (OSError, ValidationError) as error:
-        raise AnnctlError(f"{path}: unreadable ({str(error).splitlines()[0]})") from None
+        raise AnnctlError(f"{shown_path(path)}: unreadable ({str(error).splitlines()[0]})") from None
 
 
 def utc_now() -> str:
@@ -285,12 +290,12 @@ def resolve_run(reference: str, root: Path) -> Path:
     path = Path(reference)
     if path.is_dir():
         if not is_run_dir(path):
-            raise UsageError(f"{path}: not an annctl run directory (no {SPEC_FILE})")
+            raise UsageError(f"{shown_path(path)}: not an annctl run directory (no {SPEC_FILE})")
         return path
     runs = list_run_dirs(root)
     if reference == "latest":
         if not runs:
-            raise UsageError(f"no runs in {root}; train one first or pass --runs-dir")
+            raise UsageError(f"no runs in {shown_path(root)}; train one first or pass --runs-dir")
         return runs[-1]
     named = [run for run in runs if run_name(run) == reference]
     if named:
@@ -299,10 +304,14 @@ def resolve_run(reference: str, root: Path) -> Path:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise UsageError(f"{reference}: no such run directory, and no run in {root} is named or starts with that")
+        raise UsageError(
+            f"{shown_path(reference)}: no such run directory, and no run in {shown_path(root)} is named or starts "
+            "with that"
+        )
     names = sorted({run_name(run) for run in matches})
     raise UsageError(
-        f"{reference}: {len(matches)} runs in {root} start with that and none is named so; give a run name "
+        f"{shown_path(reference)}: {len(matches)} runs in {shown_path(root)} start with that and none is named so; "
+        "give a run name "
         f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}) or a longer prefix"
     )
 
@@ -326,4 +335,4 @@ def read_data_info(run_dir: Path) -> DataInfo:
     try:
         return DataInfo.model_validate_json(path.read_bytes())
     except (OSError, ValidationError):
-        raise UsageError(f"{path}: missing or unreadable; was this run made by an older annctl?") from None
+        raise UsageError(f"{shown_path(path)}: missing or unreadable; was this run made by an older annctl?") from None

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from annctl.errors import UsageError
 from annctl.rundir import SPEC_FILE, RunPaths, TunePaths, list_run_dirs, read_summary
+from annctl.wording import shown_path
 
 TUNE_FILE, TUNE_LOCK_FILE = TunePaths.CONFIG, TunePaths.LOCK  # what marks a tune directory, and its lock
 
@@ -66,11 +67,13 @@ def display_name(row: dict[str, Any], root: Path) -> str:
 def check_root(root: Path) -> None:
     if not root.exists():
         raise UsageError(
-            f"runs directory {root}: does not exist; train a run first, or give another with --runs-dir "
+            f"runs directory {shown_path(root)}: does not exist; train a run first, or give another with --runs-dir "
             "(or $ANNCTL_RUNS_DIR)"
         )
     if not root.is_dir():
-        raise UsageError(f"runs directory {root}: is a file, not a directory; give a folder with --runs-dir")
+        raise UsageError(
+            f"runs directory {shown_path(root)}: is a file, not a directory; give a folder with --runs-dir"
+        )
 
 
 def list_tune_dirs(root: Path) -> list[Path]:
@@ -269,7 +272,7 @@ def show_run(run_dir: Path) -> dict[str, Any]:
     try:
         spec = yaml.safe_load((run_dir / SPEC_FILE).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
-        raise UsageError(f"{run_dir}: cannot read {SPEC_FILE}: {error}") from None
+        raise UsageError(f"{shown_path(run_dir)}: cannot read {SPEC_FILE}: {error}") from None
     files = [
         {"path": str(path.relative_to(run_dir)), "bytes": path.stat().st_size}
         for path in sorted(run_dir.rglob("*"))
@@ -309,7 +312,7 @@ def compare_runs(run_dirs: list[Path]) -> dict[str, Any]:
         try:
             specs.append(flatten(yaml.safe_load(RunPaths(run_dir).spec.read_text(encoding="utf-8"))))
         except (OSError, yaml.YAMLError) as error:
-            raise UsageError(f"{run_dir}: cannot read spec.yaml: {error}") from None
+            raise UsageError(f"{shown_path(run_dir)}: cannot read spec.yaml: {error}") from None
     keys = sorted({key for spec in specs for key in spec})
     differing = {
         key: [spec.get(key) for spec in specs] for key in keys if len({json_key(spec.get(key)) for spec in specs}) > 1

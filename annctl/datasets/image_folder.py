@@ -38,7 +38,7 @@ from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import IMAGE_SUFFIXES
 from annctl.errors import DataError
 from annctl.paths import LOOP, resolved, why_unreadable
-from annctl.wording import plural
+from annctl.wording import plural, shown_path
 
 CHECK_VERSION = 1  # bump when what the check or the decoder does changes: older cache entries are then ignored
 MAX_DEPTH = 32  # folders inside a class folder
@@ -63,23 +63,26 @@ def class_folders(root: Path, what: str, min_classes: int = 2) -> list[str]:
     folder, a folder without class subfolders, or fewer than ``min_classes`` classes (a classifier learns from
     two or more; evaluating one needs only some of its classes)."""
     if (why := why_unreadable(root)) is not None:
-        raise DataError(f"{root}: {why.replace('no such file or folder', 'no such folder')} ({what})")
+        raise DataError(f"{shown_path(root)}: {why.replace('no such file or folder', 'no such folder')} ({what})")
     if not root.is_dir():
-        raise DataError(f"{root}: not a folder ({what} takes a folder with one subfolder per class)")
+        raise DataError(f"{shown_path(root)}: not a folder ({what} takes a folder with one subfolder per class)")
     try:
         entries = sorted(os.scandir(root), key=lambda e: e.name)
     except OSError as error:
-        raise DataError(f"{root}: cannot list the folder: {error.strerror or error}") from None
+        raise DataError(f"{shown_path(root)}: cannot list the folder: {error.strerror or error}") from None
     classes = [e.name for e in entries if not e.name.startswith(".") and _is_dir(e)]
     if not classes:
         images = [e.name for e in entries if Path(e.name).suffix.lower() in IMAGE_SUFFIXES]
         found = f" (it holds {plural(len(images), 'image')} directly)" if images else ""
         raise DataError(
-            f"{root}: no class subfolders{found}; put each class's images in a folder named after the class, "
+            f"{shown_path(root)}: no class subfolders{found}; put each class's images in a folder named after the "
+            "class, "
             f"e.g. {root / 'cats'}/…, {root / 'dogs'}/…"
         )
     if len(classes) < min_classes:
-        raise DataError(f"{root}: only one class folder ({classes[0]}); a classifier needs at least two classes")
+        raise DataError(
+            f"{shown_path(root)}: only one class folder ({classes[0]}); a classifier needs at least two classes"
+        )
     return classes
 
 
@@ -104,7 +107,7 @@ def scan_tree(root: Path, what: str, min_classes: int = 2) -> Tree:
         before = len(tree.files) + len(tree.bad)
         _walk(tree, folder, label, ancestors=(root,), depth=0)
         if len(tree.files) + len(tree.bad) == before:
-            raise DataError(f"{folder}: empty class folder; put the class's images in it, or remove it")
+            raise DataError(f"{shown_path(folder)}: empty class folder; put the class's images in it, or remove it")
     return tree
 
 
@@ -427,7 +430,7 @@ class ImageFolder(ImageDataset):
             path, reason = bad[0]
             more = f" (and {plural(len(bad) - 1, 'more bad file')})" if len(bad) > 1 else ""
             advice = advice or "set dataset.on_bad_image: skip to leave bad files out"
-            raise DataError(f"{path}: {reason}{more}; remove it, or {advice}")
+            raise DataError(f"{shown_path(path)}: {reason}{more}; remove it, or {advice}")
         return bad, pixels
 
     def usable(self, tree: Tree, bad: list[tuple[str, str]], allow_empty_class: bool = False):
@@ -482,7 +485,7 @@ class FolderReader(ImageReader):
 def mismatch(root: Path, names: list[str], classes: list[str], whose: str = "dataset.path's") -> str:
     unknown = sorted(set(names) - set(classes))
     return (
-        f"{root}: class folders {', '.join(names)} do not match {whose} classes {', '.join(classes)} "
+        f"{shown_path(root)}: class folders {', '.join(names)} do not match {whose} classes {', '.join(classes)} "
         f"(unknown: {', '.join(unknown)})"
     )
 
