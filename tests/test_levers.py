@@ -48,7 +48,8 @@ def test_lever_keeps_accuracy(lever, tmp_path):
 
 def _spec(model: str = "{architecture: mlp, hidden_units: [16]}", **training):
     settings = ", ".join(f"{key}: {value}" for key, value in training.items())
-    text = f"name: t\ndataset: {{name: iris}}\nmodel: {model}\ntraining: {{{settings}}}\n"
+    dataset = "fashion_mnist" if "cnn" in model else "iris"  # a CNN takes images (validate checks it)
+    text = f"name: t\ndataset: {{name: {dataset}}}\nmodel: {model}\ntraining: {{{settings}}}\n"
     return spec_from_text(text, "<threads>")
 
 
