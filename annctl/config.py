@@ -137,7 +137,7 @@ def section(data: dict, name: str):
 
 def input_kind_problems(spec: ExperimentSpec) -> list[Problem]:
     """The architecture must take the kind of input the dataset gives (known from the entries, without data)."""
-    accepted, kind = type(spec.model).input_kinds, type(spec.dataset).kind
+    accepted, kind = type(spec.model).accepted_kinds(), type(spec.dataset).kind
     if kind in accepted:
         return []
     architecture, dataset = spec.model.architecture, spec.dataset.name

@@ -236,11 +236,15 @@ def test_transfer_copies_matching_layers_and_freezes(tmp_path):
 
 
 def test_an_architecture_refuses_a_kind_it_does_not_take_and_names_those_it_does():
+    from annctl.spec import ExperimentSpec
     from annctl.training.assemble import build_model
 
-    spec = spec_from_text("name: k\ndataset: {name: xor}\nmodel: {architecture: cnn}\n", "<k>")
+    text = "name: k\ndataset: {name: xor}\nmodel: {architecture: cnn}\n"
+    with pytest.raises(SpecError, match=r"<k>:3:9: model.architecture: cnn takes image inputs; dataset xor gives"):
+        spec_from_text(text, "<k>")  # validate and train find it in the file (issue 29 item 11)
+    spec = ExperimentSpec.model_validate({"name": "k", "dataset": {"name": "xor"}, "model": {"architecture": "cnn"}})
     with pytest.raises(SpecError, match=r"cnn takes image inputs; dataset xor gives tabular inputs of shape \(2,\)"):
-        build_model(spec, spec.dataset.load(0).description)
-    rnn = spec_from_text("name: k\ndataset: {name: xor}\nmodel: {architecture: rnn}\n", "<k>")
+        build_model(spec, spec.dataset.load(0).description)  # and the model builder still refuses it
+    rnn = ExperimentSpec.model_validate({"name": "k", "dataset": {"name": "xor"}, "model": {"architecture": "rnn"}})
     with pytest.raises(SpecError, match="rnn takes image or sequence inputs"):
         build_model(rnn, rnn.dataset.load(0).description)
