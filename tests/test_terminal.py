@@ -68,7 +68,8 @@ def test_train_interrupted_on_a_terminal_stops_the_bar_and_names_the_run(tmp_pat
     """Ctrl-C (the terminal sends SIGINT to the process group) in the middle of epoch 2."""
     runs = tmp_path / "runs"
     path = experiment(tmp_path, rows=3000, batch_size=4, epochs=50)  # 480 batches an epoch: stopped mid-way
-    run = run_on_terminal(["train", str(path), "--runs-dir", str(runs)], cwd=tmp_path, interrupt_when="epoch 2/50 ")
+    # a relative runs root: the messages that name the run fit the terminal's lines (longer ones wrap between words)
+    run = run_on_terminal(["train", path.name, "--runs-dir", "runs"], cwd=tmp_path, interrupt_when="epoch 2/50 ")
     assert run.returncode == 130, run.text
     (run_dir,) = runs.iterdir()
     assert json.loads((run_dir / "summary.json").read_text())["status"] == "interrupted"
@@ -79,8 +80,8 @@ def test_train_interrupted_on_a_terminal_stops_the_bar_and_names_the_run(tmp_pat
     # what stays on the screen: the epoch lines, the message, and the run directory last (stdout, for scripts)
     assert not any("━" in line for line in run.screen_lines)
     assert run.screen_lines[-3].startswith("error: interrupted after 1 epoch(s)")
-    assert run.screen_lines[-2] == f"error: continue it with: annctl train --resume {run_dir}"
-    assert run.screen_lines[-1] == str(run_dir)
+    assert run.screen_lines[-2] == f"error: continue it with: annctl train --resume runs/{run_dir.name}"
+    assert run.screen_lines[-1] == f"runs/{run_dir.name}"
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,8 @@ def test_backprop_on_a_terminal():
     run = run_on_terminal(["backprop", str(EXPERIMENTS / "backprop_linear.yaml")])
     assert run.returncode == 0, run.text
     assert "loss C = 121" in run.text
-    assert "agree" in run.screen_lines[-1]  # the check against TensorFlow, last
+    assert "✓ agrees with TensorFlow" in run.text.split("loss C = 121")[-1]  # the check against TensorFlow, last
+    assert run.text.endswith("weights 0.0e+00)")  # (wrapped between words at 100 columns)
     assert "loading TensorFlow…" in run.raw and "loading TensorFlow" not in run.text
     assert_cursor_shown_at_the_end(run.raw)
 
