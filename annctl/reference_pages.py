@@ -279,6 +279,7 @@ def run_directory_reference() -> str:
 def registries_reference() -> str:
     from annctl.datasets import DATASETS
     from annctl.models import ARCHITECTURES
+    from annctl.models.base import ANY_KIND
     from annctl.specbase import first_line
 
     out = [
@@ -297,7 +298,7 @@ def registries_reference() -> str:
     out += [f"| `{key}` | {cls.kind} | {_cell(first_line(cls.__doc__))} |" for key, cls in DATASETS.items()]
     out += ["", "## Architectures", "", "| `model.architecture` | takes | what |", "|---|---|---|"]
     for key, cls in ARCHITECTURES.items():
-        kinds = ", ".join(cls.input_kinds)
+        kinds = "any kind" if ANY_KIND in cls.input_kinds else ", ".join(cls.input_kinds)
         out.append(f"| `{key}` | {kinds} | {_cell(first_line(cls.__doc__))} |")
     return "\n".join(out) + "\n"
 
