@@ -586,17 +586,34 @@ def predict(
         typer.Option("--rolling", help="Forecasts: one forecast per complete window, not only after the last row."),
     ] = False,
     on_bad_image: OnBadImageOption = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="auto (LiteRT where the run has a light model, else Keras, saying why), litert, or keras. "
+            "Image inputs always use Keras (TensorFlow decodes and resizes them as in training).",
+        ),
+    ] = "auto",
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", help="Print the result (rows, rows/s, engine) as JSON on stdout; needs --output."),
+    ] = False,
     runs_dir: RunsDirOption = None,
 ) -> None:
-    """Predict new rows with a run's model: one output row per input row, in order (forecasts: per step ahead)."""
+    """Predict new rows with a run's model: one output row per input row, in order (forecasts: per step ahead).
+
+    Tabular and sequence runs are predicted by the LiteRT interpreter from a TFLite copy of the model (made and
+    checked against Keras on the first predict), without loading TensorFlow; images by Keras.
+    """
     from annctl.datasets.tabular import dialect_options
     from annctl.prediction import predict_run
     from annctl.rundir import resolve_run, runs_root
 
-    with user_errors():
+    with user_errors(json_output):
+        if json_output and output is None:
+            raise UsageError("--json prints the result on stdout: give --output for the predictions")
         run_dir = resolve_run(run, runs_root(runs_dir))
         dialect = dialect_options(delimiter, decimal, encoding)
-        load_tensorflow()
         result = predict_run(
             run_dir,
             input_,
@@ -610,10 +627,15 @@ def predict(
             dialect,
             rolling,
             _on_bad_image(on_bad_image),
+            engine,
+            load_tensorflow,
         )
-    if output is not None:
+    if json_output:
+        print_json(result)
+    elif output is not None:
         err().print(
-            f"{result['rows']} predictions → {output} ({result['rows_per_second']:,.0f} rows/s)", highlight=False
+            f"{result['rows']} predictions → {output} ({result['rows_per_second']:,.0f} rows/s, {result['engine']})",
+            highlight=False,
         )
 
 

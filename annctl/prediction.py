@@ -13,11 +13,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from annctl.datasets.base import Warn
 from annctl.errors import UsageError
 from annctl.fileio import atomic_path
+from annctl.light.engine import choose_engine
 from annctl.modelio import Checkpoint, load_run_model
 
 if TYPE_CHECKING:
@@ -124,8 +126,11 @@ def predict_run(
     dialect: dict[str, str] | None = None,
     rolling: bool = False,
     on_bad_image: str | None = None,
+    engine: str = "auto",
+    before_tensorflow: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Predict every row of ``source``; return counts and throughput. Writes to ``output`` or stdout.
+    """Predict every row of ``source``; return counts, throughput and the engine used. Writes to ``output`` or
+    stdout.
 
     ``all_outputs`` adds one set of columns per extra output of a multi-output model (e.g. `aux_prediction`).
     ``dialect``: CSV input's `delimiter`, `decimal`, `encoding` in place of the training file's
@@ -133,6 +138,8 @@ def predict_run(
     ``rolling`` (forecasts): one forecast per complete window of the input instead of one after its last row.
     ``on_bad_image`` (images): `error` or `skip` for files of a folder or list that are not readable images, in
     place of the run's `dataset.on_bad_image`; the skipped files are counted in the result (`skipped`).
+    ``engine``: auto, litert or keras (annctl.light.engine); with auto, a run that cannot use LiteRT is predicted
+    by Keras and ``warn`` says why, once. ``before_tensorflow`` runs before TensorFlow is imported, if it is.
     """
     from annctl.config import load_spec
     from annctl.datasets.tabular import with_dialect
@@ -144,9 +151,6 @@ def predict_run(
     chosen = output_format(output, fmt)
     if top_k is not None and not info.class_names:
         raise UsageError("--top-k applies to classifiers only")
-    model = load_run_model(run_dir, checkpoint)
-    from annctl.training.inference import predict_batches
-
     # new inputs are read by the dataset entry that made the run, as its kind of input is read
     inputs = spec.dataset.reader(info, source, chunk_rows=max(batch_size, 1024), warn=warn)
     if rolling:
@@ -157,6 +161,23 @@ def predict_run(
         if not inputs.can_skip_bad_files:
             raise UsageError(f"--on-bad-image applies to image inputs; this run takes {info.kind} inputs")
         inputs.on_bad_image = on_bad_image
+    choice = choose_engine(engine, run_dir, checkpoint, info, before_tensorflow)
+    if choice.light is not None:
+        light = choice.light
+
+        def predict_chunk(fed):
+            return light.predict(fed, batch_size)
+    else:
+        if choice.reason and warn is not None:
+            warn(f"predicting with Keras: {choice.reason}")
+        if before_tensorflow is not None:
+            before_tensorflow()
+        model = load_run_model(run_dir, checkpoint)
+        from annctl.training.inference import predict_batches
+
+        def predict_chunk(fed):
+            return predict_batches(model, fed, batch_size, all_outputs=True)
+
     started, rows = time.perf_counter(), 0
     if output is not None:
         target = output
@@ -170,7 +191,7 @@ def predict_run(
             writer = PredictionWriter(handle, chosen, info, top_k, extra)
             for chunk, files in inputs.chunks():
                 fed = spec.model.feed(chunk, info)
-                outputs = predict_batches(model, fed, batch_size, all_outputs=True)
+                outputs = predict_chunk(fed)
                 # a reader may make its own output rows (a forecast: one row per step ahead)
                 own_rows = inputs.prediction_rows(next(iter(outputs.values())), files, writer)
                 rows += writer.write_rows(own_rows) if own_rows is not None else writer.write(outputs, files)
@@ -191,4 +212,6 @@ def predict_run(
         "rows_per_second": rows / seconds if seconds else None,
         "output": str(output) if output else "-",
         "format": chosen,
+        "engine": choice.engine,
+        "engine_reason": choice.reason,
     }

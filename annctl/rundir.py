@@ -59,6 +59,15 @@ class RunPaths:
     trial = property(lambda self: self.dir / self.TRIAL)  # records.TrialOutcome (search trials only)
     trial_log = property(lambda self: self.dir / self.TRIAL_LOG)  # the trial's output (search trials only)
     export = property(lambda self: self.dir / "export")  # `annctl export`'s artifacts by default
+    light = property(lambda self: self.dir / "light")  # predict's TFLite models (annctl.light), made on first use
+
+    def light_model(self, checkpoint: str) -> Path:
+        """The TFLite flatbuffer of ``checkpoint`` (final, best, last) for the LiteRT engine."""
+        return self.light / f"{checkpoint}.tflite"
+
+    def light_manifest(self, checkpoint: str) -> Path:
+        """records.LightManifest of ``checkpoint``'s light model (written after the flatbuffer)."""
+        return self.light / f"{checkpoint}.json"
 
     def checkpoint(self, which: str) -> Path:
         """`best`, `last` or `previous`."""

@@ -139,8 +139,9 @@ class ArraySplit(Split):
         return ArraySplit(x, self.y[:rows])
 
     def model_x(self, x: Any) -> Any:
-        """Rows as the model takes them: a dict of columns becomes one (rows, 1) input per name, text a string
-        tensor (Keras' array handling is numeric only)."""
+        """Rows as the model takes them: a dict of columns becomes one (rows, 1) input per name, text as NumPy
+        strings (made string tensors only for Keras, by annctl.training.inference.keras_batch: the light
+        prediction path reads them without TensorFlow)."""
         if not isinstance(x, dict):
             return x
         import numpy as np
@@ -148,12 +149,7 @@ class ArraySplit(Split):
         fed = {}
         for name, column in x.items():
             column = np.asarray(column)
-            if column.dtype.kind in "OUS":
-                import tensorflow as tf
-
-                fed[name] = tf.constant(column.astype(str).reshape(-1, 1))
-            else:
-                fed[name] = column.reshape(-1, 1)
+            fed[name] = (column.astype(str) if column.dtype.kind in "OUS" else column).reshape(-1, 1)
         return fed
 
     def tensors(self) -> tuple[Any, Any]:

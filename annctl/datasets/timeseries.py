@@ -726,12 +726,11 @@ class WindowSplit(Split):
 
 
 def model_inputs(numbers, texts: dict):
-    """Windows as the model takes them: one float array, or a dict with text columns as string tensors."""
+    """Windows as the model takes them: one float array, or a dict with text columns as NumPy strings (string
+    tensors for Keras: annctl.training.inference.keras_batch)."""
     if not texts:
         return numbers
-    import tensorflow as tf
-
-    x = {name: tf.constant(values.astype(str)[:, :, None]) for name, values in texts.items()}
+    x = {name: values.astype(str)[:, :, None] for name, values in texts.items()}
     if numbers is not None:
         x[NUMERIC_INPUT] = numbers
     return x

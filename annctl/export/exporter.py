@@ -155,7 +155,11 @@ def write_artifact(fmt: str, artifact: Path, model, description, inputs, outputs
         model.save(artifact)
         return
     savedmodel = artifact if fmt == "savedmodel" else artifact.with_name("savedmodel")
-    signature.write_savedmodel(model, description, savedmodel, inputs, outputs)
+    if fmt == "tflite":
+        with tflite.unrolled(model):  # recurrent layers without TensorList loops (built-in operators only)
+            signature.write_savedmodel(model, description, savedmodel, inputs, outputs)
+    else:
+        signature.write_savedmodel(model, description, savedmodel, inputs, outputs)
     if fmt == "tflite":
         artifact.write_bytes(tflite.convert(savedmodel, signature.SIGNATURE, quantize))
 

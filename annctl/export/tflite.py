@@ -4,7 +4,9 @@ a refusal naming the layer and why — before anything is written."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from annctl.errors import UsageError
@@ -83,6 +85,34 @@ def float16_ready(model, spec, description):
         return layer.__class__.from_config(layer.get_config())
 
     return rebuilt_with(model, clone)
+
+
+@contextlib.contextmanager
+def unrolled(model) -> Iterator[None]:
+    """``model``'s recurrent layers (SimpleRNN, LSTM, GRU, inside Bidirectional too) traced as one step per
+    time step while the block runs, then restored.
+
+    Traced as Keras runs them, a recurrent layer is a `while` loop over TensorList operations, which TFLite's
+    built-in operators lack (the converter asks for SELECT_TF_OPS, i.e. TensorFlow's kernels in the app). The
+    window is fixed by the dataset (dataset.window), so the loop can be written out: the same operations in
+    the same order, built-in only (measured: outputs within 3e-7 of Keras'). The cuDNN kernel is skipped for
+    the same reason (it is one fused GPU operation).
+    """
+    import keras
+
+    layers = [layer for layer in _layers(model) if isinstance(layer, keras.layers.RNN)]
+    saved = [(layer.unroll, getattr(layer, "use_cudnn", None)) for layer in layers]
+    try:
+        for layer in layers:
+            layer.unroll = True
+            if hasattr(layer, "use_cudnn"):
+                layer.use_cudnn = False
+        yield
+    finally:
+        for layer, (unroll, cudnn) in zip(layers, saved):
+            layer.unroll = unroll
+            if cudnn is not None:
+                layer.use_cudnn = cudnn
 
 
 def convert(savedmodel: Path, signature: str, quantize: str | None) -> bytes:

@@ -85,13 +85,16 @@ class WideDeepBase(ArchitectureSpec):
     def feed(self, x, description):
         if not self.multi_input:
             return x
-        import keras
+        import numpy as np
 
         names = description.feature_names
-        return {
-            "wide": keras.ops.take(x, self.columns(self.wide_features, names, "wide_features"), axis=1),
-            "deep": keras.ops.take(x, self.columns(self.deep_features, names, "deep_features"), axis=1),
-        }
+        wide = self.columns(self.wide_features, names, "wide_features")
+        deep = self.columns(self.deep_features, names, "deep_features")
+        if isinstance(x, np.ndarray):  # new rows (predict: no TensorFlow on the light path)
+            return {"wide": np.take(x, wide, axis=1), "deep": np.take(x, deep, axis=1)}
+        import keras
+
+        return {"wide": keras.ops.take(x, wide, axis=1), "deep": keras.ops.take(x, deep, axis=1)}
 
     def input_stats(self, description) -> dict[str, tuple[list[float], list[float]]]:
         """Mean and variance of each input's columns on the training split (for the Normalization layers)."""

@@ -22,6 +22,22 @@ def _slices(x, batch_size: int) -> Iterator[Any]:
         )
 
 
+def keras_batch(batch):
+    """A batch as Keras takes it: NumPy text columns as string tensors (Keras' array handling is numeric only)."""
+    if not isinstance(batch, dict):
+        return batch
+    import numpy as np
+
+    if not any(isinstance(value, np.ndarray) and value.dtype.kind in "OUS" for value in batch.values()):
+        return batch
+    import tensorflow as tf
+
+    return {
+        key: tf.constant(value.astype(str)) if isinstance(value, np.ndarray) and value.dtype.kind in "OUS" else value
+        for key, value in batch.items()
+    }
+
+
 def predict_batches(model, x, batch_size: int = 4096, all_outputs: bool = False):
     """Call the model on large batches: several times faster than ``model.predict`` for in-memory arrays.
 
@@ -35,7 +51,7 @@ def predict_batches(model, x, batch_size: int = 4096, all_outputs: bool = False)
     multi_worker = is_multi_worker(model)
     batches = _slices(x, batch_size) if hasattr(x, "shape") or isinstance(x, dict) else x
     pieces: dict[str, list] = {}
-    for batch in batches:
+    for batch in map(keras_batch, batches):
         out = model(batch, training=False) if multi_worker else model.predict_on_batch(batch)
         named = out if isinstance(out, dict) else {"output": out}
         if isinstance(out, dict) and "main" in out:

@@ -1,0 +1,155 @@
+"""Make a run's light model (TensorFlow side, once per model): the Keras model's serving signature converted to
+a TFLite flatbuffer with built-in operators only, run by LiteRT on the run's validation rows and compared with
+the Keras model's own predictions there, then stored in `light/` with its hash in `light/<checkpoint>.json`.
+
+A model that cannot be converted, or whose flatbuffer disagrees with Keras, gets a manifest that says why and
+no flatbuffer: predict then uses Keras (and says so) without trying again until the model changes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from annctl import __version__
+from annctl.errors import AnnctlError
+from annctl.fileio import atomic_path, atomic_write_json, sha256_file
+from annctl.light.manifest import LightCheck, LightManifest
+from annctl.light.runtime import ONE_TENSOR, LightModel
+from annctl.modelio import Checkpoint, load_run_model, model_path
+from annctl.rundir import RunPaths
+
+# |LiteRT − Keras| allowed per output value, relative above 1 (as `annctl export` measures): float32 computed
+# in another order differs by a few units in the last place (~1e-7); a wrong conversion by far more.
+TOLERANCE = 1e-6
+ROW_LIMIT = 10_000  # the validation split's first rows compared
+BATCH_SIZE = 1024
+
+
+def make_light_model(run_dir: Path, checkpoint: Checkpoint) -> tuple[LightManifest, bytes | None]:
+    """Convert, check and store ``checkpoint``'s light model; ``(manifest, flatbuffer)``, the flatbuffer
+    None when the model has none (the manifest's ``reason`` says why). Imports TensorFlow."""
+    from annctl.config import load_spec
+    from annctl.rundir import read_data_info
+
+    paths = RunPaths(run_dir)
+    description = read_data_info(run_dir)
+    spec = load_spec(paths.spec)
+    _, model_sha256 = model_path(run_dir, checkpoint)
+    model = load_run_model(run_dir, checkpoint)  # hash-checked, safe mode
+    stamp = {
+        "checkpoint": checkpoint,
+        "model_sha256": model_sha256 or "",
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "annctl": __version__,
+    }
+    try:
+        content, manifest = _converted(model, spec, description, stamp)
+    except _NoLightModel as refusal:
+        manifest, content = LightManifest(**stamp, available=False, reason=str(refusal)), None
+    if content is not None:
+        with atomic_path(paths.light_model(checkpoint)) as tmp:
+            tmp.write_bytes(content)
+        manifest.tflite_sha256 = sha256_file(paths.light_model(checkpoint))
+    else:
+        paths.light_model(checkpoint).unlink(missing_ok=True)
+    atomic_write_json(paths.light_manifest(checkpoint), manifest.model_dump(mode="json"))  # last, as checkpoints'
+    return manifest, content
+
+
+class _NoLightModel(Exception):
+    """This model has no light model; the message says why (it goes in the manifest and on stderr)."""
+
+
+def _converted(model, spec, description, stamp: dict) -> tuple[bytes, LightManifest]:
+    from annctl.export import signature, tflite
+    from annctl.export.exporter import quiet_stderr
+
+    found = tflite.refusals(model)
+    if found:
+        raise _NoLightModel("; ".join(found))
+    model_input, reference = _validation_rows(model, spec, description)
+    inputs = signature.signature_inputs(description, model_input)
+    outputs = [output for output in signature.signature_outputs(description) if not output.classes]
+    with tempfile.TemporaryDirectory(prefix="annctl-light-") as scratch:
+        savedmodel = Path(scratch) / "savedmodel"
+        try:
+            with quiet_stderr(), tflite.unrolled(model):
+                signature.write_savedmodel(model, description, savedmodel, inputs, outputs)
+                content = tflite.convert(savedmodel, signature.SIGNATURE, None)
+        except AnnctlError as error:  # the converter's refusal, already one line
+            raise _NoLightModel(str(error).removeprefix("--format tflite: ").split(". Export")[0]) from None
+    manifest = LightManifest(
+        **stamp,
+        available=True,
+        inputs={item.key if item.key is not None else ONE_TENSOR: item.argument for item in inputs},
+        columns=[item.argument for item in inputs if item.column],
+        outputs={output.model_output: output.name for output in outputs},
+    )
+    produced = LightModel(content, manifest).predict(model_input, BATCH_SIZE)
+    manifest.check = _compare(reference, produced, description)
+    if not manifest.check.within or manifest.check.classes_agree is False:
+        raise _NoLightModel(
+            f"its TFLite model differs from the Keras model on the validation rows (by up to "
+            f"{manifest.check.max_abs_difference:.3g}; tolerance {TOLERANCE:g}"
+            + (", and some classes differ)" if manifest.check.classes_agree is False else ")")
+        )
+    return content, manifest
+
+
+def _validation_rows(model, spec, description):
+    """The first ROW_LIMIT rows of the validation split (the test split when there is none), as the model
+    takes them, and the Keras model's outputs on them."""
+    import numpy as np
+
+    from annctl.export.verify import _numpy
+    from annctl.training.inference import predict_batches
+
+    try:
+        data = spec.dataset.load(spec.seed)
+    except AnnctlError as error:
+        raise _NoLightModel(f"the run's data, needed to check its TFLite model, cannot be loaded: {error}") from None
+    split = data.validation if data.validation is not None and data.validation.size else data.test
+    batches, count = [], 0
+    for x in split.x_batches(BATCH_SIZE):
+        batches.append(spec.model.feed(x, description))
+        count += len(next(iter(batches[-1].values())) if isinstance(batches[-1], dict) else batches[-1])
+        if count >= ROW_LIMIT:
+            break
+    if not batches:
+        raise _NoLightModel("the run has no validation or test rows to check a TFLite model on")
+    reference = predict_batches(model, iter(batches), all_outputs=True)
+    if isinstance(batches[0], dict):
+        model_input = {key: _numpy(np.concatenate([_numpy(b[key]) for b in batches])) for key in batches[0]}
+    else:
+        model_input = np.concatenate([_numpy(b) for b in batches])
+    return model_input, reference
+
+
+def _compare(reference: dict, produced: dict, description) -> LightCheck:
+    import numpy as np
+
+    from annctl.training.inference import predicted_classes
+
+    # a one-output model's Keras output is unnamed (`output`); several outputs are named alike on both sides
+    pairs = list(zip(reference.values(), produced.values())) if len(reference) == 1 else [
+        (reference[name], produced[name]) for name in reference
+    ]
+    worst, within, rows = 0.0, True, 0
+    for expected, actual in pairs:
+        expected = np.asarray(expected, dtype="float64")
+        actual = np.asarray(actual, dtype="float64").reshape(expected.shape)
+        rows = len(expected)
+        difference = np.abs(actual - expected)
+        difference = np.where(np.isnan(actual) & np.isnan(expected), 0.0, np.nan_to_num(difference, nan=np.inf))
+        worst = max(worst, float(difference.max(initial=0.0)))
+        within &= bool(np.all(difference <= TOLERANCE * np.maximum(1.0, np.abs(np.nan_to_num(expected)))))
+    agree = None
+    if description.class_names:
+        decision = description.decision
+        agree = all(
+            np.array_equal(predicted_classes(expected, decision), predicted_classes(actual, decision))
+            for expected, actual in pairs
+        )
+    return LightCheck(rows=rows, max_abs_difference=worst, tolerance=TOLERANCE, classes_agree=agree, within=within)
