@@ -38,6 +38,17 @@ def output_format(output: Path | None, requested: str | None) -> Format:
     return "csv"
 
 
+PROBABILITY_DECIMALS = 6  # every probability (or score) with the same decimals: 1.000000 beside 0.999629
+
+
+def model_number(value: Any) -> float:
+    """A model's float32 output as the shortest decimal that is that float32 (6.90414, not 6.904140472412109:
+    the digits after those are the float64 widening's, not the model's)."""
+    import numpy as np
+
+    return float(str(np.float32(value)))
+
+
 class PredictionWriter:
     """Turns model outputs into rows: class name + probability (+ top k) for classifiers, values for regressors."""
 
@@ -66,7 +77,7 @@ class PredictionWriter:
 
         if not self.classes:
             for column, value in zip(self.value_columns, np.atleast_1d(output)):
-                row[prefix + column] = float(value)
+                row[prefix + column] = model_number(value)
             return
         if output.shape[-1] == 1:
             threshold = 0.0 if self.confidence == "score" else 0.5
@@ -76,14 +87,21 @@ class PredictionWriter:
         else:
             order, values = list(np.argsort(-output, kind="stable")), output
         row[prefix + "prediction"] = self.classes[order[0]]
-        row[prefix + self.confidence] = round(float(values[order[0]]), 6)
+        row[prefix + self.confidence] = self.probability(values[order[0]])
         if self.top_k:
-            top = [(self.classes[j], round(float(values[j]), 6)) for j in order[: self.top_k]]
+            top = [(self.classes[j], self.probability(values[j])) for j in order[: self.top_k]]
             row[prefix + "top_k"] = (
                 [{"class": c, self.confidence: p} for c, p in top]
                 if self.fmt == "jsonl"
-                else "|".join(f"{c}:{p:g}" for c, p in top)
+                else "|".join(f"{c}:{p}" for c, p in top)
             )
+
+    def probability(self, value: Any) -> float | str:
+        """A probability or score with PROBABILITY_DECIMALS decimals: text in CSV (`1.000000`, as wide as its
+        neighbours), a number in JSON lines."""
+        if self.fmt == "jsonl":
+            return round(float(value), PROBABILITY_DECIMALS)
+        return f"{float(value):.{PROBABILITY_DECIMALS}f}"
 
     def write(self, outputs: dict[str, Any], files: list[str] | None) -> int:
         import numpy as np
@@ -102,7 +120,8 @@ class PredictionWriter:
     def write_rows(self, rows: list[dict[str, Any]], columns: list[str] | None = None) -> int:
         """Write finished rows (CSV columns: ``columns``, else the first row's keys); return how many."""
         if self.fmt == "jsonl":
-            self.handle.writelines(json.dumps(row) + "\n" for row in rows)
+            # names as written (café, not caf\u00e9): the file is UTF-8
+            self.handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
             return len(rows)
         if self.writer is None and (rows or columns):
             fields = columns or list(rows[0])

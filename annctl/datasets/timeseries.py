@@ -891,6 +891,8 @@ class SeriesReader(InputReader):
         (rolling: the row's value when the input has it)."""
         import numpy as np
 
+        from annctl.prediction import model_number
+
         series = self.series
         outputs = np.asarray(outputs, dtype="float64")
         classes = self.description.class_names
@@ -909,11 +911,11 @@ class SeriesReader(InputReader):
                 if classes:
                     writer.cells(output, "", row)
                 else:
-                    row["prediction"] = float(np.atleast_1d(output)[step - 1])
+                    row["prediction"] = model_number(np.atleast_1d(output)[step - 1])
                 if self.rolling:
                     target_row = end + step
                     value = actual[target_row] if actual is not None and target_row < series.rows else None
-                    row["actual"] = None if value is None else (value if classes else float(value))
+                    row["actual"] = None if value is None else (value if classes else model_number(value))
                 rows.append(row)
         return rows
 

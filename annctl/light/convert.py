@@ -66,10 +66,11 @@ def _converted(model, spec, description, stamp: dict) -> tuple[bytes, LightManif
     from annctl.export import signature, tflite
     from annctl.export.exporter import quiet_stderr
 
+    model_input, reference = _validation_rows(model, spec, description)  # the run's own model's answers
+    model = _builtin_filling(model)
     found = tflite.refusals(model)
     if found:
         raise _NoLightModel("; ".join(found))
-    model_input, reference = _validation_rows(model, spec, description)
     inputs = signature.signature_inputs(description, model_input)
     outputs = [output for output in signature.signature_outputs(description) if not output.classes]
     with tempfile.TemporaryDirectory(prefix="annctl-light-") as scratch:
@@ -96,6 +97,19 @@ def _converted(model, spec, description, stamp: dict) -> tuple[bytes, LightManif
             + (", and some classes differ)" if manifest.check.classes_agree is False else ")")
         )
     return content, manifest
+
+
+def _builtin_filling(model):
+    """``model`` with annctl's FillMissing layers as built-in pieces (annctl.export.keras_file): a text column's
+    blank cell is then the empty string, which is what annctl's readers give for a blank cell (they strip
+    text cells), so the flatbuffer sees the same inputs as training did."""
+    from annctl.export.keras_file import replace_fill_missing
+    from annctl.export.tflite import _layers
+    from annctl.models.keras_layers import FillMissing
+
+    if type(model).__module__.startswith("keras.") and any(isinstance(x, FillMissing) for x in _layers(model)):
+        model, _ = replace_fill_missing(model)
+    return model
 
 
 def _validation_rows(model, spec, description):

@@ -1,0 +1,186 @@
+"""The light prediction engine (issue 34): LiteRT runs a TFLite copy of the run's model, never importing
+TensorFlow or Keras, with Keras' answers (1e-6, relative above 1; the same classes) on every shipped tabular
+and sequence experiment; `--engine`, the fallback line, and the stored flatbuffer's checks."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from annctl.config import load_spec
+from annctl.light.convert import TOLERANCE
+from annctl.light.engine import choose_engine
+from annctl.rundir import RunPaths, read_data_info
+from annctl.training import train
+
+from .conftest import EXPERIMENTS, write_experiment
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+IRIS_ROWS = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n5.9,3.0,4.2,1.5\n"
+
+
+def annctl(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "annctl", *args], capture_output=True, text=True, env=ENV, cwd=cwd, input=stdin
+    )
+
+
+def trained(stem_or_path, runs_root: Path, *overrides: str) -> Path:
+    path = stem_or_path if isinstance(stem_or_path, Path) else EXPERIMENTS / f"{stem_or_path}.yaml"
+    summary = train(load_spec(path, list(overrides)), runs_root, source=str(path))
+    assert summary.status == "completed", summary.error
+    return Path(summary.run_dir)
+
+
+# -- the light path imports neither TensorFlow nor Keras ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_predict_on_the_light_path_never_imports_tensorflow(tmp_path, isolated_runs):
+    run_dir = trained("iris_mlp", isolated_runs, "training.epochs=1")
+    rows = tmp_path / "rows.csv"
+    rows.write_text(IRIS_ROWS)
+    first = annctl("predict", str(run_dir), "-i", str(rows), "-o", str(tmp_path / "first.csv"), "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["engine"] == "litert"  # made (with TensorFlow) and used at once
+    assert (RunPaths(run_dir).light_model("final")).is_file()
+    code = (
+        "import sys\n"
+        f"sys.argv = ['annctl', 'predict', {str(run_dir)!r}, '-i', {str(rows)!r}]\n"
+        "from annctl.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as end:\n    assert not end.code, end.code\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'sklearn') if m in sys.modules]\n"
+        "print('HEAVY:' + ','.join(heavy), file=sys.stderr)"
+    )
+    light = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV)
+    assert light.returncode == 0, light.stderr
+    assert light.stderr.strip().splitlines()[-1] == "HEAVY:", light.stderr
+    keras = annctl("predict", str(run_dir), "-i", str(rows), "--engine", "keras")
+    assert keras.returncode == 0, keras.stderr
+    assert light.stdout == keras.stdout == (tmp_path / "first.csv").read_text()
+    assert light.stdout.splitlines()[1].startswith("setosa,")
+
+
+@pytest.mark.slow
+def test_stdin_in_a_loop_and_a_changed_flatbuffer_is_made_again(tmp_path, isolated_runs):
+    run_dir = trained("iris_mlp", isolated_runs, "training.epochs=1")
+    outputs = [annctl("predict", str(run_dir), "-i", "-", stdin=IRIS_ROWS) for _ in range(2)]
+    assert all(result.returncode == 0 and result.stderr == "" for result in outputs), outputs[0].stderr
+    assert outputs[0].stdout == outputs[1].stdout and len(outputs[0].stdout.splitlines()) == 4
+    flatbuffer = RunPaths(run_dir).light_model("final")
+    flatbuffer.write_bytes(flatbuffer.read_bytes()[:-8] + b"\0" * 8)  # tampered: its hash no longer matches
+    again = annctl("predict", str(run_dir), "-i", "-", "-o", str(tmp_path / "out.csv"), "--json", stdin=IRIS_ROWS)
+    assert again.returncode == 0 and json.loads(again.stdout)["engine"] == "litert", again.stderr
+    manifest = json.loads(RunPaths(run_dir).light_manifest("final").read_text())
+    import hashlib
+
+    assert hashlib.sha256(flatbuffer.read_bytes()).hexdigest() == manifest["tflite_sha256"]
+    assert (tmp_path / "out.csv").read_text() == outputs[0].stdout
+
+
+# -- the choice: auto, litert, keras, and the fallback line ---------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_model_without_a_tflite_form_falls_back_to_keras_saying_why(tmp_path, isolated_runs):
+    experiment = write_experiment(tmp_path, "classification", name="half", mixed_precision="float16", epochs=1)
+    run_dir = trained(experiment, isolated_runs)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b,c\n0.1,0.2,0.3\n-1,-1,0\n")
+    auto = annctl("predict", str(run_dir), "-i", str(rows), "-o", str(tmp_path / "auto.csv"), "--json")
+    assert auto.returncode == 0, auto.stderr
+    result = json.loads(auto.stdout)
+    assert result["engine"] == "keras" and "float16" in result["engine_reason"]
+    (line,) = auto.stderr.strip().splitlines()
+    assert line.startswith("warning: predicting with Keras: this model has no TFLite form") and "float16" in line
+    manifest = json.loads(RunPaths(run_dir).light_manifest("final").read_text())
+    assert manifest["available"] is False and not RunPaths(run_dir).light_model("final").exists()
+    refused = annctl("predict", str(run_dir), "-i", str(rows), "--engine", "litert")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.startswith("error: --engine litert: this model has no TFLite form")
+    bad = annctl("predict", str(run_dir), "-i", str(rows), "--engine", "onnx")
+    assert bad.returncode == 2 and "--engine onnx: use auto, litert, keras" in bad.stderr
+
+
+def test_help_says_images_use_keras_and_json_needs_an_output(tmp_path):
+    from typer.testing import CliRunner
+
+    from annctl.cli import app
+
+    runner = CliRunner()
+    output = runner.invoke(app, ["predict", "--help"], terminal_width=200).output
+    help_text = " ".join(output.translate(str.maketrans("│╭╮╰╯─", "      ")).split())  # rich's boxes out
+    assert "--engine" in help_text and "Image inputs always use Keras" in help_text
+    result = runner.invoke(app, ["predict", "latest", "-i", "x.csv", "--json"])
+    assert result.exit_code == 2 and "--json prints the result on stdout: give --output" in result.output
+
+
+# -- identity with Keras on every shipped tabular and sequence experiment --------------------------------------
+
+
+def shipped_light_cases():
+    cases = []
+    for path in sorted(EXPERIMENTS.glob("*.yaml")):
+        spec = load_spec(path)
+        if spec.dataset.name in ("fashion_mnist", "image_folder") or spec.search is not None:
+            continue
+        marks = [pytest.mark.slow]
+        if spec.dataset.name == "california_housing":
+            marks.append(pytest.mark.realdata)
+        cases.append(pytest.param(path.stem, marks=marks, id=path.stem))
+    return cases
+
+
+@pytest.mark.parametrize("stem", shipped_light_cases())
+def test_light_engine_answers_as_keras_on_every_shipped_experiment(stem, isolated_runs):
+    spec = load_spec(EXPERIMENTS / f"{stem}.yaml")
+    if spec.dataset.name == "california_housing" and not os.environ.get("SCIKIT_LEARN_DATA"):
+        pytest.skip("California housing data not available (SCIKIT_LEARN_DATA)")
+    run_dir = trained(stem, isolated_runs, "training.epochs=1")
+    description = read_data_info(run_dir)
+    choice = choose_engine("litert", run_dir, "final", description)
+    assert choice.engine == "litert" and choice.light is not None
+    from annctl.modelio import load_run_model
+    from annctl.training.inference import predict_batches, predicted_classes
+
+    model = load_run_model(run_dir)
+    test = spec.dataset.load(spec.seed).test  # rows the conversion's check (validation) did not see
+    compared = 0
+    for x in test.x_batches(512):
+        fed = spec.model.feed(x, description)
+        keras_outputs = list(predict_batches(model, fed, all_outputs=True).values())
+        light_outputs = list(choice.light.predict(fed).values())
+        assert len(keras_outputs) == len(light_outputs)
+        for expected, actual in zip(keras_outputs, light_outputs):
+            expected = np.asarray(expected, "float64")
+            actual = np.asarray(actual, "float64").reshape(expected.shape)
+            assert np.all(np.abs(actual - expected) <= TOLERANCE * np.maximum(1, np.abs(expected))), stem
+            if description.class_names:
+                decision = description.decision
+                assert np.array_equal(predicted_classes(expected, decision), predicted_classes(actual, decision))
+        compared += len(keras_outputs[0])
+    assert compared > 0
+
+
+# -- forecasts through the command ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_forecast_windows_on_both_engines_print_the_same(tmp_path, isolated_runs):
+    run_dir = trained("seattle_forecast", isolated_runs, "training.epochs=1")
+    recent = tmp_path / "recent.csv"
+    lines = (EXPERIMENTS / "data" / "seattle-weather.csv").read_text().splitlines()
+    recent.write_text("\n".join([lines[0], *lines[-60:]]) + "\n")
+    light = annctl("predict", str(run_dir), "-i", str(recent), "--rolling", "-o", str(tmp_path / "l.csv"), "--json")
+    keras = annctl("predict", str(run_dir), "-i", str(recent), "--rolling", "--engine", "keras")
+    assert light.returncode == 0 and keras.returncode == 0, light.stderr + keras.stderr
+    assert json.loads(light.stdout)["engine"] == "litert"
+    printed = (tmp_path / "l.csv").read_text().splitlines()
+    assert len(printed) == 1 + 60 - 14 + 1
+    for ours, theirs in zip(printed[1:], keras.stdout.splitlines()[1:]):
+        a, b = float(ours.split(",")[3]), float(theirs.split(",")[3])
+        assert abs(a - b) <= 1e-5 * max(1, abs(b)), (ours, theirs)  # 8 significant digits printed
