@@ -17,6 +17,7 @@ from pydantic import Field, computed_field
 
 from annctl.datasets.base import InputDescription
 from annctl.export.manifest import ExportManifest
+from annctl.light.manifest import LightManifest
 from annctl.specbase import Record
 
 # The one status vocabulary. What training writes in a run's summary.json:
@@ -246,4 +247,5 @@ RECORDS: dict[str, type[Record]] = {
     "tune-summary": TuneSummary,
     "trial": TrialOutcome,
     "export": ExportManifest,  # `annctl export`'s manifest (annctl.export.manifest)
+    "light": LightManifest,  # predict's light model, light/<checkpoint>.json (annctl.light.manifest)
 }

@@ -17,7 +17,7 @@ from annctl.light.engine import choose_engine
 from annctl.rundir import RunPaths, read_data_info
 from annctl.training import train
 
-from .conftest import EXPERIMENTS, write_experiment
+from .conftest import EXPERIMENTS, REPO, write_experiment
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 IRIS_ROWS = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n5.9,3.0,4.2,1.5\n"
@@ -48,6 +48,10 @@ def test_predict_on_the_light_path_never_imports_tensorflow(tmp_path, isolated_r
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout)["engine"] == "litert"  # made (with TensorFlow) and used at once
     assert (RunPaths(run_dir).light_model("final")).is_file()
+    import jsonschema  # the light model's record is what its committed schema says
+
+    schema = json.loads((REPO / "schemas" / "light.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(json.loads(RunPaths(run_dir).light_manifest("final").read_text()))
     code = (
         "import sys\n"
         f"sys.argv = ['annctl', 'predict', {str(run_dir)!r}, '-i', {str(rows)!r}]\n"
@@ -127,7 +131,9 @@ def shipped_light_cases():
     for path in sorted(EXPERIMENTS.glob("*.yaml")):
         spec = load_spec(path)
         if spec.dataset.name in ("fashion_mnist", "image_folder") or spec.search is not None:
-            continue
+            continue  # images keep Keras (decoding); a search's trials are runs like the others
+        if path.stem == "memory_exploding":
+            continue  # diverges by design in its first epoch: no final model to predict with
         marks = [pytest.mark.slow]
         if spec.dataset.name == "california_housing":
             marks.append(pytest.mark.realdata)
@@ -158,7 +164,8 @@ def test_light_engine_answers_as_keras_on_every_shipped_experiment(stem, isolate
         for expected, actual in zip(keras_outputs, light_outputs):
             expected = np.asarray(expected, "float64")
             actual = np.asarray(actual, "float64").reshape(expected.shape)
-            assert np.all(np.abs(actual - expected) <= TOLERANCE * np.maximum(1, np.abs(expected))), stem
+            tolerance = TOLERANCE[description.task]  # probabilities 1e-6; values 1e-5, relative above 1
+            assert np.all(np.abs(actual - expected) <= tolerance * np.maximum(1, np.abs(expected))), stem
             if description.class_names:
                 decision = description.decision
                 assert np.array_equal(predicted_classes(expected, decision), predicted_classes(actual, decision))

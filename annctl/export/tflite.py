@@ -96,7 +96,9 @@ def unrolled(model) -> Iterator[None]:
     built-in operators lack (the converter asks for SELECT_TF_OPS, i.e. TensorFlow's kernels in the app). The
     window is fixed by the dataset (dataset.window), so the loop can be written out: the same operations in
     the same order, built-in only (measured: outputs within 3e-7 of Keras'). The cuDNN kernel is skipped for
-    the same reason (it is one fused GPU operation).
+    the same reason (it is one fused GPU operation). A sequence of words arrives one-hot as int64, which
+    TFLite's UNPACK does not split: it is cast to the layer's float type first (0 and 1 stay exact; the cell's
+    matrix product converts it the same way).
     """
     import keras
 
@@ -107,12 +109,25 @@ def unrolled(model) -> Iterator[None]:
             layer.unroll = True
             if hasattr(layer, "use_cudnn"):
                 layer.use_cudnn = False
+            layer.call = _float_sequences(layer, layer.call)
         yield
     finally:
         for layer, (unroll, cudnn) in zip(layers, saved):
             layer.unroll = unroll
             if cudnn is not None:
                 layer.use_cudnn = cudnn
+            del layer.call  # the class's own again
+
+
+def _float_sequences(layer, call):
+    import keras
+
+    def cast_then_call(sequences, *args, **kwargs):
+        if not keras.backend.is_float_dtype(keras.backend.standardize_dtype(sequences.dtype)):
+            sequences = keras.ops.cast(sequences, layer.compute_dtype)
+        return call(sequences, *args, **kwargs)
+
+    return cast_then_call
 
 
 def convert(savedmodel: Path, signature: str, quantize: str | None) -> bytes:

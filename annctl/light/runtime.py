@@ -43,9 +43,7 @@ class LightModel:
                 num_threads=1,
             )
             self.runner = interpreter.get_signature_runner(SIGNATURE)
-        self.input_dtypes = {
-            name: details["dtype"] for name, details in self.runner.get_input_details().items()
-        }
+        self.input_dtypes = {name: details["dtype"] for name, details in self.runner.get_input_details().items()}
 
     def arguments(self, fed: Any) -> dict[str, Any]:
         """The signature's arguments for one batch as the architecture feeds the model (``spec.model.feed``)."""
