@@ -141,6 +141,12 @@ def shipped_light_cases():
     return cases
 
 
+# Measured after one epoch: 50 recurrent steps carry float32's last-place differences between TFLite's kernels
+# and TensorFlow's to 3.1e-6 on a probability (every resolver: 2.2e-6 with XNNPACK), above the 1e-6 bar, so
+# `auto` predicts this run with Keras and says so. Any other shipped experiment must run on LiteRT.
+KERAS_BECAUSE_DIFFERENT = {"memory_clipped"}
+
+
 @pytest.mark.parametrize("stem", shipped_light_cases())
 def test_light_engine_answers_as_keras_on_every_shipped_experiment(stem, isolated_runs):
     spec = load_spec(EXPERIMENTS / f"{stem}.yaml")
@@ -148,8 +154,11 @@ def test_light_engine_answers_as_keras_on_every_shipped_experiment(stem, isolate
         pytest.skip("California housing data not available (SCIKIT_LEARN_DATA)")
     run_dir = trained(stem, isolated_runs, "training.epochs=1")
     description = read_data_info(run_dir)
-    choice = choose_engine("litert", run_dir, "final", description)
-    assert choice.engine == "litert" and choice.light is not None
+    choice = choose_engine("auto", run_dir, "final", description)
+    if stem in KERAS_BECAUSE_DIFFERENT:
+        assert choice.engine == "keras" and "differs from the Keras model on the validation rows" in choice.reason
+        return
+    assert choice.engine == "litert" and choice.light is not None, choice.reason
     from annctl.modelio import load_run_model
     from annctl.training.inference import predict_batches, predicted_classes
 
