@@ -187,7 +187,7 @@ def predict_run(
         def predict_chunk(fed):
             return light.predict(fed, batch_size)
     else:
-        if choice.reason and warn is not None:
+        if choice.reason and not choice.expected and warn is not None:
             warn(f"predicting with Keras: {choice.reason}")
         if before_tensorflow is not None:
             before_tensorflow()

@@ -110,6 +110,29 @@ def test_a_model_without_a_tflite_form_falls_back_to_keras_saying_why(tmp_path, 
     assert bad.returncode == 2 and "--engine onnx: use auto, litert, keras" in bad.stderr
 
 
+@pytest.mark.slow
+def test_image_runs_use_keras_by_design_without_a_warning(tmp_path, isolated_runs, monkeypatch):
+    import json as json_module
+
+    from annctl.config import spec_from_text
+    from annctl.datasets.fashion_mnist import FashionMnist
+
+    example = FashionMnist.example(tmp_path)  # 40 noise images in IDX files, and 3 of them as .npy
+    monkeypatch.setenv("ANNCTL_DATA_DIR", example.env["ANNCTL_DATA_DIR"])
+    document = {"name": "pixels", "dataset": example.fields, "model": {"architecture": "mlp", "hidden_units": [4]}}
+    summary = train(spec_from_text(json_module.dumps(document), "<pixels>"), isolated_runs)
+    run_dir, images = Path(summary.run_dir), str(example.new_inputs)
+    auto = annctl("predict", str(run_dir), "-i", images, "-o", str(tmp_path / "p.csv"), "--json")
+    assert auto.returncode == 0 and auto.stderr == "", auto.stderr
+    result = json.loads(auto.stdout)
+    assert result["engine"] == "keras" and result["engine_reason"].startswith("image inputs are decoded")
+    assert not RunPaths(run_dir).light.exists()  # nothing converted
+    refused = annctl("predict", str(run_dir), "-i", images, "--engine", "litert")
+    assert refused.returncode == 2 and "--engine litert: image inputs are decoded and resized by TensorFlow" in (
+        refused.stderr
+    )
+
+
 def test_help_says_images_use_keras_and_json_needs_an_output(tmp_path):
     from typer.testing import CliRunner
 

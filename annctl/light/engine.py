@@ -38,6 +38,7 @@ class Choice:
     engine: Literal["litert", "keras"]
     light: LightModel | None = None
     reason: str | None = None
+    expected: bool = False  # Keras by design (image inputs, as --help says): no line on stderr for it
 
 
 def choose_engine(
@@ -60,7 +61,7 @@ def choose_engine(
         return Choice("litert", light)
     if requested == "litert":
         raise UsageError(f"--engine litert: {reason}; use --engine keras or auto")
-    return Choice("keras", reason=reason)
+    return Choice("keras", reason=reason, expected=reason == IMAGES_KEEP_KERAS)
 
 
 def _light_model(run_dir, checkpoint, description, before_tensorflow) -> tuple[LightModel | None, str | None]:
