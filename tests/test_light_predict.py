@@ -29,6 +29,17 @@ def annctl(*args: str, cwd: Path | None = None, stdin: str | None = None) -> sub
     )
 
 
+def assert_same_predictions(ours: str, theirs: str) -> None:
+    """Two engines' CSV outputs: the same header and classes; probabilities printed with 6 decimals may round
+    apart in the last one (their difference is ~1e-7)."""
+    ours_rows, their_rows = ours.splitlines(), theirs.splitlines()
+    assert ours_rows[0] == their_rows[0] and len(ours_rows) == len(their_rows)
+    for a, b in zip(ours_rows[1:], their_rows[1:]):
+        label_a, probability_a = a.split(",")
+        label_b, probability_b = b.split(",")
+        assert label_a == label_b and abs(float(probability_a) - float(probability_b)) <= 1.5e-6, (a, b)
+
+
 def trained(stem_or_path, runs_root: Path, *overrides: str) -> Path:
     path = stem_or_path if isinstance(stem_or_path, Path) else EXPERIMENTS / f"{stem_or_path}.yaml"
     summary = train(load_spec(path, list(overrides)), runs_root, source=str(path))
@@ -65,7 +76,8 @@ def test_predict_on_the_light_path_never_imports_tensorflow(tmp_path, isolated_r
     assert light.stderr.strip().splitlines()[-1] == "HEAVY:", light.stderr
     keras = annctl("predict", str(run_dir), "-i", str(rows), "--engine", "keras")
     assert keras.returncode == 0, keras.stderr
-    assert light.stdout == keras.stdout == (tmp_path / "first.csv").read_text()
+    assert light.stdout == (tmp_path / "first.csv").read_text()  # LiteRT both times
+    assert_same_predictions(light.stdout, keras.stdout)
     assert light.stdout.splitlines()[1].startswith("setosa,")
 
 
@@ -84,6 +96,17 @@ def test_stdin_in_a_loop_and_a_changed_flatbuffer_is_made_again(tmp_path, isolat
 
     assert hashlib.sha256(flatbuffer.read_bytes()).hexdigest() == manifest["tflite_sha256"]
     assert (tmp_path / "out.csv").read_text() == outputs[0].stdout
+
+    import shutil  # a run where light/ cannot be written (here a file stands in its place): Keras, saying why
+
+    blocked = tmp_path / "blocked"
+    shutil.copytree(run_dir, blocked, ignore=shutil.ignore_patterns("light"))
+    (blocked / "light").write_text("not a folder")
+    result = annctl("predict", str(blocked), "-i", "-", "-o", str(tmp_path / "b.csv"), "--json", stdin=IRIS_ROWS)
+    assert result.returncode == 0 and json.loads(result.stdout)["engine"] == "keras", result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("warning: predicting with Keras: its light model cannot be stored in ")
+    assert_same_predictions((tmp_path / "b.csv").read_text(), outputs[0].stdout)
 
 
 # -- the choice: auto, litert, keras, and the fallback line ---------------------------------------------------

@@ -49,14 +49,19 @@ def make_light_model(run_dir: Path, checkpoint: Checkpoint) -> tuple[LightManife
     try:
         content, manifest = _converted(model, spec, description, stamp)
     except _NoLightModel as refusal:
-        manifest, content = LightManifest(**stamp, available=False, reason=str(refusal)), None
-    if content is not None:
-        with atomic_path(paths.light_model(checkpoint)) as tmp:
-            tmp.write_bytes(content)
-        manifest.tflite_sha256 = sha256_file(paths.light_model(checkpoint))
-    else:
-        paths.light_model(checkpoint).unlink(missing_ok=True)
-    atomic_write_json(paths.light_manifest(checkpoint), manifest.model_dump(mode="json"))  # last, as checkpoints'
+        reason = f"this model has no TFLite form for LiteRT: {refusal}"
+        manifest, content = LightManifest(**stamp, available=False, reason=reason), None
+    try:
+        if content is not None:
+            with atomic_path(paths.light_model(checkpoint)) as tmp:
+                tmp.write_bytes(content)
+            manifest.tflite_sha256 = sha256_file(paths.light_model(checkpoint))
+        else:
+            paths.light_model(checkpoint).unlink(missing_ok=True)
+        atomic_write_json(paths.light_manifest(checkpoint), manifest.model_dump(mode="json"))  # last
+    except OSError as error:  # a read-only run: Keras predicts, rather than converting again on every call
+        reason = f"its light model cannot be stored in {paths.light} ({error.strerror or error})"
+        return LightManifest(**stamp, available=False, reason=reason), None
     return manifest, content
 
 

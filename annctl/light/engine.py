@@ -80,7 +80,7 @@ def _light_model(run_dir, checkpoint, description, before_tensorflow) -> tuple[L
 
         manifest, content = make_light_model(run_dir, checkpoint)
     if content is None:
-        return None, f"this model has no TFLite form for LiteRT: {manifest.reason}"
+        return None, manifest.reason
     return LightModel(content, manifest), None
 
 
