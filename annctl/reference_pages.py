@@ -53,6 +53,8 @@ RUN_FILES = {
     "trial": "Search trials only: how the trial ended (record `trial`).",
     "trial_log": "Search trials only: the trial's output.",
     "export": "`annctl export`'s artifacts and manifests by default (record `export`).",
+    "light": "`annctl predict`'s light models, made on a model's first predict: `<checkpoint>.tflite` (a TFLite "
+    "flatbuffer the LiteRT engine runs without TensorFlow) and `<checkpoint>.json` (record `light`).",
 }
 TUNE_FILES = {
     "config": "How the search was started (record `tune`); a resume cannot silently change it.",
