@@ -137,8 +137,9 @@ def summary_table(summary: Summary, command_seconds: float | None = None) -> Tab
         table.add_row("best", f"{best.monitor} {best.value:.4g} (epoch {summary.best_epoch})")
     for key, value in (summary.test_metrics or {}).items():
         table.add_row(f"test {key}", "n/a" if value is None else f"{value:.4g}")
-    if summary.beats_naive is not None:  # forecasts: the naive forecast is the bar to clear
-        table.add_row("naive forecast", naive_verdict(summary.beats_naive, (summary.test_metrics or {}).get("skill")))
+    if summary.beats_naive is not None:  # forecasts (and adding): the naive baseline is the bar to clear
+        skill = (summary.test_metrics or {}).get("skill")
+        table.add_row(*naive_verdict(summary.beats_naive, skill, summary.baseline))
     # summary.json's wall_seconds: model building to final save, summed over the run's sessions (a resumed run's
     # first training, then each `train --resume`); the command time is this command's alone
     sessions = 1 + len(summary.resumed_at)
@@ -157,12 +158,17 @@ def summary_table(summary: Summary, command_seconds: float | None = None) -> Tab
     return table
 
 
-def naive_verdict(beaten: bool, skill: float | None) -> str:
-    """Whether a forecast beats the naive one (tomorrow = today), flagged in red when it does not."""
+def naive_verdict(beaten: bool, skill: float | None, baseline: str | None = None) -> tuple[str, str]:
+    """(row label, verdict): whether the model beats the naive baseline — a forecast's (tomorrow = today), or
+    the one ``baseline`` names (`always 1.0`) — flagged in red when it does not."""
     shown = f" (skill {skill:.3g} = 1 − mse / naive_mse)" if skill is not None else ""
+    if baseline in (None, "the last value, repeated"):
+        label, worse = "naive forecast", "the model forecasts worse than repeating the last value"
+    else:
+        label, worse = f"baseline ({baseline})", f"the model does worse than answering {baseline}"
     if beaten:
-        return f"beaten{shown}"
-    return f"[bold red]NOT beaten: the model forecasts worse than repeating the last value[/bold red]{shown}"
+        return label, f"beaten{shown}"
+    return label, f"[bold red]NOT beaten: {worse}[/bold red]{shown}"
 
 
 def evaluation_tables(result: dict[str, Any]) -> list[Table]:
@@ -175,7 +181,7 @@ def evaluation_tables(result: dict[str, Any]) -> list[Table]:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             headline.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
     if "beats_naive" in metrics:
-        headline.add_row("naive forecast", naive_verdict(metrics["beats_naive"], metrics.get("skill")))
+        headline.add_row(*naive_verdict(metrics["beats_naive"], metrics.get("skill"), metrics.get("baseline")))
     tables = [headline]
     if "per_class" in metrics:
         per_class = Table(title="per class")

@@ -93,7 +93,14 @@ class Summary(Record):
     train_samples_per_second: float | None = Field(None, description="Training samples per second of epoch time.")
     model_sha256: str | None = Field(None, description="SHA-256 of model.keras (checked before any load).")
     beats_naive: bool | None = Field(
-        None, description="Forecasts: whether the model's test MSE is below the naive forecast's (tomorrow = today)."
+        None,
+        description="Forecasts (and `adding`): whether the model's test MSE is below the naive baseline's "
+        "(forecasts: tomorrow = today).",
+    )
+    baseline: str | None = Field(
+        None,
+        description="What the naive baseline predicts: `the last value, repeated` (forecasts), `always 1.0` "
+        "(adding). None with beats_naive: a forecast recorded before this field.",
     )
     transferred_layers: list[str] | None = Field(None, description="Layers whose weights came from init_from.")
     source: Source | None = Field(None, description="The run a transfer (init_from) copied weights from.")

@@ -88,11 +88,13 @@ def evaluation_section(run_dir: Path) -> list[str]:
             [[k, v] for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)],
         ),
     ]
-    if "beats_naive" in metrics:  # forecasts: the naive forecast (the last value, repeated) is the bar
+    if "beats_naive" in metrics:  # forecasts (the last value, repeated) and adding (always 1.0): the bar
         verdict = "beats" if metrics["beats_naive"] else "does <strong>not</strong> beat"
         style = "" if metrics["beats_naive"] else ' style="color: #b00020"'
+        baseline = metrics.get("baseline") or "the last value, repeated"
+        what = "naive forecast" if baseline == "the last value, repeated" else "naive baseline"
         parts.append(
-            f"<p{style}>The model {verdict} the naive forecast (the last value, repeated): mse "
+            f"<p{style}>The model {verdict} the {what} ({html.escape(baseline)}): mse "
             f"{metrics['mse']:.5g} against {metrics['naive_mse']:.5g}, skill {metrics['skill']:.3g}.</p>"
         )
     if "per_class" in metrics:

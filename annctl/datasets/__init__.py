@@ -4,6 +4,7 @@ runs; the registry itself lives in ``annctl.datasets.registry``. Nothing here im
 from __future__ import annotations
 
 from annctl.datasets import (  # noqa: F401  (registration)
+    adding,
     california,
     csv_file,
     fashion_mnist,

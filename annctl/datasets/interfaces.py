@@ -44,7 +44,8 @@ class Split:
         return None
 
     def naive_forecast(self) -> np.ndarray | None:
-        """A forecast's naive baseline for each sample (its last value, repeated), or None (not a forecast)."""
+        """A naive baseline for each sample — a forecast's last value, repeated; the adding problem's 1.0 —
+        or None (none to beat)."""
         return None
 
 

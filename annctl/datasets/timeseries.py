@@ -84,8 +84,10 @@ class SequenceDataset(DatasetSpec):
         return SequenceBlock(description)
 
     def summary_fields(self, description: InputDescription, test_metrics: dict[str, Any]) -> dict[str, Any]:
-        # forecasts: flagged when the model does not beat the naive forecast
-        return {"beats_naive": test_metrics["beats_naive"]} if "beats_naive" in test_metrics else {}
+        # forecasts (and adding): flagged when the model does not beat the naive baseline, which is named
+        if "beats_naive" not in test_metrics:
+            return {}
+        return {"beats_naive": test_metrics["beats_naive"], "baseline": test_metrics["baseline"]}
 
 
 @register_dataset

@@ -41,6 +41,7 @@ def fit(
     from annctl.training import compiled
     from annctl.training.assemble import batch_preparer, make_model, precision_policy
     from annctl.training.callbacks import build_callbacks
+    from annctl.training.callbacks.step_gradients import probe_batch
     from annctl.training.distribution import distribution_scope
     from annctl.training.inference import scalar_metrics, split_metrics
     from annctl.training.pipeline import ordered_dataset, training_dataset, training_stream
@@ -111,6 +112,7 @@ def fit(
         metrics_rows=resume.rows if resume else None,
         best_weights=best_weights,
         checkpoint_files=not search_trial,
+        probe=probe_batch(data.train, prepare) if spec.output.step_gradient_norms else None,
     )
     reporter.run_start(run_dir, spec, data.train_size)
     if _stopped_early(saved.get("early_stopping")) or initial_epoch >= training.epochs:

@@ -85,8 +85,9 @@ def metrics(spec: ExperimentSpec, description: InputDescription, model, outputs:
     the weight penalties (l1, l2). Classification: accuracy, per-class precision/recall/F1, their macro
     averages, the confusion matrix (and `auc` when the spec logs it); regression: mse, rmse, mae, r2. With
     several outputs the main output's scores are at the top level and each output's under ``outputs``.
-    ``naive``: a regression's naive forecast of the same samples; adds its `naive_mse`, `naive_rmse`,
-    `naive_mae`, the model's `skill` (1 − mse / naive_mse) and `beats_naive` (skill > 0).
+    ``naive``: a regression's naive baseline for the same samples; adds its `naive_mse`, `naive_rmse`,
+    `naive_mae`, the model's `skill` (1 − mse / naive_mse), `beats_naive` (skill > 0) and `baseline`, what the
+    baseline predicts (:func:`baseline_name`).
     """
     import keras
 
@@ -117,8 +118,15 @@ def metrics(spec: ExperimentSpec, description: InputDescription, model, outputs:
         result.update({f"naive_{key}": baseline[key] for key in ("mse", "rmse", "mae")})
         result["skill"] = 1.0 - result["mse"] / baseline["mse"] if baseline["mse"] else float("nan")
         result["beats_naive"] = bool(result["mse"] < baseline["mse"])
+        result["baseline"] = baseline_name(description)
     result["samples"] = len(y)
     return result
+
+
+def baseline_name(description: InputDescription) -> str:
+    """What a dataset's naive baseline predicts, in words: a forecast's repeats the last value; a generated
+    dataset with a known answer names its own (`adding`: always 1.0) in its description's details."""
+    return str(description.details.get("baseline", "the last value, repeated"))
 
 
 def scalar_metrics(result: dict[str, Any]) -> dict[str, float]:
