@@ -824,7 +824,9 @@ def plot(
     gradients: Annotated[
         bool,
         typer.Option(
-            "--gradients", help="Draw each layer's gradient norm per epoch instead (output.gradient_norms runs)."
+            "--gradients",
+            help="Draw each layer's gradient norm per epoch instead (output.gradient_norms runs), or the "
+            "gradient reaching each time step (output.step_gradient_norms runs).",
         ),
     ] = False,
     runs_dir: RunsDirOption = None,

@@ -88,12 +88,42 @@ def plot_gradients(references: list[str], root: Path, path: Path) -> Path:
     if not run_dirs:
         raise UsageError(f"{', '.join(references)}: no runs in there to plot (a run directory holds spec.yaml)")
     series = [(run_dir.name, read_metrics(run_dir)) for run_dir in run_dirs]
+    if all(any(key.startswith("grad_norm_step/") for row in rows for key in row) for _, rows in series):
+        return step_gradient_panels(series, path)  # output.step_gradient_norms: the gradient through time
     for name, rows in series:
         if not any(key.startswith("grad_norm/") for row in rows for key in row):
             raise UsageError(
-                f"--gradients: {name} logged no gradient norms; train it with `output.gradient_norms: true`"
+                f"--gradients: {name} logged no gradient norms; train it with `output.gradient_norms: true` "
+                "(or, on sequences, `output.step_gradient_norms: true`)"
             )
     return gradient_panels(series, path)
+
+
+def step_gradient_panels(runs: list[tuple[str, list[dict[str, float]]]], path: Path, curves: int = 6) -> Path:
+    """The gradient reaching each time step, ‖∂loss/∂x_t‖ against t, one panel per run on one log scale, a
+    curve for each of ``curves`` epochs from the first to the last (coloured early dark to late bright): a
+    plain recurrence's norm falls by orders of magnitude towards the first step, a gated cell's stays up."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 4.5), squeeze=False, sharey=True)
+    for axis, (label, rows) in zip(axes[0], runs):
+        measured = [row for row in rows if any(key.startswith("grad_norm_step/") for key in row)]
+        picked = sorted({round(i * (len(measured) - 1) / max(1, curves - 1)) for i in range(curves)})
+        colours = plt.get_cmap("viridis")
+        for i, index in enumerate(picked):
+            row = measured[index]
+            points = sorted((int(k.split("/", 1)[1]), v) for k, v in row.items() if k.startswith("grad_norm_step/"))
+            points = [(step, value) for step, value in points if value > 0]  # a log scale has no 0
+            if points:
+                colour = colours(i / max(1, len(picked) - 1))
+                axis.plot(*zip(*points), "-", color=colour, marker=".", label=f"epoch {int(row['epoch'])}")
+        axis.set_yscale("log")
+        axis.set_xlabel("time step t (1 = first)")
+        axis.set_title(label, fontsize="small")
+        axis.grid(True, alpha=0.3, which="both")
+        axis.legend(fontsize="x-small")
+    axes[0][0].set_ylabel("‖∂loss/∂x_t‖ (one fixed batch)")
+    figure.tight_layout()
+    return _save(figure, plt, path)
 
 
 def gradient_panels(runs: list[tuple[str, list[dict[str, float]]]], path: Path) -> Path:

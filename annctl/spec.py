@@ -231,6 +231,14 @@ class OutputSpec(StrictModel):
         "`grad_norm/<layer>`, and the largest: `grad_norm_max/<layer>`) to metrics.csv and TensorBoard; "
         "`annctl plot RUN --gradients` draws them. Measured before clipping.",
     )
+    step_gradient_norms: bool = Field(
+        False,
+        description="Sequence datasets: log how much of the loss's gradient reaches each time step — the L2 norm "
+        "of ∂loss/∂x_t, the gradient with respect to the input at step t, at 11 steps from the first to the last "
+        "(`grad_norm_step/<t>`), on the first 256 training sequences at each epoch's end — to metrics.csv; "
+        "`annctl plot RUN --gradients` draws them against t (a vanishing gradient falls by orders of magnitude "
+        "towards the first step).",
+    )
 
 
 class ExperimentSpec(StrictModel):
@@ -270,6 +278,16 @@ class ExperimentSpec(StrictModel):
             raise ValueError(
                 "output: gradient_norms are measured on one replica's gradients; use training.distribution none"
             )
+        if self.output.step_gradient_norms:
+            if type(self.dataset).kind != "sequence":
+                raise ValueError(
+                    f"output.step_gradient_norms: time steps need a sequence dataset (timeseries, adding, "
+                    f"inline_sequence); {self.dataset.name} gives {type(self.dataset).kind} inputs"
+                )
+            if self.training.distribution != "none":
+                raise ValueError(
+                    "output.step_gradient_norms: measured on one replica's model; use training.distribution none"
+                )
         return self
 
     def monitor(self) -> str:

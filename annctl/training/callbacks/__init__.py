@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from annctl.datasets.timeseries import NUMERIC_INPUT
 from annctl.rundir import RunPaths
 from annctl.spec import ExperimentSpec, ReduceOnPlateau, monitor_mode
 from annctl.training.callbacks.checkpoints import Checkpoints
@@ -22,6 +23,7 @@ from annctl.training.callbacks.monitors import EarlyStopping, ReduceLROnPlateau
 from annctl.training.callbacks.reporter_bridge import ReporterBridge
 from annctl.training.callbacks.resumable import RandomStates, Resumable
 from annctl.training.callbacks.small import BatchFaults, EpochOrder, EpochSummary
+from annctl.training.callbacks.step_gradients import StepGradientNorms
 from annctl.training.callbacks.stop import StopAtBatch, StopRequest, Terminated
 from annctl.training.callbacks.tensorboard import EpochTensorBoard
 
@@ -63,11 +65,13 @@ def build_callbacks(
     metrics_rows: list[dict] | None = None,
     best_weights=None,
     checkpoint_files: bool = True,
+    probe=None,
 ) -> TrainingCallbacks:
-    """In order: timing, gradient norms (when asked), data order, NaN guard, faults, schedules, early stopping,
-    RNG states, metrics.csv, checkpoints (which record every resumable state), TensorBoard, the caller's
-    ``extra`` callbacks, the summary, the display, and last the stop request (raised only once the epoch is
-    fully recorded).
+    """In order: timing, gradient norms and per-step gradient norms (when asked), data order, NaN guard,
+    faults, schedules, early stopping, RNG states, metrics.csv, checkpoints (which record every resumable
+    state), TensorBoard, the caller's ``extra`` callbacks, the summary, the display, and last the stop request
+    (raised only once the epoch is fully recorded).
+    ``probe``: the fixed (x, y) batch of ``output.step_gradient_norms``.
     ``saved``: the resumable states of the checkpoint a resume continues from. ``steps``: batches per epoch;
     ``batches_per_call``: batches behind each of Keras' batch ends (a chunk of annctl.training.compiled)."""
     saved = saved or {}
@@ -75,6 +79,8 @@ def build_callbacks(
     paths = RunPaths(run_dir)
     resumables: list[Resumable] = []
     callbacks: list = [EpochStats(), *([GradientNorms()] if spec.output.gradient_norms else [])]
+    if spec.output.step_gradient_norms:
+        callbacks.append(StepGradientNorms(probe, NUMERIC_INPUT))
     if epoch_variable is not None:  # Keras' own loop: the pipeline reads the epoch from this variable
         callbacks.append(EpochOrder(epoch_variable))
     callbacks += [guard := DivergenceGuard(), BatchFaults()]
