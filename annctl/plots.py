@@ -102,20 +102,32 @@ def plot_gradients(references: list[str], root: Path, path: Path) -> Path:
 def step_gradient_panels(runs: list[tuple[str, list[dict[str, float]]]], path: Path, curves: int = 6) -> Path:
     """The gradient reaching each time step, ‖∂loss/∂x_t‖ against t, one panel per run on one log scale, a
     curve for each of ``curves`` epochs from the first to the last (coloured early dark to late bright): a
-    plain recurrence's norm falls by orders of magnitude towards the first step, a gated cell's stays up."""
+    plain recurrence's norm falls by orders of magnitude towards the first step, a gated cell's stays up. A norm
+    of exactly 0 (smaller than float32 holds) has no place on a log scale: it is drawn as ▼ at the bottom."""
     plt = _pyplot()
-    figure, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 4.5), squeeze=False, sharey=True)
-    for axis, (label, rows) in zip(axes[0], runs):
+    picked_rows = []
+    for _, rows in runs:
         measured = [row for row in rows if any(key.startswith("grad_norm_step/") for key in row)]
         picked = sorted({round(i * (len(measured) - 1) / max(1, curves - 1)) for i in range(curves)})
-        colours = plt.get_cmap("viridis")
-        for i, index in enumerate(picked):
-            row = measured[index]
+        picked_rows.append([measured[index] for index in picked] if measured else [])
+    values = [v for rows in picked_rows for row in rows for k, v in row.items() if k.startswith("grad_norm_step/")]
+    floor = min((v for v in values if v > 0), default=1.0) / 10  # where an underflowed 0 is drawn
+    figure, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 4.5), squeeze=False, sharey=True)
+    colours = plt.get_cmap("viridis")
+    for axis, (label, _), rows in zip(axes[0], runs, picked_rows):
+        underflow = False
+        for i, row in enumerate(rows):
+            colour = colours(i / max(1, len(rows) - 1))
             points = sorted((int(k.split("/", 1)[1]), v) for k, v in row.items() if k.startswith("grad_norm_step/"))
-            points = [(step, value) for step, value in points if value > 0]  # a log scale has no 0
-            if points:
-                colour = colours(i / max(1, len(picked) - 1))
-                axis.plot(*zip(*points), "-", color=colour, marker=".", label=f"epoch {int(row['epoch'])}")
+            shown = [(step, value) for step, value in points if value > 0]
+            if shown:
+                axis.plot(*zip(*shown), "-", color=colour, marker=".", label=f"epoch {int(row['epoch'])}")
+            zeros = [step for step, value in points if value == 0]
+            if zeros:
+                underflow = True
+                axis.plot(zeros, [floor] * len(zeros), "v", color=colour, linestyle="none")
+        if underflow:
+            axis.plot([], [], "v", color="gray", linestyle="none", label="0 (below float32)")
         axis.set_yscale("log")
         axis.set_xlabel("time step t (1 = first)")
         axis.set_title(label, fontsize="small")

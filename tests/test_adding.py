@@ -172,13 +172,20 @@ def test_plot_gradients_draws_the_norm_against_the_time_step(tmp_path, monkeypat
         (name, [{"epoch": e, **{f"grad_norm_step/{t}": scale * 10.0 ** (t / 5) for t in (1, 5, 10)}} for e in (1, 2)])
         for name, scale in (("simple", 1e-6), ("lstm", 1.0))
     ]
+    runs[0][1][1]["grad_norm_step/1"] = 0.0  # underflowed: no place on a log scale
     path = plots.step_gradient_panels(runs, tmp_path / "steps.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     simple, lstm = drawn["axes"]
     assert simple.get_yscale() == "log" and simple.get_shared_y_axes().joined(simple, lstm)
-    assert [line.get_label() for line in simple.get_lines()] == ["epoch 1", "epoch 2"]
-    assert list(simple.get_lines()[0].get_xdata()) == [1, 5, 10]
-    assert simple.get_lines()[0].get_ydata()[0] == pytest.approx(1e-6 * 10**0.2)
+    curves = [line for line in simple.get_lines() if line.get_label().startswith("epoch")]
+    assert [line.get_label() for line in curves] == ["epoch 1", "epoch 2"]
+    assert list(curves[0].get_xdata()) == [1, 5, 10] and list(curves[1].get_xdata()) == [5, 10]
+    assert curves[0].get_ydata()[0] == pytest.approx(1e-6 * 10**0.2)
+    # the 0 is drawn as ▼ at the bottom: a tenth of the smallest norm drawn, and said in the legend
+    zeros = [line for line in simple.get_lines() if line.get_marker() == "v" and len(line.get_xdata())]
+    assert [(list(z.get_xdata()), list(z.get_ydata())) for z in zeros] == [([1], [pytest.approx(1e-7 * 10**0.2)])]
+    assert "0 (below float32)" in [text.get_text() for text in simple.get_legend().get_texts()]
+    assert "0 (below float32)" not in [text.get_text() for text in lstm.get_legend().get_texts()]
 
 
 def test_annctl_plot_gradients_on_step_gradient_runs(tmp_path):
