@@ -42,8 +42,8 @@ def test_every_dataset_gives_splits_and_a_reader_of_the_declared_interfaces(name
     source = str(example.new_inputs) if example.new_inputs else "-"
     reader = spec.reader(data.description, source, chunk_rows=16)
     assert isinstance(reader, InputReader), type(reader)
-    # the optional capabilities answer for every kind: a forecast's naive baseline, files, rolling
-    assert (data.test.naive_forecast() is not None) == (name == "timeseries" and data.task == "regression")
+    # the optional capabilities answer for every kind: a naive baseline (forecasts, adding's 1.0), files, rolling
+    assert (data.test.naive_forecast() is not None) == (name in ("timeseries", "adding") and data.task == "regression")
     assert (data.test.files is not None) == (name == "image_folder")
     assert reader.can_roll == (data.description.kind == "sequence" and name == "timeseries")
 
