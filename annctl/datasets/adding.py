@@ -26,8 +26,9 @@ CONSTANT = 1.0  # the baseline's answer: the expected sum of two uniform [0, 1) 
 
 @register_dataset
 class Adding(SequenceDataset):
-    """The adding problem, generated: `samples` sequences of `steps` (value, marker) steps; target = the sum of
-    the two marked values (regression). Always answering 1.0 gives MSE ≈ 0.167, reported as the baseline."""
+    """The adding problem, generated: sequences of (value, marker) steps, target = the two marked values' sum.
+
+    Regression; always answering 1.0 gives MSE ≈ 0.167, reported as the baseline."""
 
     name: Literal["adding"] = "adding"
     steps: int = Field(
