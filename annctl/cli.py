@@ -680,7 +680,9 @@ def export(
     print_line(manifest.path)
 
 
-runs_app = typer.Typer(help="List and inspect run directories (reads only their small files).", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="List and inspect run directories (reads only their small files); sync them to MLflow.", no_args_is_help=True
+)
 app.add_typer(runs_app, name="runs")
 
 
@@ -756,6 +758,41 @@ def runs_show(
     out().print("[bold]files[/bold]")
     for entry in shown["files"]:
         out().print(f"  {entry['path']}  ({entry['bytes']:,} bytes)", highlight=False)
+
+
+@runs_app.command("sync", cls=_Command)
+def runs_sync(
+    targets: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            metavar="[RUN|DIR]...",
+            help="Runs or tune directories to upload; a folder: its runs and searches not yet synced "
+            "(default: the runs root's).",
+        ),
+    ] = None,
+    uri: Annotated[
+        Optional[str],
+        typer.Option("--uri", help="MLflow tracking server (default: the one each run was tracked to)."),
+    ] = None,
+    runs_dir: RunsDirOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="JSON on stdout.")] = False,
+) -> None:
+    """Upload runs and searches to MLflow that it does not have whole (idempotent: never duplicates a run)."""
+    from annctl.rundir import runs_root
+    from annctl.tracking.sync import sync
+
+    with user_errors():
+        results = sync(list(targets or []), runs_root(runs_dir), uri)
+    if json_output:
+        print_json([{**vars(result), "path": str(result.path)} for result in results])
+    else:
+        for result in results:
+            detail = f" ({result.detail})" if result.detail else ""
+            print_line(f"{result.outcome}: {result.kind} {result.path}{detail}")
+        if not results:
+            err().print("nothing to sync: every tracked run and search is synced", highlight=False)
+    if any(result.outcome == "failed" for result in results):
+        raise typer.Exit(1)
 
 
 @app.command(cls=_Command)

@@ -353,6 +353,7 @@ def print_runs(console: Console, rows: list[dict[str, Any]], root: Path) -> None
         "test": lambda row: headline_test_metric(row["test_metrics"]),
         "duration": lambda row: duration_text(row["wall_seconds"]),
         "age": lambda row: describe_age(row["age_seconds"]),
+        "mlflow": lambda row: row.get("mlflow") or "",
     }
 
     def build(columns: list[str]) -> Table:
@@ -363,9 +364,14 @@ def print_runs(console: Console, rows: list[dict[str, Any]], root: Path) -> None
             table.add_row(*(cells[column](row) for column in columns))
         return table
 
-    # a column empty in every row says nothing (`test` of a search's trials, which are not tested): left out
-    columns = [column for column in RUN_COLUMNS if column in ("run", "status") or any(cells[column](r) for r in rows)]
-    optional = [column for column in ("age", "duration", "epochs", "best", "test") if column in columns]
+    # a column empty in every row says nothing (`test` of a search's trials, which are not tested; `mlflow` where no
+    # run reports to MLflow): left out
+    columns = [
+        column
+        for column in (*RUN_COLUMNS, "mlflow")
+        if column in ("run", "status") or any(cells[column](r) for r in rows)
+    ]
+    optional = [column for column in ("age", "duration", "mlflow", "epochs", "best", "test") if column in columns]
     print_fitted(console, build, columns, optional)
 
 
@@ -383,7 +389,9 @@ def print_searches(console: Console, rows: list[dict[str, Any]], root: Path) -> 
         "best": search_best_text,
         "duration": lambda row: duration_text(row["wall_seconds"]),
         "age": lambda row: describe_age(row["age_seconds"]),
+        "mlflow": lambda row: row.get("mlflow") or "",
     }
+    tracked = any(row.get("mlflow") for row in rows)
 
     def build(columns: list[str]) -> Table:
         table = _name_table(f"{len(rows)} search(es) in {root} (their trials: --trials)")
@@ -393,7 +401,8 @@ def print_searches(console: Console, rows: list[dict[str, Any]], root: Path) -> 
             table.add_row(*(cells[column](row) for column in columns))
         return table
 
-    print_fitted(console, build, SEARCH_COLUMNS, ("age", "duration", "best"))
+    columns = (*SEARCH_COLUMNS, "mlflow") if tracked else SEARCH_COLUMNS
+    print_fitted(console, build, columns, [c for c in ("age", "mlflow", "duration", "best") if c in columns])
 
 
 def print_comparison(console: Console, comparison: dict[str, Any]) -> None:

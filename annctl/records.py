@@ -245,6 +245,21 @@ class TrialOutcome(Record):
     worker: TrialWorker | None = None
 
 
+class Tracking(Record):
+    """`mlflow.json`: a run's (or a search's) counterpart in MLflow, written atomically whenever it changes.
+
+    The run directory is the source of truth; this says whether MLflow has all of it yet."""
+
+    run_id: str = Field(..., description="annctl's id of the run: the MLflow run's `annctl.run_id` tag.")
+    uri: str | None = Field(None, description="The tracking server last sent to (without a password).")
+    experiment: str | None = Field(None, description="The MLflow experiment.")
+    mlflow_run_id: str | None = Field(None, description="The MLflow run, once created.")
+    synced: bool = Field(False, description="Whether MLflow holds everything of the finished run.")
+    synced_at: str | None = Field(None, description="UTC, ISO 8601, of the upload that completed it.")
+    error: str | None = Field(None, description="Why it is not synced yet (the server's first failure).")
+    git_commit: str | None = Field(None, description="The commit of the git repository holding the experiment file.")
+
+
 RECORDS: dict[str, type[Record]] = {
     "summary": Summary,
     "dataset": DataInfo,
@@ -255,4 +270,5 @@ RECORDS: dict[str, type[Record]] = {
     "trial": TrialOutcome,
     "export": ExportManifest,  # `annctl export`'s manifest (annctl.export.manifest)
     "light": LightManifest,  # predict's light model, light/<checkpoint>.json (annctl.light.manifest)
+    "tracking": Tracking,  # mlflow.json of a run or tune directory tracked in MLflow (annctl.tracking)
 }

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from annctl.records import DataInfo, Manifest, Summary
+    from annctl.records import DataInfo, Manifest, Summary, Tracking
 
 from annctl import __version__
 from annctl.errors import UsageError
@@ -39,6 +39,7 @@ class RunPaths:
         ".lock",
     )
     TRIAL, TRIAL_LOG = "trial.json", "trial.log"  # a search's trials: its outcome and its output
+    TRACKING = "mlflow.json"  # records.Tracking: the run's MLflow counterpart and whether it is synced
 
     def __init__(self, run_dir: str | Path):
         self.dir = Path(run_dir)
@@ -60,6 +61,7 @@ class RunPaths:
     trial_log = property(lambda self: self.dir / self.TRIAL_LOG)  # the trial's output (search trials only)
     export = property(lambda self: self.dir / "export")  # `annctl export`'s artifacts by default
     light = property(lambda self: self.dir / "light")  # predict's TFLite models (annctl.light), made on first use
+    tracking = property(lambda self: self.dir / self.TRACKING)  # records.Tracking (runs tracked in MLflow)
 
     def light_model(self, checkpoint: str) -> Path:
         """The TFLite flatbuffer of ``checkpoint`` (final, best, last) for the LiteRT engine."""
@@ -91,6 +93,7 @@ class TunePaths:
     best = property(lambda self: self.dir / "best.yaml")  # the best trial as a plain experiment
     summary = property(lambda self: self.dir / "summary.json")
     tensorboard = property(lambda self: self.dir / "tensorboard")  # one HParams session per trial
+    tracking = property(lambda self: self.dir / RunPaths.TRACKING)  # records.Tracking: the MLflow parent run
 
     def trial(self, number: int) -> Path:
         return self.trials / f"{number:03d}"
@@ -158,8 +161,9 @@ def create_run_dir(root: Path, name: str) -> Path:
 def spec_to_yaml(spec) -> str:
     """The resolved spec as YAML, with each section's registry key (`name`, `architecture`) first."""
     data = spec.model_dump(mode="json")
-    if data.get("search", ...) is None:
-        del data["search"]  # only tune experiments have one
+    for optional in ("search", "tracking"):  # only tune experiments have a search; tracked runs a tracking
+        if data.get(optional, ...) is None:
+            del data[optional]
     for section, key in (("dataset", "name"), ("model", "architecture")):
         data[section] = {key: data[section].pop(key), **data[section]}
     from annctl.yamlsafe import dump
@@ -217,6 +221,23 @@ def read_summary(run_dir: Path) -> Summary | None:
 
     try:
         return Summary.model_validate_json(RunPaths(run_dir).summary.read_bytes())
+    except (OSError, ValidationError):
+        return None
+
+
+def write_tracking(folder: Path, record: Tracking) -> None:
+    """mlflow.json of a run or tune directory (RunPaths.tracking and TunePaths.tracking are the same file)."""
+    atomic_write_json(RunPaths(folder).tracking, record.model_dump(mode="json"))
+
+
+def read_tracking(folder: Path) -> Tracking | None:
+    """mlflow.json, or None when the run was never tracked (or the file is unreadable)."""
+    from pydantic import ValidationError
+
+    from annctl.records import Tracking
+
+    try:
+        return Tracking.model_validate_json(RunPaths(folder).tracking.read_bytes())
     except (OSError, ValidationError):
         return None
 

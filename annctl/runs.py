@@ -109,6 +109,7 @@ def run_row(run_dir: Path, now: float | None = None, search: Path | None = None)
         "started_at": started,
         "age_seconds": _age(started, now),
         "search": str(search) if search is not None else None,  # the tune directory of a trial
+        "mlflow": mlflow_state(run_dir),
     }
 
 
@@ -129,8 +130,17 @@ def search_row(tune_dir: Path, now: float | None = None) -> dict[str, Any]:
         row[key] = summary.get(key, 0)
     for key in ("best_trial", "best_value", "best_run_dir", "wall_seconds"):
         row[key] = summary.get(key)
-    row.update(started_at=started, age_seconds=_age(started, now))
+    row.update(started_at=started, age_seconds=_age(started, now), mlflow=mlflow_state(tune_dir))
     return row
+
+
+def mlflow_state(folder: Path) -> str | None:
+    """`synced` when MLflow holds the whole run or search, `not synced` when it is tracked and MLflow does not
+    (yet: `annctl runs sync`), None when it was never tracked (mlflow.json, read without pydantic)."""
+    record = _read_json(RunPaths(folder).tracking)
+    if not record:
+        return None
+    return "synced" if record.get("synced") else "not synced"
 
 
 def _lock_holder_alive(tune_dir: Path) -> bool:

@@ -241,6 +241,28 @@ class OutputSpec(StrictModel):
     )
 
 
+class MlflowSpec(StrictModel):
+    """Send the run (or a search) to an MLflow tracking server; needs `pip install 'annctl[mlflow]'`."""
+
+    uri: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2048,
+        description="Tracking server URI, e.g. http://127.0.0.1:5000; default: $MLFLOW_TRACKING_URI (MLflow's "
+        "own convention). The run directory stays the source of truth: a server away or failing never stops or "
+        "slows the training, and `annctl runs sync` uploads the run later.",
+    )
+    experiment: str | None = Field(
+        None, min_length=1, max_length=500, description="MLflow experiment; default: the spec's `name`."
+    )
+
+
+class TrackingSpec(StrictModel):
+    """Where runs are reported besides their run directory (off unless a section is given)."""
+
+    mlflow: MlflowSpec | None = Field(None, description="MLflow: params, per-epoch metrics, artifacts, the model.")
+
+
 class ExperimentSpec(StrictModel):
     """One experiment: what to train on, what to build, how to train it, what to keep."""
 
@@ -252,6 +274,9 @@ class ExperimentSpec(StrictModel):
     output: OutputSpec = Field(default_factory=OutputSpec, description="Checkpoints and TensorBoard.")
     search: SearchSpec | None = Field(
         None, description="Hyperparameter search for `annctl tune` (`annctl train` ignores it)."
+    )
+    tracking: TrackingSpec | None = Field(
+        None, description="Experiment tracking (MLflow); off unless given. Not part of the run's result."
     )
 
     @model_validator(mode="before")

@@ -31,6 +31,8 @@ from annctl.rundir import (
     write_summary,
 )
 from annctl.spec import ExperimentSpec
+from annctl.tracking.live import check as check_tracking
+from annctl.tracking.live import is_tracked
 
 
 class Reporter(Protocol):
@@ -84,6 +86,8 @@ def train(
 
     Raises AnnctlError subclasses: DataError/SpecError (2), TrainingDiverged (1), Interrupted (130/143).
     """
+    if is_tracked(spec) and not search_trial:  # MLflow missing or no URI: exit 2 before any training
+        check_tracking(spec)
     role = None
     if spec.training.distribution == "multi_worker":
         from annctl.training.distribution import worker_role
@@ -124,9 +128,18 @@ def train(
             worker=Worker(**dataclasses.asdict(role)) if role is not None else None,
         )
         write_summary(run_dir, summary)
-        return _run(
-            spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, list(callbacks), None, search_trial
-        )
+        with _tracking(spec, run_dir, source, search_trial) as tracking_callbacks:
+            return _run(
+                spec,
+                data,
+                run_dir,
+                summary,
+                reporter or SilentReporter(),
+                runs_root,
+                [*callbacks, *tracking_callbacks],
+                None,
+                search_trial,
+            )
 
 
 @contextlib.contextmanager
@@ -218,7 +231,10 @@ def resume(
             finished_at=None,
         )
         write_summary(run_dir, summary)
-        return _run(spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, [], point)
+        with _tracking(spec, run_dir, source) as tracking_callbacks:
+            return _run(
+                spec, data, run_dir, summary, reporter or SilentReporter(), runs_root, tracking_callbacks, point
+            )
 
 
 def _run(
@@ -284,6 +300,25 @@ def _run(
     if not search_trial:
         plot_learning_curves(run_dir, spec.name)
     return summary
+
+
+@contextlib.contextmanager
+def _tracking(spec: ExperimentSpec, run_dir: Path, source: str, search_trial: bool = False):
+    """The callbacks that report the training to MLflow when the spec asks (none for a search's trial: the
+    search reports its trials itself); at the end, however the training ended, the last upload and at most one
+    warning. The training never waits for the server (annctl.tracking.live)."""
+    if not is_tracked(spec) or search_trial:
+        yield []
+        return
+    from annctl.tracking.live import LiveTracking
+
+    tracking = LiveTracking(spec, run_dir, source)
+    try:
+        yield [tracking.callback()]
+    finally:
+        warning = tracking.finish()
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

@@ -12,12 +12,13 @@ import contextlib
 import json
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from annctl import compat
 from annctl.errors import AnnctlError, Interrupted, SpecError, UsageError
@@ -25,6 +26,8 @@ from annctl.fileio import atomic_write_json, atomic_write_text, exclusive_lock
 from annctl.records import TrialOutcome, TuneConfig, TuneSummary
 from annctl.rundir import TunePaths, create_run_dir, prepare_root, spec_to_yaml, utc_now
 from annctl.spec import ExperimentSpec
+from annctl.tracking.live import check as check_tracking
+from annctl.tracking.live import is_tracked
 from annctl.training.tf_setup import cores
 from annctl.tuning import hparams
 from annctl.tuning import study as studies
@@ -32,6 +35,9 @@ from annctl.tuning.outputs import write_outputs
 from annctl.tuning.space import trial_data
 from annctl.tuning.trial import TRIAL_FILE, TRIAL_LOG
 from annctl.tuning.workers import TrialWorker, WorkerGone
+
+if TYPE_CHECKING:
+    from annctl.tracking.search import SearchTracking
 
 TUNE_FILE, LOCK_FILE = TunePaths.CONFIG, TunePaths.LOCK
 
@@ -106,6 +112,8 @@ def start(spec: ExperimentSpec, options: TuneOptions, root: Path) -> Path:
             "`tune --storage URL` on each machine to spread a search over several (see docs/how-to/tuning-at-scale.md)"
         )
     _check_options(options)
+    if is_tracked(spec):  # MLflow missing or no URI: exit 2 before the tune directory is made
+        check_tracking(spec)
     prepare_root(root)
     tune_dir = create_run_dir(root, f"{spec.name}-tune")
     metric, direction = spec.search_objective()
@@ -230,7 +238,8 @@ class Search:
         self.on_trial = on_trial or (lambda event: None)
         self.search = spec.search_section()
         self.space = self.search.space
-        self.base = spec.model_dump(mode="json", exclude={"search"})
+        # tracking is where the search reports, not what it searches: a resume may report elsewhere
+        self.base = spec.model_dump(mode="json", exclude={"search", "tracking"})
         self.stop = threading.Event()
         self.ask_lock, self.out_lock = threading.Lock(), threading.Lock()
         self.running: dict[int, TrialWorker] = {}  # trial number → the worker running it (signal_lock)
@@ -239,6 +248,7 @@ class Search:
         self.failure: str | None = None
         self.started = time.monotonic()
         self.signal_code: int | None = None
+        self.tracking: SearchTracking | None = None  # reports to MLflow when the experiment asks
 
     # -- study ------------------------------------------------------------------------------------------------
 
@@ -286,6 +296,10 @@ class Search:
                 _fail_stale(study)
                 if self.resume:
                     studies.retry_failed(study)
+                if is_tracked(self.spec):
+                    from annctl.tracking.search import SearchTracking
+
+                    self.tracking = SearchTracking(self.spec, self.tune_dir, study)
             except BaseException:
                 for worker in ready:
                     worker.close()
@@ -301,6 +315,10 @@ class Search:
                 self._wait(threads)
             status = "interrupted" if self.signal_code else ("failed" if self.failure else "completed")
             summary = self.write_outputs(status, previous)
+            if self.tracking is not None:
+                warning = self.tracking.finish()
+                if warning:
+                    print(f"warning: {warning}", file=sys.stderr, flush=True)
         if self.signal_code:
             error = Interrupted(f"tune interrupted; continue with: annctl tune --resume {self.tune_dir}")
             error.exit_code = self.signal_code
@@ -516,6 +534,8 @@ class Search:
             elif event.state != "failed":
                 self.consecutive_failures = 0
         self.write_outputs("running")
+        if self.tracking is not None:
+            self.tracking.trial(event.number)
 
 
 def _fail_stale(study) -> None:

@@ -15,7 +15,7 @@ from pydantic import Field, model_validator
 from annctl.specbase import StrictModel
 
 PATH_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-NOT_SEARCHABLE = ("name", "search")
+NOT_SEARCHABLE = ("name", "search", "tracking")
 
 
 class FloatParam(StrictModel):
