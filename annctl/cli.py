@@ -804,7 +804,7 @@ def schema(
             "--record",
             metavar="NAME",
             help="The JSON Schema of a file annctl writes instead: summary, dataset, manifest, env, tune, "
-            "tune-summary, trial, export.",
+            "tune-summary, trial, export, tracking.",
         ),
     ] = None,
 ) -> None:

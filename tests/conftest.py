@@ -13,10 +13,10 @@ EXPERIMENTS = REPO / "experiments"
 
 
 def pytest_collection_modifyitems(items):
-    """Fault-injection and PostgreSQL tests run real processes for tens of seconds each: they are ``slow`` too,
+    """Fault-injection, PostgreSQL and MLflow tests run real processes for tens of seconds each: they are ``slow`` too,
     so ``pytest -m "not slow"`` is the quick inner loop (the README says what it leaves out)."""
     for item in items:
-        if item.get_closest_marker("reliability") or item.get_closest_marker("postgres"):
+        if any(item.get_closest_marker(marker) for marker in ("reliability", "postgres", "mlflow")):
             item.add_marker(pytest.mark.slow)
 
 

@@ -9,7 +9,8 @@ import pytest
 from annctl.config import load_spec
 from annctl.errors import SpecError
 
-from .conftest import EXPERIMENTS
+from .conftest import EXPERIMENTS, write_experiment
+from .test_tune import SPACE, tune_experiment
 
 
 def problems(tmp_path: Path, text: str, overrides=()) -> list[str]:
@@ -592,3 +593,15 @@ def test_set_reaches_into_lists_by_index_and_refuses_indices_past_the_end():
         with pytest.raises(SpecError, match=re.escape(f"--set {item}: {message}")):
             apply_overrides(data, [item])
     assert data["model"] == {"hidden_units": [8, 16], "layers": [{"units": 5}]}  # nothing half-set
+
+
+def test_the_spec_takes_tracking_by_set_and_a_search_cannot_search_it(tmp_path):
+    experiment = write_experiment(tmp_path, "classification", name="spec_only")
+    spec = load_spec(experiment, ["tracking.mlflow.uri=http://mlflow.example:5000"])
+    assert spec.tracking.mlflow.uri == "http://mlflow.example:5000" and spec.tracking.mlflow.experiment is None
+    assert load_spec(experiment).tracking is None  # off unless asked for
+    with pytest.raises(SpecError, match="tracking.mlflow.port"):
+        load_spec(experiment, ["tracking.mlflow.port=5000"])
+    searched = tune_experiment(tmp_path, SPACE + "    tracking.mlflow.experiment: {type: choice, values: [a, b]}\n")
+    with pytest.raises(SpecError, match="tracking cannot be searched"):
+        load_spec(searched)

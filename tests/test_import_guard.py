@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-HEAVY = ("tensorflow", "keras", "sklearn", "optuna", "matplotlib")
+HEAVY = ("tensorflow", "keras", "sklearn", "optuna", "matplotlib", "mlflow")
 
 
 def test_importing_the_cli_leaves_heavy_modules_out():

@@ -25,7 +25,16 @@ def test_schema_command_and_contents():
     result = runner.invoke(app, ["schema"])
     schema = json.loads(result.stdout)
     assert schema["additionalProperties"] is False and schema["required"] == ["name", "dataset", "model"]
-    assert set(schema["properties"]) == {"name", "seed", "dataset", "model", "training", "output", "search"}
+    assert set(schema["properties"]) == {
+        "name",
+        "seed",
+        "dataset",
+        "model",
+        "training",
+        "output",
+        "search",
+        "tracking",
+    }
     assert "learning_rate" in json.dumps(schema["$defs"]["TrainingSpec"])
     result = runner.invoke(app, ["schema", "--markdown"])
     assert "### `architecture: wide_deep`" in result.stdout and "`learning_rate`" in result.stdout

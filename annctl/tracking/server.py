@@ -30,7 +30,11 @@ class TrackingUnavailable(Exception):
 
 def require_mlflow(what: str = "tracking.mlflow") -> None:
     """Exit 2 with the install command when MLflow is not installed (checked before any training starts)."""
-    if importlib.util.find_spec("mlflow") is None:
+    try:
+        found = importlib.util.find_spec("mlflow") is not None
+    except ImportError:  # a broken or blocked install
+        found = False
+    if not found:
         raise UsageError(f"{what}: MLflow is not installed; install it with: {INSTALL}")
 
 
