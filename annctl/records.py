@@ -5,8 +5,8 @@ A run's `summary.json` (:class:`Summary`), `dataset.json` (:class:`DataInfo`), `
 `summary.json` (:class:`TuneSummary`), each trial's `trial.json` (:class:`TrialOutcome`), `mlflow.json` of a run
 or search tracked in MLflow (:class:`Tracking`), and `annctl export`'s manifest (in annctl.export.manifest).
 Where each file lives is annctl.rundir's business; `annctl schema --record NAME` prints each record's JSON
-Schema (committed under schemas/), so "what is in summary.json" is one hop for scripts too. Records ignore keys they do not know (a file written by a newer annctl still reads), and
-refuse to be given a field they do not have.
+Schema (committed under schemas/), so "what is in summary.json" is one hop for scripts too. Records ignore keys
+they do not know (a file written by a newer annctl still reads), and refuse to be given a field they do not have.
 """
 
 from __future__ import annotations
