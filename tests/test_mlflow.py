@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import write_experiment
+from .reliability.test_tune_postgres import postgres_url  # noqa: F401 - the PostgreSQL server fixture
 from .test_tune import SPACE, tune_dirs, tune_experiment
 
 pytestmark = pytest.mark.mlflow
@@ -334,3 +335,26 @@ def test_tracking_without_a_uri_is_exit_2_naming_the_field(tmp_path):
     )
     assert result.returncode == 2, result.stderr
     assert "tracking.mlflow.uri" in result.stderr and "MLFLOW_TRACKING_URI" in result.stderr
+
+
+@pytest.mark.postgres
+def test_two_machines_sharing_a_study_report_to_one_parent(tmp_path, tracking_server, postgres_url):  # noqa: F811
+    experiment = tune_experiment(tmp_path, SPACE)
+    args = [sys.executable, "-m", "annctl", "tune", str(experiment), "--trials", "4", "--quiet"]
+    args += ["--storage", postgres_url, "--study", "shared_tracked"]
+    args += ["--set", f"tracking.mlflow.uri={tracking_server.uri}", "--set", "tracking.mlflow.experiment=machines"]
+    machines = []
+    for index in range(2):  # two "machines": separate processes and runs roots, one database, one MLflow
+        env = {**os.environ, "ANNCTL_RUNS_DIR": str(tmp_path / f"machine{index}")}
+        machines.append(subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for machine in machines:
+        _, err = machine.communicate(timeout=900)
+        assert machine.returncode == 0, err
+    client = MlflowClient(tracking_server.uri)
+    runs = client.search_runs([client.get_experiment_by_name("machines").experiment_id])
+    (parent,) = [run for run in runs if run.data.tags.get("annctl.kind") == "search"]
+    children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(runs) == 5 and sorted(int(run.data.tags["annctl.trial"]) for run in children) == [0, 1, 2, 3]
+    for index in range(2):
+        (tune_dir,) = tune_dirs(tmp_path / f"machine{index}")
+        assert json.loads((tune_dir / "mlflow.json").read_text())["mlflow_run_id"] == parent.info.run_id

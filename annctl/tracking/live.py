@@ -49,6 +49,7 @@ class LiveTracking:
             mlflow_run_id=previous.mlflow_run_id if previous and previous.uri == server.redact(self.uri) else None,
             git_commit=(previous.git_commit if previous else None) or content.experiment_commit(source),
         )
+        self.experiment_id: str | None = None  # known once the thread has reached the server
         self.lock = threading.Lock()
         self.abandoned = False
         self.failure: str | None = None
@@ -80,8 +81,8 @@ class LiveTracking:
                 return None
             self._save(synced=False, error=self.failure)
         return (
-            f"MLflow at {self.record.uri} did not take the run ({self.failure}); the run is complete on disk "
-            f"and marked not synced; send it later with: annctl runs sync {self.run_dir}"
+            f"MLflow at {self.record.uri} did not take the run ({self.failure}); its run directory has all of it, "
+            f"marked not synced; send it later with: annctl runs sync {self.run_dir}"
         )
 
     # -- the thread --------------------------------------------------------------------------------------------
@@ -101,7 +102,7 @@ class LiveTracking:
                 self._log_rows(client, run_id, [item for item in items if item is not _FINISH])
             upload.upload_run(
                 client,
-                self.experiment_id,
+                self.experiment_id or "",
                 self.run_dir,
                 self.record.run_id,
                 known_run=run_id,

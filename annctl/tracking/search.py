@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,17 +24,22 @@ from annctl.tracking import content, server, upload
 from annctl.tracking.content import RUN_ID_TAG, SYNCED_TAG
 
 PARENT_ATTR = "annctl.mlflow_parent"  # the study's user attribute naming its parent's annctl.run_id
+PARENT_SETTLE_SECONDS = 1.0  # how long concurrent first writers of PARENT_ATTR have to agree
 FINISH_SECONDS = 120.0
 SEARCH_FILES = ("leaderboard", "best", "summary", "config")  # TunePaths properties sent as the parent's artifacts
 
 
 def parent_id(study: Any) -> str:
-    """The annctl.run_id of the study's parent run, the same for every machine that joins the study."""
+    """The annctl.run_id of the study's parent run, the same for every machine that joins the study.
+
+    The first machine names it in the study's storage; machines starting at the same moment may each write
+    their own, so the writer reads it back a moment later: the last write is what every one of them uses."""
     recorded = study.user_attrs.get(PARENT_ATTR)
     if recorded:
         return recorded
     study.set_user_attr(PARENT_ATTR, uuid.uuid4().hex)
-    return study.user_attrs.get(PARENT_ATTR) or study._storage.get_study_user_attrs(study._study_id)[PARENT_ATTR]
+    time.sleep(PARENT_SETTLE_SECONDS)
+    return study.user_attrs[PARENT_ATTR]
 
 
 def search_params(tune_dir: Path) -> dict[str, str]:
@@ -193,8 +199,8 @@ class SearchTracking:
             return None
         self._save(synced=False, error=self.failure)
         return (
-            f"MLflow at {self.record.uri} did not take the whole search ({self.failure}); it is complete on disk "
-            f"and marked not synced; send it later with: annctl runs sync {self.tune_dir}"
+            f"MLflow at {self.record.uri} did not take the whole search ({self.failure}); its tune directory has "
+            f"all of it, marked not synced; send it later with: annctl runs sync {self.tune_dir}"
         )
 
     def _work(self) -> None:
