@@ -82,12 +82,12 @@ def sync_one(path: Path, uri_option: str | None) -> Synced:
         if search:
             from annctl.tracking.search import upload_search
 
-            run_id = upload_search(client, experiment_id, path, record, status)
+            run_id, sent = upload_search(client, experiment_id, path, record, status), True
         else:
             from annctl.tracking.upload import upload_run
 
             known = record.mlflow_run_id
-            run_id, _ = upload_run(
+            run_id, sent = upload_run(
                 client,
                 experiment_id,
                 path,
@@ -103,7 +103,7 @@ def sync_one(path: Path, uri_option: str | None) -> Synced:
     write_tracking(
         path, record.model_copy(update={"mlflow_run_id": run_id, "synced": True, "synced_at": utc_now(), "error": None})
     )
-    return Synced(path, kind, "uploaded", run_id)
+    return Synced(path, kind, "uploaded" if sent else "already synced", run_id)
 
 
 def usable(uri: str | None) -> str | None:

@@ -129,9 +129,11 @@ def log_model(client: Any, run_id: str, run_dir: Path) -> str:
     signature and pinned requirements; returns what the `annctl.model` tag records."""
     import tempfile
 
+    from annctl.training.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()  # `runs sync` loads it only here, with its start-up chatter kept off the terminal
     import keras
     import mlflow.keras
-    import tensorflow as tf
 
     from annctl.config import load_spec
     from annctl.errors import AnnctlError
