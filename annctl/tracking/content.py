@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,15 @@ def params(run_dir: Path) -> dict[str, str]:
     for package in ("annctl", "tensorflow", "keras", "python"):
         if env.get(package):
             values[f"version.{package}"] = env[package]
-    return {key[:PARAM_KEY_LIMIT]: param_text(value) for key, value in values.items()}
+    return {mlflow_key(key): param_text(value) for key, value in values.items()}
+
+
+def mlflow_key(name: str) -> str:
+    """A param or metric name as MLflow takes it: letters, digits, `_ - . / ` and spaces, no empty or relative
+    path parts (a spec's column named `Preis [EUR]` is sent as `Preis _EUR_`), at most 250 characters."""
+    cleaned = re.sub(r"[^/\w.\- ]", "_", name)
+    parts = [part for part in cleaned.split("/") if part not in ("", ".", "..")]
+    return "/".join(parts)[:PARAM_KEY_LIMIT] or "_"
 
 
 def param_text(value: Any) -> str:
@@ -89,14 +98,14 @@ def metric_rows(run_dir: Path) -> list[dict[str, float]]:
 
 def epoch_metrics(row: dict[str, float]) -> tuple[int, dict[str, float]]:
     """(step, metrics) of one metrics.csv row: every column but the epoch, under its own name."""
-    return int(row["epoch"]), {key: float(value) for key, value in row.items() if key not in NOT_METRICS}
+    return int(row["epoch"]), {mlflow_key(key): float(value) for key, value in row.items() if key not in NOT_METRICS}
 
 
 def test_metrics(summary: dict[str, Any]) -> dict[str, float]:
     """The final model's test metrics (`test_accuracy`, `test_skill` and `test_naive_mse` for forecasts)."""
     metrics = summary.get("test_metrics") or {}
     return {
-        f"test_{key}": float(value)
+        mlflow_key(f"test_{key}"): float(value)
         for key, value in metrics.items()
         if isinstance(value, (int, float)) and not isinstance(value, bool)
     }

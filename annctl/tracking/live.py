@@ -66,7 +66,8 @@ class LiveTracking:
 
     def epoch_end(self, epoch: int, logs: dict) -> None:
         """Queue the epoch's row (``epoch`` 0-based, as Keras counts)."""
-        self.rows.put((epoch + 1, {key: float(value) for key, value in logs.items()}, int(time.time() * 1000)))
+        row = {"epoch": epoch + 1, **logs}
+        self.rows.put((*content.epoch_metrics(row), int(time.time() * 1000)))
 
     def finish(self) -> str | None:
         """Wait (at most FINISH_SECONDS) for the last upload; the one warning to print when MLflow does not have

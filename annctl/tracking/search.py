@@ -56,7 +56,7 @@ def search_params(tune_dir: Path) -> dict[str, str]:
         if config.get(key) is not None:
             values[f"search.{key}"] = config[key]
     values["search.space"] = sorted(search.get("space") or {})
-    return {key[: content.PARAM_KEY_LIMIT]: content.param_text(value) for key, value in values.items()}
+    return {content.mlflow_key(key): content.param_text(value) for key, value in values.items()}
 
 
 def sampled_params(tune_dir: Path, trial_dir: Path) -> dict[str, str]:
@@ -65,7 +65,7 @@ def sampled_params(tune_dir: Path, trial_dir: Path) -> dict[str, str]:
 
     space = (content.read_yaml(TunePaths(tune_dir).experiment).get("search") or {}).get("space") or {}
     spec = flatten(content.read_yaml(RunPaths(trial_dir).spec))
-    return {path: content.param_text(spec[path]) for path in space if path in spec}
+    return {content.mlflow_key(path): content.param_text(spec[path]) for path in space if path in spec}
 
 
 def trial_dirs(tune_dir: Path) -> list[Path]:
