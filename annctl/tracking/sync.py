@@ -113,9 +113,9 @@ def usable(uri: str | None) -> str | None:
 
 def _tracking_section(path: Path) -> dict:
     spec = content.read_yaml(path / "spec.yaml") or content.read_yaml(path / "experiment.yaml")
-    tracking = spec.get("tracking") if isinstance(spec.get("tracking"), dict) else {}
-    mlflow = tracking.get("mlflow") if isinstance(tracking.get("mlflow"), dict) else {}
-    return {**mlflow, "name": spec.get("name") or path.name}
+    tracking = spec.get("tracking")
+    mlflow = tracking.get("mlflow") if isinstance(tracking, dict) else None
+    return {**(mlflow if isinstance(mlflow, dict) else {}), "name": spec.get("name") or path.name}
 
 
 def tracked_uri(path: Path) -> str | None:

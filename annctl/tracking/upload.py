@@ -158,11 +158,11 @@ def signature(model: Any) -> Any:
     """The model's input and output tensors (name, dtype, shape with any batch size) as an MLflow signature."""
     import numpy as np
     from mlflow.models.signature import ModelSignature
-    from mlflow.types.schema import Schema, TensorSpec
+    from mlflow.types.schema import ColSpec, Schema, TensorSpec
 
     def schema(tensors: list) -> Any:
         named = len(tensors) > 1
-        specs = []
+        specs: list[ColSpec | TensorSpec] = []
         for tensor in tensors:
             dtype = np.dtype(object) if str(tensor.dtype) == "string" else np.dtype(str(tensor.dtype))
             shape = tuple(-1 if size is None else int(size) for size in tensor.shape)
