@@ -6,8 +6,9 @@ Needs the real data ($ANNCTL_DATA_DIR) and the mlflow extra. Without --uri it st
 loopback port (SQLite store, local artifact root, in a temporary folder) and stops it at the end. Each pair runs
 `annctl train EXP -q` once without and once with `--set tracking.mlflow.uri=URI`, the order swapped every pair,
 so a machine that gets busier or quieter weighs on both. Prints one JSON line per run (the command's wall time,
-the training's own `wall_seconds` from summary.json, whether the tracked run synced) and a final line with each
-side's median, spread (min, max) and the overhead of the medians in percent.
+the training's own `wall_seconds` from summary.json, the process's CPU seconds, whether the tracked run synced)
+and a final line with each side's median, spread (min, max) and the overhead of the medians in percent. The
+server started here shares the machine, so its CPU time counts against tracking's wall times (not its CPU).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -55,11 +57,11 @@ def train(experiment: str, epochs: int, runs_dir: Path, uri: str | None) -> dict
     args = [sys.executable, "-m", "annctl", "train", experiment, "-q", "--set", f"training.epochs={epochs}"]
     if uri:
         args += ["--set", f"tracking.mlflow.uri={uri}"]
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), children_cpu()
     result = subprocess.run(
         args, capture_output=True, text=True, cwd=REPO, env={**os.environ, "ANNCTL_RUNS_DIR": str(runs_dir)}
     )
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, children_cpu() - cpu_before
     if result.returncode != 0:
         raise SystemExit(f"annctl train failed ({result.returncode}): {result.stderr[-2000:]}")
     run_dir = Path(result.stdout.strip())
@@ -70,10 +72,18 @@ def train(experiment: str, epochs: int, runs_dir: Path, uri: str | None) -> dict
         "tracking": bool(uri),
         "command_seconds": round(seconds, 2),
         "training_seconds": round(summary["wall_seconds"], 2),
+        "cpu_seconds": round(cpu, 2),
         "test_accuracy": (summary.get("test_metrics") or {}).get("accuracy"),
         "synced": synced,
         "warnings": result.stderr.count("warning:"),
     }
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of the finished child processes so far (less sensitive to a busy machine than
+    wall time: the work tracking adds, wherever it ran)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def side(runs: list[dict], key: str) -> dict:
@@ -106,7 +116,7 @@ def main() -> None:
     off = [run for run in runs if not run["tracking"]]
     on = [run for run in runs if run["tracking"]]
     report = {"epochs": args.epochs, "pairs": args.pairs}
-    for key in ("command_seconds", "training_seconds"):
+    for key in ("command_seconds", "training_seconds", "cpu_seconds"):
         report[key] = {"off": side(off, key), "on": side(on, key)}
         before, after = report[key]["off"]["median"], report[key]["on"]["median"]
         report[key]["overhead_percent"] = round(100 * (after - before) / before, 2)
