@@ -30,6 +30,7 @@ ENVIRONMENT = {
 OTHER_ENVIRONMENT = {
     "SCIKIT_LEARN_DATA": "scikit-learn's data home, where the California housing cache is read.",
     "TF_CONFIG": "The cluster and this machine's task, for `training.distribution: multi_worker`.",
+    "MLFLOW_TRACKING_URI": "The MLflow server of a run whose `tracking.mlflow` gives no `uri` (MLflow's own variable).",
 }
 
 # What each path of a run and a tune directory holds (the names come from annctl.rundir; a test fails when a
@@ -55,6 +56,8 @@ RUN_FILES = {
     "export": "`annctl export`'s artifacts and manifests by default (record `export`).",
     "light": "`annctl predict`'s light models, made on a model's first predict: `<checkpoint>.tflite` (a TFLite "
     "flatbuffer the LiteRT engine runs without TensorFlow) and `<checkpoint>.json` (record `light`).",
+    "tracking": "Runs tracked in MLflow: annctl's run id, the MLflow run and whether MLflow has all of it "
+    "(record `tracking`; `annctl runs sync` uploads what it lacks).",
 }
 TUNE_FILES = {
     "config": "How the search was started (record `tune`); a resume cannot silently change it.",
@@ -66,6 +69,8 @@ TUNE_FILES = {
     "best": "The best trial's experiment without `search:`, ready for `annctl train`.",
     "summary": "The search's outcome so far (record `tune-summary`).",
     "tensorboard": "TensorBoard's HParams view: one session per finished trial.",
+    "tracking": "Searches tracked in MLflow: the study's parent run and whether MLflow has all of it (record "
+    "`tracking`).",
 }
 
 
