@@ -43,7 +43,10 @@ RUN_FILES = {
     "`epoch_seconds`.",
     "model": "The final model (the best weights when early stopping restores them).",
     "data": "What the model takes and how new inputs are read (record `dataset`).",
-    "lock": "Held while a process trains or resumes the run (it names that process); removed when that process ends, so one left behind means the process was killed.",
+    "lock": (
+        "Held while a process trains or resumes the run (it names that process); removed when that process ends, "
+        "so one left behind means the process was killed."
+    ),
     "checkpoints": "`best.keras`, `last.keras`, `previous.keras` (kept until the next `last.keras` is complete).",
     "manifest": "Epoch and SHA-256 of each checkpoint and the state a resume needs, written after them "
     "(record `manifest`).",
@@ -61,7 +64,10 @@ RUN_FILES = {
 }
 TUNE_FILES = {
     "config": "How the search was started (record `tune`); a resume cannot silently change it.",
-    "lock": "One `annctl tune` process per directory; removed when that process ends (one left behind: the process was killed).",
+    "lock": (
+        "One `annctl tune` process per directory; removed when that process ends (one left behind: the process "
+        "was killed)."
+    ),
     "experiment": "The experiment with its `search:` section, frozen at the start.",
     "database": "The default Optuna storage (SQLite).",
     "trials": "`trials/NNN/`: each trial a run directory.",

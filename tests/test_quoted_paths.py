@@ -56,3 +56,25 @@ def test_an_output_path_with_a_newline(tmp_path):
     (tmp_path / "file").write_text("a file where a folder should be")
     output = tmp_path / "file" / "my\nplot.png"
     one_error_line(annctl("plot", str(run_dir), "--metric", "loss", "-o", str(output)), "my\\nplot.png': cannot")
+
+
+def test_dataset_files_with_a_newline_in_their_names(tmp_path):
+    """The readers of every kind of dataset file name it the same way (csv, timeseries): one error line."""
+    table = tmp_path / "my\ndata.csv"
+    table.write_bytes(b"x,z\n1,\xff\n2,b\n")  # not UTF-8 on line 2
+    experiment = tmp_path / "table.yaml"
+    experiment.write_text(
+        "name: table\n"
+        'dataset: {name: csv, path: "' + str(table).replace("\n", "\\n") + '", target: z}\n'
+        "model: {architecture: mlp}\n"
+    )
+    series = tmp_path / "my\nseries.csv"
+    series.write_text("")  # empty
+    experiment_series = tmp_path / "series.yaml"
+    experiment_series.write_text(
+        "name: series\n"
+        'dataset: {name: timeseries, path: "' + str(series).replace("\n", "\\n") + '", target: v}\n'
+        "model: {architecture: rnn}\n"
+    )
+    one_error_line(annctl("validate", str(experiment)), "my\\ndata.csv'")
+    one_error_line(annctl("validate", str(experiment_series)), "my\\nseries.csv'")

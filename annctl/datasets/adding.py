@@ -20,6 +20,7 @@ from annctl.datasets.inline_sequence import ArrayReader
 from annctl.datasets.registry import register_dataset
 from annctl.datasets.timeseries import SequenceDataset
 from annctl.errors import DataError
+from annctl.wording import shown_path
 
 CONSTANT = 1.0  # the baseline's answer: the expected sum of two uniform [0, 1) values
 
@@ -144,4 +145,6 @@ class AddingReader(ArrayReader):
     """New sequences for an `adding` run: a .npy/.npz array (N, steps, 2) of (value, marker) steps."""
 
     def read_labeled(self, path: Path):
-        raise DataError(f"{path}: --data is not supported for adding runs (evaluate the test split instead)")
+        raise DataError(
+            f"{shown_path(path)}: --data is not supported for adding runs (evaluate the test split instead)"
+        )

@@ -23,6 +23,7 @@ from typing import Annotated, Literal, TextIO, Union
 from pydantic import Field
 
 from annctl.errors import DataError
+from annctl.wording import shown_path
 
 DELIMITERS = (",", ";", "\t", "|")  # what `auto` tries, in this order of preference on a tie
 SAMPLE_CHARS = 1 << 16  # `auto` looks at the first 64 KiB of text ...
@@ -190,7 +191,9 @@ def undecodable(path: Path, encoding: str, option: str | None = "dataset.encodin
                 start = max(error.start - (len(error.object) - len(block)), 0)
                 line = lines + block[:start].count(b"\n") + 1
                 advice = f"; set {option} to the file's encoding (e.g. cp1252, latin-1, utf-16)" if option else ""
-                return f"{path}:{line}: not {encoding} text ({error.reason} at byte {offset + start}){advice}"
+                return (
+                    f"{shown_path(path)}:{line}: not {encoding} text ({error.reason} at byte {offset + start}){advice}"
+                )
             if not block:
                 return None
             offset += len(block)
@@ -251,35 +254,37 @@ def read_table(
         try:
             python_encoding(dialect.encoding)
         except LookupError:
-            raise DataError(f"{source}: unknown encoding {dialect.encoding!r}; set {option}encoding") from None
+            raise DataError(
+                f"{shown_path(source)}: unknown encoding {dialect.encoding!r}; set {option}encoding"
+            ) from None
         if (why := why_unreadable(path)) is not None:
-            raise DataError(f"{source}: {why}")
+            raise DataError(f"{shown_path(source)}: {why}")
         try:
             with open_text(path, dialect.encoding) as handle:
                 text = handle.read()
         except IsADirectoryError:
-            raise DataError(f"{source}: a folder; expected a CSV file") from None
+            raise DataError(f"{shown_path(source)}: a folder; expected a CSV file") from None
         except UnicodeDecodeError:
             message = undecodable(path, dialect.encoding, f"{option}encoding")
-            raise DataError(message or f"{source}: not {dialect.encoding} text") from None
+            raise DataError(message or f"{shown_path(source)}: not {dialect.encoding} text") from None
         except OSError as error:
-            raise DataError(f"{source}: cannot read: {error.strerror or error}") from None
+            raise DataError(f"{shown_path(source)}: cannot read: {error.strerror or error}") from None
     text = text.removeprefix("\ufeff")
     delimiter, detected = dialect.resolve(text[:SAMPLE_CHARS], len(text) <= SAMPLE_CHARS)
     try:
         rows = list(rows_of(io.StringIO(text), delimiter))
     except csv.Error as error:
-        raise DataError(f"{source}: unreadable CSV: {error}") from None
+        raise DataError(f"{shown_path(source)}: unreadable CSV: {error}") from None
     if not rows:
-        raise DataError(f"{source}: the file is empty; expected a header row and data rows")
+        raise DataError(f"{shown_path(source)}: the file is empty; expected a header row and data rows")
     (line, cells), body = rows[0], rows[1:]
-    where = f"{source}:{line}"
+    where = f"{shown_path(source)}:{line}"
     names = [column_name(cell) for cell in cells]
     absent = [name for name in dict.fromkeys(needed) if name not in names]
     if absent:
         one_column = one_column_message(where, cells, delimiter, text[:SAMPLE_CHARS], f"{option}delimiter")
         raise DataError(
-            one_column or f"{source}: no column {', '.join(map(repr, absent))}; columns: {', '.join(names)}"
+            one_column or f"{shown_path(source)}: no column {', '.join(map(repr, absent))}; columns: {', '.join(names)}"
         )
     problems = header_problems(where, names, only=list(needed) if only_needed else None)
     if problems:
@@ -287,9 +292,9 @@ def read_table(
     for number, row in body:
         if len(row) != len(names):
             how = f" (delimiter {shown(delimiter)}, detected)" if detected else ""
-            raise DataError(f"{source}:{number}: expected {len(names)} fields, found {len(row)}{how}")
+            raise DataError(f"{shown_path(source)}:{number}: expected {len(names)} fields, found {len(row)}{how}")
     if not body:
-        raise DataError(f"{source}: no data rows after the header")
+        raise DataError(f"{shown_path(source)}: no data rows after the header")
     return Table(names, line, body, delimiter, detected)
 
 
@@ -299,14 +304,14 @@ def read_lines(path: Path, encoding: str = "utf-8", option: str | None = "--enco
     from annctl.paths import why_unreadable
 
     if (why := why_unreadable(path)) is not None:
-        raise DataError(f"{path}: {why}")
+        raise DataError(f"{shown_path(path)}: {why}")
     try:
         with open(path, encoding=python_encoding(encoding)) as handle:  # universal newlines: CRLF, CR
             text = handle.read()
     except LookupError:
-        raise DataError(f"{path}: unknown encoding {encoding!r}") from None
+        raise DataError(f"{shown_path(path)}: unknown encoding {encoding!r}") from None
     except UnicodeDecodeError:
-        raise DataError(undecodable(path, encoding, option) or f"{path}: not {encoding} text") from None
+        raise DataError(undecodable(path, encoding, option) or f"{shown_path(path)}: not {encoding} text") from None
     except OSError as error:
-        raise DataError(f"{path}: cannot read: {error.strerror or error}") from None
+        raise DataError(f"{shown_path(path)}: cannot read: {error.strerror or error}") from None
     return [(number, line.strip()) for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), 1)]

@@ -34,6 +34,7 @@ from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import TabularSpec, is_missing, keras_names
 from annctl.errors import DataError
 from annctl.paths import resolved
+from annctl.wording import shown_path
 
 MAX_CLASSES_FOR_INTEGER_TARGET = 20  # an integer target with at most this many values is taken as class labels
 
@@ -74,7 +75,7 @@ class Header:
 
 def _located(path: Path, where: tuple, message: str) -> str:
     """A `validate` problem as `load` raises it: the same message, after the file where it has none."""
-    return message if str(path) in message else f"{path}: dataset.{'.'.join(map(str, where))}: {message}"
+    return message if str(path) in message else f"{shown_path(path)}: dataset.{'.'.join(map(str, where))}: {message}"
 
 
 @register_dataset
@@ -157,17 +158,17 @@ class CsvFile(TabularSpec):
         except FileNotFoundError:
             return [(("path",), f"no such file: {path}")], None
         except IsADirectoryError:
-            return [(("path",), f"{path} is a directory, not a CSV file")], None
+            return [(("path",), f"{shown_path(path)} is a directory, not a CSV file")], None
         except OSError as error:
             return [(("path",), f"cannot read {path}: {error.strerror or error}")], None
         delimiter, detected = dialect.resolve(sample, complete)
         try:
             line, cells = next(rows_of(io.StringIO(sample), delimiter), (0, []))
         except csv.Error as error:
-            return [(("path",), f"{path}: unreadable CSV: {error}")], None
+            return [(("path",), f"{shown_path(path)}: unreadable CSV: {error}")], None
         if not cells:
-            return [(("path",), f"{path} is empty; expected a header row and data rows")], None
-        where = f"{path}:{line}"
+            return [(("path",), f"{shown_path(path)} is empty; expected a header row and data rows")], None
+        where = f"{shown_path(path)}:{line}"
         one_column = one_column_message(where, cells, delimiter, sample, "dataset.delimiter")
         if one_column:
             return [(("delimiter",), one_column)], None
@@ -181,7 +182,7 @@ class CsvFile(TabularSpec):
         return found, Header(names, line, delimiter, detected)
 
     def _undecodable(self) -> str:
-        return undecodable(Path(self.path), self.encoding) or f"{self.path}: not {self.encoding} text"
+        return undecodable(Path(self.path), self.encoding) or f"{shown_path(self.path)}: not {self.encoding} text"
 
     def read(self) -> tuple[Header, list[tuple[int, list[str]]]]:
         """The header and the data rows, each with the line it starts on; header problems are exit 2."""
@@ -195,10 +196,12 @@ class CsvFile(TabularSpec):
         except UnicodeDecodeError:
             raise DataError(self._undecodable()) from None
         except (OSError, csv.Error) as error:
-            raise DataError(f"{path}: cannot read CSV: {getattr(error, 'strerror', None) or error}") from None
+            raise DataError(
+                f"{shown_path(path)}: cannot read CSV: {getattr(error, 'strerror', None) or error}"
+            ) from None
         body = rows[1:] if self.header else rows
         if not body:
-            raise DataError(f"{path}: no data rows after the header")
+            raise DataError(f"{shown_path(path)}: no data rows after the header")
         return head, body
 
     def load(self, seed: int) -> Data:
@@ -209,12 +212,12 @@ class CsvFile(TabularSpec):
         notes = []  # told at train time (Data.notes), not on every load
         if head.detected:
             chosen = shown(head.delimiter)
-            notes.append(f"{path}: delimiter {chosen} detected (dataset.delimiter: auto; set it to choose)")
+            notes.append(f"{shown_path(path)}: delimiter {chosen} detected (dataset.delimiter: auto; set it to choose)")
         features = self.features or [name for name in header if name != self.target]
         for line, row in body:
             if len(row) != len(header):
                 raise DataError(
-                    f"{path}:{line}: expected {len(header)} fields, found {len(row)}"
+                    f"{shown_path(path)}:{line}: expected {len(header)} fields, found {len(row)}"
                     + (f" (delimiter {shown(head.delimiter)}, detected)" if head.detected else "")
                 )
         positions = {name: header.index(name) for name in [*features, self.target]}
@@ -224,14 +227,14 @@ class CsvFile(TabularSpec):
         if missing and self.missing == "error":
             listed = ", ".join(f"{name} ({count})" for name, count in missing.items())
             raise DataError(
-                f"{path}: missing values in {listed}; set dataset.missing to drop, mean, median or "
+                f"{shown_path(path)}: missing values in {listed}; set dataset.missing to drop, mean, median or "
                 "most_frequent (imputation values come from the training split and are saved in the model)"
             )
         keep = [i for i in range(len(body)) if not is_missing(columns[self.target][i])]
         if self.missing == "drop":
             keep = [i for i in keep if not any(is_missing(columns[name][i]) for name in features)]
         if not keep:
-            raise DataError(f"{path}: no rows left after dropping rows with missing values")
+            raise DataError(f"{shown_path(path)}: no rows left after dropping rows with missing values")
         lines = [body[i][0] for i in keep]
         columns = {name: [cells[i] for i in keep] for name, cells in columns.items()}
         types = {name: column_type(columns[name], dialect.decimal) for name in features}
@@ -239,10 +242,10 @@ class CsvFile(TabularSpec):
             if types[name] == "numeric":
                 for line, cell in zip(lines, columns[name]):
                     if not is_missing(cell) and not math.isfinite(dialect.number(cell) or 0.0):
-                        raise DataError(f"{path}:{line}: column {name!r}: {cell!r} is not a finite number")
+                        raise DataError(f"{shown_path(path)}:{line}: column {name!r}: {cell!r} is not a finite number")
             elif decimal := other_decimal(columns[name], dialect.decimal):
                 notes.append(
-                    f"{path}: column {name!r} is read as text, but its values are numbers written with "
+                    f"{shown_path(path)}: column {name!r} is read as text, but its values are numbers written with "
                     f"decimal {decimal!r}: set dataset.decimal to that"
                 )
         task, y, class_names = self._target(columns[self.target], lines, notes)
@@ -287,20 +290,21 @@ class CsvFile(TabularSpec):
             task = "classification" if numbers is None or (integral and few) else "regression"
             if numbers is None and (decimal := other_decimal(raw, self.decimal)):
                 notes.append(
-                    f"{self.path}: target {self.target!r} is read as class labels, but its values are numbers "
+                    f"{shown_path(self.path)}: "
+                    f"target {self.target!r} is read as class labels, but its values are numbers "
                     f"written with decimal {decimal!r}: set dataset.decimal to that"
                 )
         if task == "regression":
             if numbers is None:
                 bad = next(i for i, cell in enumerate(raw) if parse_number(cell, self.decimal) is None)
                 raise DataError(
-                    f"{self.path}:{lines[bad]}: column {self.target!r}: non-numeric target {raw[bad]!r} "
+                    f"{shown_path(self.path)}:{lines[bad]}: column {self.target!r}: non-numeric target {raw[bad]!r} "
                     "for a regression task (set dataset.task: classification for text labels, or dataset.decimal "
                     "for numbers with another decimal mark)"
                 )
             infinite = next((i for i, v in enumerate(numbers) if not math.isfinite(v)), None)
             if infinite is not None:
-                where = f"{self.path}:{lines[infinite]}"
+                where = f"{shown_path(self.path)}:{lines[infinite]}"
                 raise DataError(f"{where}: column {self.target!r}: {raw[infinite]!r} is not a finite number")
             return task, np.asarray(numbers, dtype="float32"), None
         if numbers is not None and all(math.isfinite(v) and v == int(v) for v in numbers):
@@ -311,6 +315,8 @@ class CsvFile(TabularSpec):
             names = sorted(set(raw))
             keys = raw
         if len(names) < 2:
-            raise DataError(f"{self.path}: column {self.target!r}: a classification target needs at least 2 classes")
+            raise DataError(
+                f"{shown_path(self.path)}: column {self.target!r}: a classification target needs at least 2 classes"
+            )
         lookup = {name: i for i, name in enumerate(names)}
         return task, np.asarray([lookup[k] for k in keys], dtype="int64"), names

@@ -16,6 +16,7 @@ from annctl.datasets.base import ArraySplit, Data, Example, InputDescription, un
 from annctl.datasets.images import ImageDataset
 from annctl.datasets.registry import register_dataset
 from annctl.errors import DataError
+from annctl.wording import shown_path
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 FILES = {
@@ -52,15 +53,17 @@ def read_idx(path: Path):
         with opener(path, "rb") as handle:
             raw = handle.read()
     except (OSError, EOFError) as error:
-        raise DataError(f"{path}: cannot read IDX file: {error}") from None
+        raise DataError(f"{shown_path(path)}: cannot read IDX file: {error}") from None
     if len(raw) < 8 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{path}: not an unsigned-byte IDX file (bad magic number)")
+        raise DataError(f"{shown_path(path)}: not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     offset = 4 + 4 * ndim
     expected = int(np.prod(shape))
     if len(raw) - offset != expected:
-        raise DataError(f"{path}: truncated IDX file ({len(raw) - offset} bytes of data, expected {expected})")
+        raise DataError(
+            f"{shown_path(path)}: truncated IDX file ({len(raw) - offset} bytes of data, expected {expected})"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
 
 

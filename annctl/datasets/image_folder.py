@@ -163,7 +163,7 @@ def cache_root() -> Path:
 def fingerprint(tree: Tree, *extra) -> str:
     digest = hashlib.sha256(repr((CHECK_VERSION, *extra)).encode())
     for path, (size, mtime) in zip(tree.files, tree.stats):
-        digest.update(f"{path}\0{size}\0{mtime}\n".encode())
+        digest.update(f"{shown_path(path)}\0{size}\0{mtime}\n".encode())
     return digest.hexdigest()[:32]
 
 

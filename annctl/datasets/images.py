@@ -25,6 +25,7 @@ from annctl.datasets.tabular import IMAGE_SUFFIXES, check_finite, load_array
 from annctl.errors import DataError
 from annctl.paths import why_unreadable
 from annctl.specbase import StrictModel
+from annctl.wording import shown_path
 
 ColorMode = Literal["grayscale", "rgb", "rgba"]
 CHANNELS = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -343,7 +344,7 @@ def decode_files(files: list[str], decoding: Decoding, batch_size: int = 256) ->
                     with quiet_native_stderr():
                         decoding.decode_file(path)
                 except tf.errors.OpError as error:
-                    raise DataError(f"{path}: unreadable image: {decode_error(error)}") from None
+                    raise DataError(f"{shown_path(path)}: unreadable image: {decode_error(error)}") from None
             raise
 
 
@@ -412,14 +413,15 @@ class ImageReader(InputReader):
         if self.source == "-":
             raise DataError("<stdin>: an image model takes .npy/.npz arrays or image files, not standard input")
         if (why := why_unreadable(path)) is not None:
-            raise DataError(f"{path}: {why}")
+            raise DataError(f"{shown_path(path)}: {why}")
         suffix = path.suffix.lower()
         if path.is_dir() or suffix in IMAGE_SUFFIXES or suffix in LIST_SUFFIXES:
             yield from self._files(path)
             return
         if suffix not in (".npy", ".npz"):
             raise DataError(
-                f"{path}: an image model takes .npy/.npz arrays, image files ({', '.join(IMAGE_SUFFIXES)}), "
+                f"{shown_path(path)}: "
+                f"an image model takes .npy/.npz arrays, image files ({', '.join(IMAGE_SUFFIXES)}), "
                 f"a folder of them or a list of them ({', '.join(LIST_SUFFIXES)}), not {suffix or 'this'}"
             )
         yield from self._arrays(path)
@@ -430,7 +432,7 @@ class ImageReader(InputReader):
         array = load_array(path, self.description.shape)
         scale = pixel_scale(array, path)
         if scale != 1:
-            self.warn(f"{path}: float pixels in [0, 1]: scaled by 255 to the 0..255 pixels the model takes")
+            self.warn(f"{shown_path(path)}: float pixels in [0, 1]: scaled by 255 to the 0..255 pixels the model takes")
         for start in range(0, len(array), self.chunk_rows):
             chunk = np.asarray(array[start : start + self.chunk_rows])
             check_finite(chunk, path, start)
@@ -454,7 +456,7 @@ class ImageReader(InputReader):
                 else:
                     bad.append((str(entry), why))
             if not files and not bad:
-                raise DataError(f"{path}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+                raise DataError(f"{shown_path(path)}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
             return files, bad
         if path.suffix.lower() in LIST_SUFFIXES:
             listed_bad: list[tuple[str, str]] = []
@@ -475,7 +477,7 @@ class ImageReader(InputReader):
             what = "files that are not readable images" if others > 1 else "file that is not a readable image"
             more = f" (and {others} more {what})"
             advice = "" if alone else "; remove it, or pass --on-bad-image skip to leave such files out"
-            raise DataError(f"{file}: {why}{more if others else ''}{advice}")
+            raise DataError(f"{shown_path(file)}: {why}{more if others else ''}{advice}")
         self.skipped += bad
 
     def _files(self, path: Path) -> Iterator[tuple[Any, list[str]]]:
@@ -508,11 +510,12 @@ class ImageReader(InputReader):
             listed = ", ".join(f"{name} ({why})" for name, why in self.skipped[:3])
             more = f", and {len(self.skipped) - 3} more" if len(self.skipped) > 3 else ""
             self.warn(
-                f"{path}: skipped {len(self.skipped)} file(s) that are not readable images (on_bad_image: skip): "
+                f"{shown_path(path)}: "
+                f"skipped {len(self.skipped)} file(s) that are not readable images (on_bad_image: skip): "
                 f"{listed}{more}"
             )
         if not predicted:
-            raise DataError(f"{path}: no readable images to predict ({len(self.skipped)} skipped)")
+            raise DataError(f"{shown_path(path)}: no readable images to predict ({len(self.skipped)} skipped)")
 
     def _decode_each(self, batch: list[str]):
         """A batch in which some file does not decode: each file alone, the bad ones skipped."""
@@ -524,11 +527,11 @@ class ImageReader(InputReader):
                 pixels += list(decode_files([file], self.decoding))
                 kept.append(file)
             except DataError as error:
-                self.skipped.append((file, str(error).removeprefix(f"{file}: ")))
+                self.skipped.append((file, str(error).removeprefix(f"{shown_path(file)}: ")))
         return (np.concatenate(pixels) if pixels else None), kept
 
     def read_labeled(self, path: Path):  # pragma: no cover - image_folder overrides (class subfolders)
-        raise DataError(f"{path}: --data for image models takes a folder of class subfolders")
+        raise DataError(f"{shown_path(path)}: --data for image models takes a folder of class subfolders")
 
 
 DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb threshold (a 24-bit image of 256 MB)
@@ -556,11 +559,11 @@ def list_file(path: Path, encoding: str = "utf-8", bad: list[tuple[str, str]] | 
         if why is None:
             files.append(file)
         elif bad is None:
-            raise DataError(f"{path}:{number}: {why}")
+            raise DataError(f"{shown_path(path)}:{number}: {why}")
         else:
-            bad.append((f"{path}:{number}", why))
+            bad.append((f"{shown_path(path)}:{number}", why))
     if not files and not bad:
-        raise DataError(f"{path}: the list names no images")
+        raise DataError(f"{shown_path(path)}: the list names no images")
     return files
 
 
@@ -569,7 +572,7 @@ def pixel_scale(array, path: Path) -> float:
     if array.dtype.kind in "ui":
         low, high = int(array.min()), int(array.max())
         if low < 0 or high > 255:
-            raise DataError(f"{path}: image pixel values must lie in 0..255 (found {low}..{high})")
+            raise DataError(f"{shown_path(path)}: image pixel values must lie in 0..255 (found {low}..{high})")
         return 1
     import numpy as np
 
@@ -579,6 +582,7 @@ def pixel_scale(array, path: Path) -> float:
     lowest, highest = float(array.min()), float(array.max())
     if lowest < 0 or highest > 255:
         raise DataError(
-            f"{path}: image pixel values must lie in 0..255, or in 0..1 as floats (found {lowest:g}..{highest:g})"
+            f"{shown_path(path)}: "
+            f"image pixel values must lie in 0..255, or in 0..1 as floats (found {lowest:g}..{highest:g})"
         )
     return 255.0 if highest <= 1.0 else 1.0

@@ -14,6 +14,7 @@ from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import load_array
 from annctl.datasets.timeseries import SequenceDataset
 from annctl.errors import DataError
+from annctl.wording import shown_path
 
 Number = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
 Step = Annotated[list[Number], Field(min_length=1, max_length=100)]
@@ -115,8 +116,10 @@ class ArrayReader(InputReader):
         for start in range(0, len(array), self.chunk_rows):
             chunk = np.asarray(array[start : start + self.chunk_rows], dtype="float32")
             if not np.isfinite(chunk).all():
-                raise DataError(f"{path}: NaN or infinite value in sequences {start}…{start + len(chunk) - 1}")
+                raise DataError(
+                    f"{shown_path(path)}: NaN or infinite value in sequences {start}…{start + len(chunk) - 1}"
+                )
             yield chunk, None
 
     def read_labeled(self, path: Path):
-        raise DataError(f"{path}: --data is not supported for inline_sequence runs")
+        raise DataError(f"{shown_path(path)}: --data is not supported for inline_sequence runs")

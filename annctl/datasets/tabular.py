@@ -48,6 +48,7 @@ from annctl.datasets.interfaces import InputReader
 from annctl.errors import DataError, SpecError, UsageError
 from annctl.paths import why_unreadable
 from annctl.specbase import Task
+from annctl.wording import shown_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -492,14 +493,15 @@ class RowReader(InputReader):
             return
         path = Path(self.source)
         if (why := why_unreadable(path)) is not None:
-            raise DataError(f"{path}: {why}")
+            raise DataError(f"{shown_path(path)}: {why}")
         suffix = path.suffix.lower()
         if path.is_dir() or suffix in IMAGE_SUFFIXES:
             raise DataError(
-                f"{path}: images are input for image models only; this model takes {', '.join(self.features)}"
+                f"{shown_path(path)}: "
+                f"images are input for image models only; this model takes {', '.join(self.features)}"
             )
         if path.stat().st_size == 0:
-            raise DataError(f"{path}: the file is empty")
+            raise DataError(f"{shown_path(path)}: the file is empty")
         if suffix in (".npy", ".npz"):
             yield from self._arrays(path)
             return
@@ -508,7 +510,7 @@ class RowReader(InputReader):
                 try:
                     yield from self._jsonl(handle, str(path))
                 except UnicodeDecodeError:
-                    raise DataError(undecodable(path, "utf-8", None) or f"{path}: not UTF-8 text") from None
+                    raise DataError(undecodable(path, "utf-8", None) or f"{shown_path(path)}: not UTF-8 text") from None
             return
         yield from self._csv_file(path)
 
@@ -517,16 +519,20 @@ class RowReader(InputReader):
         try:
             python_encoding(encoding)
         except LookupError:
-            raise DataError(f"{path}: unknown encoding {encoding!r}; pass --encoding") from None
+            raise DataError(f"{shown_path(path)}: unknown encoding {encoding!r}; pass --encoding") from None
         if (why := why_unreadable(path)) is not None:  # `evaluate --data` comes here directly
-            raise DataError(f"{path}: {why}")
+            raise DataError(f"{shown_path(path)}: {why}")
         if path.is_dir():
-            raise DataError(f"{path}: a folder; --data for this model takes a CSV file of features and target")
+            raise DataError(
+                f"{shown_path(path)}: a folder; --data for this model takes a CSV file of features and target"
+            )
         with open_text(path, encoding) as handle:
             try:
                 yield from self._csv(handle, str(path), labels)
             except UnicodeDecodeError:
-                raise DataError(undecodable(path, encoding, "--encoding") or f"{path}: not {encoding} text") from None
+                raise DataError(
+                    undecodable(path, encoding, "--encoding") or f"{shown_path(path)}: not {encoding} text"
+                ) from None
 
     def _csv(self, handle: TextIO, name: str, labels: list | None = None) -> Iterator[tuple[Any, None]]:
         """Rows of a CSV in chunks; with ``labels`` (`evaluate --data`) the target column too, appended to it."""
@@ -659,19 +665,22 @@ def load_array(path: Path, shape: tuple[int, ...] | list[int] | None = None):
         if path.suffix.lower() == ".npz":
             with np.load(path, allow_pickle=False) as archive:
                 if len(archive.files) != 1 and "x" not in archive.files:
-                    raise DataError(f"{path}: expected one array, or one named `x`; found {', '.join(archive.files)}")
+                    raise DataError(
+                        f"{shown_path(path)}: expected one array, or one named `x`; found {', '.join(archive.files)}"
+                    )
                 array = archive["x" if "x" in archive.files else archive.files[0]]
         else:
             array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as error:
-        raise DataError(f"{path}: cannot read the array: {error}") from None
+        raise DataError(f"{shown_path(path)}: cannot read the array: {error}") from None
     if array.dtype.kind not in "uif":
-        raise DataError(f"{path}: array of {array.dtype} values; expected numbers")
+        raise DataError(f"{shown_path(path)}: array of {array.dtype} values; expected numbers")
     if array.ndim == 0 or len(array) == 0:
-        raise DataError(f"{path}: the array has no rows")
+        raise DataError(f"{shown_path(path)}: the array has no rows")
     if shape is not None and tuple(array.shape[1:]) != tuple(shape):
         raise DataError(
-            f"{path}: array shape {tuple(array.shape)} does not fit the model's input (N, {', '.join(map(str, shape))})"
+            f"{shown_path(path)}: "
+            f"array shape {tuple(array.shape)} does not fit the model's input (N, {', '.join(map(str, shape))})"
         )
     return array
 
@@ -681,4 +690,4 @@ def check_finite(chunk, path: Path, start: int) -> None:
 
     if chunk.dtype.kind == "f" and not np.isfinite(chunk).all():
         bad = int(np.argwhere(~np.isfinite(chunk.reshape(len(chunk), -1)).any(axis=1))[0][0])
-        raise DataError(f"{path}: row {start + bad}: NaN or infinite value")
+        raise DataError(f"{shown_path(path)}: row {start + bad}: NaN or infinite value")

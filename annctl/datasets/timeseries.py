@@ -51,6 +51,7 @@ from annctl.datasets.registry import register_dataset
 from annctl.datasets.tabular import is_missing
 from annctl.errors import DataError
 from annctl.paths import resolved
+from annctl.wording import shown_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -233,11 +234,15 @@ class TimeSeries(SequenceDataset):
         task, labels, class_names = self._targets(series)
         notes = []  # told at train time (Data.notes), not on every load
         if table.detected and table.delimiter != ",":
-            notes.append(f"{self.path}: delimiter {shown(table.delimiter)} detected (dataset.delimiter: auto)")
+            notes.append(
+                f"{shown_path(self.path)}: delimiter {shown(table.delimiter)} detected (dataset.delimiter: auto)"
+            )
         types = {name: series.types[name] for name in features}
         text = [name for name in features if types[name] == "text"]
         if NUMERIC_INPUT in text:
-            raise DataError(f"{self.path}: rename the text column {NUMERIC_INPUT!r} (the name of the numeric input)")
+            raise DataError(
+                f"{shown_path(self.path)}: rename the text column {NUMERIC_INPUT!r} (the name of the numeric input)"
+            )
         described = []
         for name in features:
             column = series.columns[name][:train_end]
@@ -310,7 +315,8 @@ class TimeSeries(SequenceDataset):
         for name, size in zip(("training", "validation", "test"), sizes):
             if size < needed:
                 raise DataError(
-                    f"{self.path}: the {name} part has {size} of the {rows} rows, fewer than window + horizon = "
+                    f"{shown_path(self.path)}: "
+                    f"the {name} part has {size} of the {rows} rows, fewer than window + horizon = "
                     f"{needed} (one window and its targets): lower dataset.window or dataset.horizon, or change "
                     "validation_split/test_split"
                 )
@@ -327,14 +333,16 @@ class TimeSeries(SequenceDataset):
             if not numeric:
                 bad = next(i for i, cell in enumerate(values) if parse_number(cell, self.decimal) is None)
                 raise DataError(
-                    f"{self.path}:{series.lines[bad]}: column {self.target!r}: non-numeric value {values[bad]!r} "
+                    f"{shown_path(self.path)}:{series.lines[bad]}: "
+                    f"column {self.target!r}: non-numeric value {values[bad]!r} "
                     "for a regression target (fix the cell; or set dataset.task: classification for class labels, "
                     "or dataset.decimal for numbers with another decimal mark)"
                 )
             return task, values.astype("float32"), None
         if self.horizon != 1:
             raise DataError(
-                f"{self.path}: column {self.target!r} is text (a classification): it predicts the next row's "
+                f"{shown_path(self.path)}: "
+                f"column {self.target!r} is text (a classification): it predicts the next row's "
                 f"class; set dataset.horizon to 1 (it is {self.horizon})"
             )
         if numeric:
@@ -345,7 +353,9 @@ class TimeSeries(SequenceDataset):
             names = sorted(set(values.tolist()))
             keys = values.tolist()
         if len(names) < 2:
-            raise DataError(f"{self.path}: column {self.target!r}: a classification target needs at least 2 classes")
+            raise DataError(
+                f"{shown_path(self.path)}: column {self.target!r}: a classification target needs at least 2 classes"
+            )
         lookup = {name: i for i, name in enumerate(names)}
         return task, np.asarray([lookup[key] for key in keys], dtype="int64"), names
 
@@ -399,7 +409,7 @@ def read_series(
     header, body = table.names, table.rows
     absent = [name for name in dict.fromkeys(wanted) if name not in header]
     if absent:
-        raise DataError(f"{source}: no column {', '.join(map(repr, absent))}; columns: {', '.join(header)}")
+        raise DataError(f"{shown_path(source)}: no column {', '.join(map(repr, absent))}; columns: {', '.join(header)}")
     lines = [number for number, _ in body]
     cells = {name: [row[header.index(name)].strip() for _, row in body] for name in names}
     times: list | None = None  # floats, or datetimes (parse_times says which)
@@ -414,16 +424,16 @@ def read_series(
             first = next(i for i in range(1, len(times)) if times[i] < times[i - 1])
             if require_sorted:
                 raise DataError(
-                    f"{source}:{lines[first]}: column {time!r}: {stamps[first]} comes before the row above "
+                    f"{shown_path(source)}:{lines[first]}: column {time!r}: {stamps[first]} comes before the row above "
                     f"({stamps[first - 1]}); the rows must be in time order"
                 )
-            warn(f"{source}: the rows are not in time order (line {lines[first]}); sorted by {time!r}")
+            warn(f"{shown_path(source)}: the rows are not in time order (line {lines[first]}); sorted by {time!r}")
             times, stamps, lines = [times[i] for i in order], [stamps[i] for i in order], [lines[i] for i in order]
             cells = {name: [column[i] for i in order] for name, column in cells.items()}
         for i in range(1, len(times)):
             if times[i] == times[i - 1]:
                 raise DataError(
-                    f"{source}:{lines[i]}: column {time!r}: duplicate time {stamps[i]} (lines "
+                    f"{shown_path(source)}:{lines[i]}: column {time!r}: duplicate time {stamps[i]} (lines "
                     f"{lines[i - 1]} and {lines[i]}); each time must appear once"
                 )
         time_info = {"column": time, "format": detected, **time_step(times, kind)}
@@ -433,13 +443,14 @@ def read_series(
         listed = ", ".join(f"{name} ({count})" for name, count in gaps.items())
         first = min(i for name in gaps for i, cell in enumerate(cells[name]) if is_missing(cell))
         raise DataError(
-            f"{source}: missing values in {listed} (first on line {lines[first]}); set dataset.missing to drop, "
+            f"{shown_path(source)}: "
+            f"missing values in {listed} (first on line {lines[first]}); set dataset.missing to drop, "
             "interpolate or ffill"
         )
     if gaps and missing == "drop":
         keep = [i for i in range(len(lines)) if not any(is_missing(cells[name][i]) for name in gaps)]
         if not keep:
-            raise DataError(f"{source}: no rows left after dropping rows with missing values")
+            raise DataError(f"{shown_path(source)}: no rows left after dropping rows with missing values")
         cells = {name: [column[i] for i in keep] for name, column in cells.items()}
         lines = [lines[i] for i in keep]
         if times is not None and time_info is not None:
@@ -460,7 +471,8 @@ def read_series(
     if time_info and not time_info["regular"]:
         irregular = time_info["irregular_steps"]
         warn(
-            f"{source}: column {time!r}: {irregular} step(s) differ from the usual {describe_step(time_info)} "
+            f"{shown_path(source)}: "
+            f"column {time!r}: {irregular} step(s) differ from the usual {describe_step(time_info)} "
             f"(largest: {describe_step(time_info, time_info['largest_step'])}); windows may span those gaps"
         )
     series = Series(columns, types, times, time_info, filled)
@@ -486,10 +498,10 @@ def numbers(cells: list[str], lines: list[int], source, name: str, decimal: str 
             continue
         value = parse_number(cell, decimal)
         if value is None:
-            raise DataError(f"{source}:{lines[i]}: column {name!r}: non-numeric value {cell!r}")
+            raise DataError(f"{shown_path(source)}:{lines[i]}: column {name!r}: non-numeric value {cell!r}")
         values[i] = value
         if not math.isfinite(values[i]):
-            raise DataError(f"{source}:{lines[i]}: column {name!r}: {cell!r} is not a finite number")
+            raise DataError(f"{shown_path(source)}:{lines[i]}: column {name!r}: {cell!r} is not a finite number")
     return values
 
 
@@ -500,7 +512,7 @@ def fill(column, kind: str, policy: str, axis, source, name: str):
     gaps = np.asarray([is_missing(v) for v in column]) if kind == "text" else np.isnan(column)
     present = np.flatnonzero(~gaps)
     if not len(present):
-        raise DataError(f"{source}: column {name!r} has no value at all")
+        raise DataError(f"{shown_path(source)}: column {name!r} has no value at all")
     if policy == "interpolate" and kind != "text":
         where = axis if axis is not None else np.arange(len(column), dtype="float64")
         filled = column.copy()
@@ -516,7 +528,7 @@ def parse_times(stamps: list[str], lines: list[int], source, column: str, time_f
     """(values, kind, format): datetimes (kind `datetime`) or numbers (kind `number`)."""
     for i, stamp in enumerate(stamps):
         if is_missing(stamp):
-            raise DataError(f"{source}:{lines[i]}: column {column!r}: missing time")
+            raise DataError(f"{shown_path(source)}:{lines[i]}: column {column!r}: missing time")
     if time_format is None:
         try:
             return [float(stamp) for stamp in stamps], "number", "number"
@@ -525,7 +537,7 @@ def parse_times(stamps: list[str], lines: list[int], source, column: str, time_f
         time_format = next((f for f in TIME_FORMATS if _parses(stamps[0], f)), None)
         if time_format is None:
             raise DataError(
-                f"{source}:{lines[0]}: column {column!r}: cannot read {stamps[0]!r} as a time; give "
+                f"{shown_path(source)}:{lines[0]}: column {column!r}: cannot read {stamps[0]!r} as a time; give "
                 "dataset.time_format (e.g. '%d.%m.%Y')"
             )
     elif time_format == "number":
@@ -534,14 +546,14 @@ def parse_times(stamps: list[str], lines: list[int], source, column: str, time_f
             try:
                 values.append(float(stamp))
             except ValueError:
-                raise DataError(f"{source}:{line}: column {column!r}: {stamp!r} is not a number") from None
+                raise DataError(f"{shown_path(source)}:{line}: column {column!r}: {stamp!r} is not a number") from None
         return values, "number", "number"
     values = []
     for stamp, line in zip(stamps, lines):
         try:
             values.append(datetime.strptime(stamp, time_format))
         except ValueError:
-            where = f"{source}:{line}: column {column!r}: {stamp!r}"
+            where = f"{shown_path(source)}:{line}: column {column!r}: {stamp!r}"
             raise DataError(
                 f"{where} {_offset_mismatch(stamp, time_format) or 'does not match'} the time format {time_format!r}"
             ) from None
@@ -834,7 +846,7 @@ class SeriesReader(InputReader):
         used = {*names, *([time] if time else []), self.target}
         extra = [repr(c) if c else f"column {i + 1} (no name)" for i, c in enumerate(table.names) if c not in used]
         if extra:
-            self.warn(f"{source}: ignoring column(s) the model does not use: {', '.join(extra)}")
+            self.warn(f"{shown_path(source)}: ignoring column(s) the model does not use: {', '.join(extra)}")
         policy = self.description.details.get("missing", "error")
         series = read_series(
             source,
@@ -850,7 +862,7 @@ class SeriesReader(InputReader):
         )
         if series.rows < self.window:
             raise DataError(
-                f"{source}: {series.rows} row(s); this model needs at least {self.window} (dataset.window) "
+                f"{shown_path(source)}: {series.rows} row(s); this model needs at least {self.window} (dataset.window) "
                 "to forecast from"
             )
         self.name = source
@@ -930,7 +942,7 @@ class SeriesReader(InputReader):
         ends = np.arange(self.window - 1, series.rows - (self.horizon if not self.description.class_names else 1))
         if not len(ends):
             raise DataError(
-                f"{path}: {series.rows} rows hold no window of {self.window} rows followed by its "
+                f"{shown_path(path)}: {series.rows} rows hold no window of {self.window} rows followed by its "
                 f"{self.horizon} target row(s)"
             )
         values = series.columns[self.target]
@@ -940,7 +952,7 @@ class SeriesReader(InputReader):
             unknown = sorted({k for k in keys[self.window :] if k not in names})
             if unknown:
                 raise DataError(
-                    f"{path}: column {self.target!r}: unknown class(es) {', '.join(unknown)}; classes: "
+                    f"{shown_path(path)}: column {self.target!r}: unknown class(es) {', '.join(unknown)}; classes: "
                     f"{', '.join(names)}"
                 )
             labels = np.asarray([names.index(k) if k in names else -1 for k in keys])[ends + 1]
