@@ -46,6 +46,7 @@ MONITOR_CALLBACK_NAMES = ("_set_monitor_op", "_is_improvement", "monitor_op", "m
 def monitor_callback() -> type:
     from keras.src.callbacks.monitor_callback import MonitorCallback
 
+    _require(MonitorCallback, MONITOR_CALLBACK_NAMES[:2], "keras.src.callbacks.monitor_callback.MonitorCallback")
     return MonitorCallback
 
 

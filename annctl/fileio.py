@@ -148,8 +148,9 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
         handle.flush()
         yield
     finally:
-        with contextlib.suppress(OSError):
-            path.unlink()
+        if _same_file(handle, path):  # never another process's lock (someone removed ours and it made a new one)
+            with contextlib.suppress(OSError):
+                path.unlink()
         handle.close()
 
 

@@ -145,9 +145,12 @@ def mlflow_state(folder: Path) -> str | None:
 
 def _lock_holder_alive(tune_dir: Path) -> bool:
     """Whether the process named in the tune directory's lock file (`annctl pid N on HOST`) still runs; one on
-    another host is taken to be alive."""
+    another host is taken to be alive. A search removes its lock as its process ends, so a search that wrote a
+    summary and has no lock file any more ended without writing its last status (a Python error, a kill)."""
     try:
         words = (tune_dir / TUNE_LOCK_FILE).read_text(encoding="utf-8").split()
+    except FileNotFoundError:
+        return not TunePaths(tune_dir).summary.exists()  # no summary yet: the search is only starting
     except OSError:
         return True
     if len(words) != 5 or not words[2].isdigit():

@@ -49,3 +49,16 @@ def test_a_process_that_opened_the_removed_file_does_not_share_the_lock(tmp_path
         with real_open(path) as c_handle:  # C: the file at the path is the one B locked
             with pytest.raises(BlockingIOError):
                 fcntl.flock(c_handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_a_holder_whose_file_was_replaced_leaves_the_new_holders_lock(tmp_path):
+    """Someone removes a held lock file and a second process locks a new one: when the first finishes it must
+    not remove the second's file, else a third process could lock beside the second."""
+    path = tmp_path / ".lock"
+    with exclusive_lock(path, "run x"):
+        os.unlink(path)
+        with open(path, "a+") as second:  # the second process's lock, on the new file
+            fcntl.flock(second, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            second.write("annctl pid 1 on elsewhere")
+            second.flush()
+    assert path.read_text() == "annctl pid 1 on elsewhere"

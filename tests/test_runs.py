@@ -196,6 +196,14 @@ def test_list_tells_a_search_whose_process_is_gone(tmp_path):
     assert row["status"] == "killed"
 
 
+def test_list_tells_a_search_that_ended_without_its_last_status(tmp_path):
+    """Its process removed the lock as it ended (a Python error after "running" was written): killed, not running
+    for ever (found by review: a missing lock file used to count as a live process)."""
+    make_search(tmp_path / "runs", status="running")  # no .lock
+    (row,) = json.loads(runner.invoke(app, ["runs", "list", "--runs-dir", str(tmp_path / "runs"), "--json"]).stdout)
+    assert row["status"] == "killed"
+
+
 def test_tune_file_names_agree_with_the_tuning_package():
     from annctl import runs
     from annctl.tuning import runner as tune_runner

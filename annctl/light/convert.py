@@ -59,7 +59,7 @@ def make_light_model(run_dir: Path, checkpoint: Checkpoint) -> tuple[LightManife
         else:
             paths.light_model(checkpoint).unlink(missing_ok=True)
         atomic_write_json(paths.light_manifest(checkpoint), manifest.model_dump(mode="json"))  # last
-    except OSError as error:  # a read-only run: Keras predicts, rather than converting again on every call
+    except OSError as error:  # a read-only run: Keras predicts (each call converts and checks again)
         reason = f"its light model cannot be stored in {paths.light} ({error.strerror or error})"
         return LightManifest(**stamp, available=False, reason=reason), None
     return manifest, content
@@ -123,10 +123,14 @@ def _validation_rows(model, spec, description):
     """The first ROW_LIMIT rows of the validation split (the test split when there is none), as the model
     takes them, and the Keras model's outputs on them."""
     import numpy as np
+    import tensorflow as tf
 
     from annctl.export.verify import _numpy
     from annctl.training.inference import predict_batches
 
+    # full float32 on GPUs too, as export's check does (TensorFloat-32 products keep ~3 digits): LiteRT runs on
+    # the CPU in float32, and a check failed on TF32 would mark the model as having no light form for good
+    tf.config.experimental.enable_tensor_float_32_execution(False)
     try:
         data = spec.dataset.load(spec.seed)
     except AnnctlError as error:

@@ -100,12 +100,8 @@ def train(
     threads = configure_threads(spec)
     seed_everything(spec.seed)
     data = data if data is not None else spec.dataset.load(spec.seed)
-    for note in data.notes:  # a reporter may tell them its own way (a terminal's: wrapped between words)
-        tell = getattr(reporter, "note", None)
-        if tell is not None:
-            tell(note)
-        else:
-            print(f"note: {note}", file=sys.stderr, flush=True)
+    for note in data.notes:  # a reporter tells them its own way (a terminal's: wrapped between words)
+        (reporter or SilentReporter()).note(note)
     spec = resolve_or_raise(spec, data.task, data.num_classes, source)
     spec, source_run = pin_transfer_source(spec, runs_root)
     if role is not None and not role.chief:
