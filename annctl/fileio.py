@@ -159,3 +159,34 @@ def _same_file(handle, path: Path) -> bool:
         return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
     except FileNotFoundError:
         return False
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file's object, or {} when it is missing, unreadable, not JSON or not an object (readers of run and
+    tune directories that another process may be writing or that a user may have edited)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """TensorFlow's and LiteRT's C++ logs kept off the terminal, as at import (annctl.training.tf_setup);
+    ANNCTL_TF_LOGS=1 shows them."""
+    import sys
+
+    if os.environ.get("ANNCTL_TF_LOGS"):
+        yield
+        return
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -200,10 +200,13 @@ def write_env(run_dir: Path, seed: int, argv: list[str] | None = None) -> None:
     atomic_write_json(RunPaths(run_dir).env, environment.model_dump(mode="json"))
 
 
-def git_commit() -> str | None:
-    """The commit of the git checkout the command runs in, if any."""
+def git_commit(folder: Path | None = None) -> str | None:
+    """The commit of the git checkout that holds ``folder`` (the command's working folder by default), if any."""
+    where = ["-C", str(folder)] if folder is not None else []
     try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False)
+        result = subprocess.run(
+            ["git", *where, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from annctl.errors import UsageError
+from annctl.fileio import read_json_object
 from annctl.rundir import SPEC_FILE, RunPaths, TunePaths, list_run_dirs, read_summary
 from annctl.wording import shown_path
 
@@ -116,8 +117,8 @@ def run_row(run_dir: Path, now: float | None = None, search: Path | None = None)
 def search_row(tune_dir: Path, now: float | None = None) -> dict[str, Any]:
     """A search as `runs list` shows it, in its summary.json's vocabulary (tune.json's before a trial ends)."""
     now = time.time() if now is None else now
-    config = _read_json(tune_dir / TUNE_FILE)
-    summary = _read_json(TunePaths(tune_dir).summary)
+    config = read_json_object(tune_dir / TUNE_FILE)
+    summary = read_json_object(TunePaths(tune_dir).summary)
     state = summary.get("status", "running")
     if state == "running" and not _lock_holder_alive(tune_dir):
         state = "killed"
@@ -137,7 +138,7 @@ def search_row(tune_dir: Path, now: float | None = None) -> dict[str, Any]:
 def mlflow_state(folder: Path) -> str | None:
     """`synced` when MLflow holds the whole run or search, `not synced` when it is tracked and MLflow does not
     (yet: `annctl runs sync`), None when it was never tracked (mlflow.json, read without pydantic)."""
-    record = _read_json(RunPaths(folder).tracking)
+    record = read_json_object(RunPaths(folder).tracking)
     if not record:
         return None
     return "synced" if record.get("synced") else "not synced"
@@ -156,14 +157,6 @@ def _lock_holder_alive(tune_dir: Path) -> bool:
     if len(words) != 5 or not words[2].isdigit():
         return True
     return words[4] != socket.gethostname() or process_alive(int(words[2]))
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _age(started: str | None, now: float) -> float | None:
@@ -350,7 +343,6 @@ def compare_runs(run_dirs: list[Path]) -> dict[str, Any]:
 
 
 def json_key(value: Any) -> str:
-    import json
 
     return json.dumps(value, sort_keys=True)
 

@@ -18,7 +18,7 @@ from typing import Any
 from annctl import __version__
 from annctl.errors import AnnctlError, UsageError
 from annctl.export.manifest import ExportManifest, Source, TensorInfo
-from annctl.fileio import atomic_write_json, refuse_symlinks, sha256_file
+from annctl.fileio import atomic_write_json, quiet_stderr, refuse_symlinks, sha256_file
 from annctl.modelio import Checkpoint, load_run_model, model_path
 
 FORMATS = ("savedmodel", "tflite", "keras")
@@ -215,24 +215,3 @@ def publish(artifact: Path, target: Path, fmt: str, manifest: ExportManifest, wo
         os.fsync(handle.fileno())
     os.replace(artifact, target)
     atomic_write_json(manifest_path(target, fmt), manifest.model_dump(mode="json"))
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """TensorFlow's C++ logs (SavedModel writing, the TFLite converter) kept off the terminal, as at import
-    (annctl.training.tf_setup); ANNCTL_TF_LOGS=1 shows them."""
-    import sys
-
-    if os.environ.get("ANNCTL_TF_LOGS"):
-        yield
-        return
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

@@ -71,7 +71,7 @@ class _NoLightModel(Exception):
 
 def _converted(model, spec, description, stamp: dict) -> tuple[bytes, LightManifest]:
     from annctl.export import signature, tflite
-    from annctl.export.exporter import quiet_stderr
+    from annctl.fileio import quiet_stderr
 
     model_input, reference = _validation_rows(model, spec, description)  # the run's own model's answers
     model = _builtin_filling(model)

@@ -4,12 +4,11 @@ imports TensorFlow or Keras."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from annctl.errors import AnnctlError
+from annctl.fileio import quiet_stderr
 
 if TYPE_CHECKING:
     from annctl.light.manifest import LightManifest
@@ -36,7 +35,7 @@ class LightModel:
         self.manifest = manifest
         # The built-in kernels alone: the default XNNPACK delegate announces itself on stderr at every start
         # and sums in another order; without it the answers stay within 1e-7 of Keras' (measured, RNNs too).
-        with _quiet_stderr():
+        with quiet_stderr():
             interpreter = Interpreter(
                 model_content=content,
                 experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
@@ -80,22 +79,3 @@ def _slices(arguments: dict[str, Any], batch_size: int) -> Iterator[dict[str, An
     rows = len(next(iter(arguments.values())))
     for start in range(0, rows, batch_size):
         yield {name: value[start : start + batch_size] for name, value in arguments.items()}
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """The interpreter's C++ start-up lines kept off the terminal (ANNCTL_TF_LOGS=1 shows them)."""
-    if os.environ.get("ANNCTL_TF_LOGS"):
-        yield
-        return
-    import sys
-
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        sys.stderr.flush()
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

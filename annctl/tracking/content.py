@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from annctl.fileio import read_json_object as read_json
 from annctl.rundir import RunPaths
 
 # annctl's run status → MLflow's RunStatus (a killed run, as `runs list` calls one, is KILLED too)
@@ -34,14 +35,6 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -139,15 +132,8 @@ def mlflow_status(status: str | None) -> str:
 
 def experiment_commit(experiment_file: str | None) -> str | None:
     """The commit of the git repository that holds the experiment file, if it is in one."""
-    import subprocess
+    from annctl.rundir import git_commit
 
     if not experiment_file or not Path(experiment_file).is_file():
         return None
-    folder = Path(experiment_file).resolve().parent
-    try:
-        result = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
+    return git_commit(Path(experiment_file).resolve().parent)
