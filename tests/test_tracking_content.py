@@ -49,3 +49,25 @@ def test_reading_what_a_run_sends_imports_no_mlflow():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_experiment_files_commit_is_that_of_its_own_repository(tmp_path, monkeypatch):
+    import subprocess
+
+    from annctl.tracking.content import experiment_commit
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    experiment = repo / "exp.yaml"
+    experiment.write_text("name: x\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git[:3], "init", "-q"], check=True)
+    subprocess.run([*git, "add", "exp.yaml"], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    head = subprocess.run([*git[:3], "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    monkeypatch.chdir(tmp_path)  # the command runs elsewhere: the file's repository counts, not the working folder
+    assert experiment_commit(str(experiment)) == head
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("name: y\n")
+    assert experiment_commit(str(outside)) is None
+    assert experiment_commit(None) is None
