@@ -22,6 +22,7 @@ from annctl.errors import SpecError
 from annctl.modelio import load_run_model
 from annctl.spec import resolve
 from annctl.training import train
+from annctl.training.lifecycle import SilentReporter
 
 from .conftest import write_csv
 from .test_architectures import smoke_cases, smoke_document
@@ -182,7 +183,7 @@ def test_dropout_inside_compiled_steps_is_keras_dropout_drawn_the_way_xla_runs_f
 
 
 def test_progress_counts_batches_and_ends_at_the_epochs_batch_count(tmp_path):
-    class Recorder:
+    class Recorder(SilentReporter):
         def __init__(self):
             self.frames: list[tuple[int, int, int]] = []
             self.steps = 0

@@ -12,6 +12,7 @@ from annctl.config import load_spec
 from annctl.errors import Interrupted
 from annctl.spec import resolve
 from annctl.training import train
+from annctl.training.lifecycle import SilentReporter
 
 from .conftest import write_experiment
 
@@ -117,7 +118,7 @@ def test_nan_loss_is_diverged_with_exit_1(tmp_path, isolated_runs):
 
 
 def test_interrupt_marks_run_and_keeps_files_consistent(tmp_path, isolated_runs):
-    class StopAfterFirstEpoch:
+    class StopAfterFirstEpoch(SilentReporter):
         def run_start(self, *args):
             pass
 
