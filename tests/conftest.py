@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
+
+if "mutmut" in sys.modules:
+    # Under mutmut every mutant's tests run in a process forked from one that collected them. Importing TensorFlow
+    # here, in that parent, lets each fork reuse it instead of importing it again per mutant (seconds each); a fork
+    # after the import is safe, a fork after TensorFlow has run an op is not (docs/mutation.md).
+    import tensorflow  # noqa: F401
 
 
 def pytest_collection_modifyitems(items):

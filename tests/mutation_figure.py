@@ -1,0 +1,213 @@
+"""The mutation figure of docs/mutation.md: run a seeded random sample of mutmut's mutants, then count.
+
+mutmut makes about 9,000 mutants of the modules listed under ``[tool.mutmut]``; on a two-core machine each takes
+seconds (its tests run in a forked process), so the whole set is a job of many hours. A seeded sample of the same
+size from every module estimates each module's share of surviving mutants with a stated margin, and every
+surviving mutant of the sample is then either killed by a new test or listed as equivalent in
+``tests/mutation-equivalents.txt``.
+
+    python tests/mutation_figure.py sample --per-module 40 --seed 1   # generate, then run the sample with mutmut
+    python tests/mutation_figure.py report                           # the table docs/mutation.md shows
+
+Run it from the repository root with the virtual environment's bin directory on PATH (mutmut and mypy are
+called by name). A mutant with no test reaching it counts as surviving; one caught by the type checker (mypy runs
+in CI) or by a timeout counts as killed; a listed equivalent is taken out of the count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import math
+import random
+import re
+import subprocess
+import sys
+import tomllib
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MUTANTS = REPO / "mutants"
+EQUIVALENTS = REPO / "tests" / "mutation-equivalents.txt"
+SAMPLE = MUTANTS / "sample.json"
+
+KILLED = {1, 3, 36, 37, -24, 24, 152, 255, -11, -9}  # failed test, pytest error, timeout, type check, crash
+SURVIVED = {0, 5, 33}  # tests pass, or no test reaches the mutant
+
+
+def module_of(mutant: str) -> str:
+    """``annctl.training.callbacks.stop.x_f__mutmut_1`` -> ``training/callbacks/``; others -> their file."""
+    parts = mutant.rsplit(".", 1)[0].split(".")[1:]
+    if parts[:2] == ["training", "callbacks"]:
+        return "training/callbacks/"
+    return "/".join(parts) + ".py"
+
+
+def all_mutants() -> dict[str, dict[str, int | None]]:
+    """Every generated mutant's exit code (None: not run), by module."""
+    by_module: dict[str, dict[str, int | None]] = defaultdict(dict)
+    for meta in sorted(MUTANTS.glob("annctl/**/*.py.meta")):
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            by_module[module_of(name)][name] = code
+    return dict(by_module)
+
+
+def equivalents() -> dict[str, str]:
+    listed = {}
+    for line in EQUIVALENTS.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, why = line.partition(":")
+            listed[name.strip()] = why.strip()
+    return listed
+
+
+def configured_modules() -> list[str]:
+    patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"]
+    return [p.removeprefix("annctl/").replace("*", "") for p in patterns]
+
+
+MUTANT_FUNCTION = re.compile(r"__mutmut_(\d+|orig)$")
+
+
+def caught_by_type_checker() -> dict[str, str]:
+    """Mutants the type checker CI runs rejects: {mutant: mypy's message}.
+
+    mutmut writes each mutant as a copy of its function beside a copy of the original, so some of mypy's complaints
+    come from the copying (an attribute annotated again in every copy of ``__init__``). A mutant counts as caught
+    only by an error its function has and the original's copy has not, compared without line numbers.
+    """
+    found = subprocess.run(
+        [sys.executable, "-m", "mypy", "annctl", "--output", "json", "--no-warn-unused-ignores"],
+        cwd=MUTANTS,
+        capture_output=True,
+        text=True,
+    ).stdout
+    errors = [json.loads(line) for line in found.splitlines() if line.strip()]
+    by_file: dict[str, list[dict]] = defaultdict(list)
+    for error in errors:
+        if error["severity"] == "error":
+            by_file[error["file"]].append(error)
+    caught = {}
+    for file, file_errors in by_file.items():
+        module = file.removesuffix(".py").replace("/", ".")
+        spans = [
+            (node.lineno, node.end_lineno or node.lineno, node.name)
+            for node in ast.walk(ast.parse((MUTANTS / file).read_text()))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and MUTANT_FUNCTION.search(node.name)
+        ]
+        complaints: dict[str, set[str]] = defaultdict(set)
+        for error in file_errors:
+            for first, last, name in spans:
+                if first <= error["line"] <= last:
+                    complaints[name].add(f"{error['code']}: {re.sub(r'line [0-9]+', 'line N', error['message'])}")
+        for name, messages in complaints.items():
+            original = complaints.get(MUTANT_FUNCTION.sub("__mutmut_orig", name), set())
+            new = messages - original
+            if not name.endswith("__mutmut_orig") and new:
+                caught[f"{module}.{name}"] = sorted(new)[0]
+    return caught
+
+
+def sample(per_module: int, seed: int, max_children: int | None) -> None:
+    if not MUTANTS.is_dir():
+        # mutmut generates every mutant (and collects which test reaches which function) on its first run
+        subprocess.run(["mutmut", "run", "annctl.none_matches*"], cwd=REPO, check=False)
+    mutants = all_mutants()
+    rng = random.Random(seed)
+    chosen = {
+        module: sorted(rng.sample(sorted(names), min(per_module, len(names))))
+        for module, names in sorted(mutants.items())
+    }
+    typed = caught_by_type_checker()
+    SAMPLE.write_text(
+        json.dumps(
+            {"seed": seed, "per_module": per_module, "mutants": chosen, "caught_by_type_checker": typed}, indent=1
+        )
+    )
+    names = [name for group in chosen.values() for name in group if name not in typed]
+    print(
+        f"{sum(map(len, chosen.values()))} mutants sampled from {sum(map(len, mutants.values()))}, "
+        f"{sum(map(len, chosen.values())) - len(names)} of them caught by the type checker",
+        flush=True,
+    )
+    command = ["mutmut", "run", *names] + (["--max-children", str(max_children)] if max_children else [])
+    sys.exit(subprocess.run(command, cwd=REPO).returncode)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % interval of a proportion k/n (Wilson score): honest for small samples and for k = 0."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def report() -> None:
+    mutants = all_mutants()
+    recorded = json.loads(SAMPLE.read_text()) if SAMPLE.exists() else {}
+    chosen = recorded.get("mutants") or {module: list(names) for module, names in mutants.items()}
+    typed = recorded.get("caught_by_type_checker", {})
+    mutants = {
+        module: {name: 37 if name in typed else code for name, code in codes.items()}
+        for module, codes in mutants.items()
+    }
+    listed = equivalents()
+    rows, totals = [], defaultdict(float)
+    print("| module | mutants | sampled | killed | survived | equivalent | not run | surviving (95 % interval) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for module in sorted(mutants):
+        names = chosen.get(module, [])
+        codes = {name: mutants[module].get(name) for name in names}
+        killed = sum(code in KILLED for code in codes.values())
+        equivalent = sum(code in SURVIVED and name in listed for name, code in codes.items())
+        survived = sum(code in SURVIVED and name not in listed for name, code in codes.items())
+        not_run = len(names) - killed - survived - equivalent
+        counted = killed + survived
+        low, high = wilson(survived, counted)
+        share = survived / counted if counted else float("nan")
+        rows.append(module)
+        total = len(mutants[module])
+        totals["mutants"] += total
+        totals["estimated survivors"] += share * total if counted else 0
+        totals["counted"] += counted
+        print(
+            f"| `{module}` | {total} | {len(names)} | {killed} | {survived} | {equivalent} | {not_run} | "
+            f"{share:.1%} ({low:.0%}–{high:.0%}) |"
+        )
+    overall = totals["estimated survivors"] / totals["mutants"] if totals["mutants"] else float("nan")
+    print(
+        f"\nAll modules, each weighted by its number of mutants: {overall:.1%} surviving "
+        f"({int(totals['counted'])} mutants counted)."
+    )
+    survivors = [
+        name
+        for module in rows
+        for name in chosen.get(module, [])
+        if mutants[module].get(name) in SURVIVED and name not in listed
+    ]
+    if survivors:
+        print(f"\n{len(survivors)} survivors neither killed nor listed as equivalent:")
+        print("\n".join(survivors))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("sample", help="generate the mutants, then run a seeded sample of each module's")
+    run.add_argument("--per-module", type=int, default=40)
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--max-children", type=int)
+    commands.add_parser("report", help="print the figure of the mutants run so far")
+    args = parser.parse_args()
+    if args.command == "sample":
+        sample(args.per_module, args.seed, args.max_children)
+    else:
+        report()
+
+
+if __name__ == "__main__":
+    main()
