@@ -24,9 +24,10 @@ import random
 import re
 import subprocess
 import sys
-import tomllib
 from collections import defaultdict
 from pathlib import Path
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 MUTANTS = REPO / "mutants"
