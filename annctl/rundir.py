@@ -50,7 +50,7 @@ class RunPaths:
     metrics = property(lambda self: self.dir / self.METRICS)  # one row per epoch
     model = property(lambda self: self.dir / self.MODEL)  # the final model
     data = property(lambda self: self.dir / self.DATA)  # records.DataInfo
-    lock = property(lambda self: self.dir / self.LOCK)  # exists while a process trains it (then removed)
+    lock = property(lambda self: self.dir / self.LOCK)  # exists while a process trains or syncs it (then removed)
     checkpoints = property(lambda self: self.dir / "checkpoints")
     manifest = property(lambda self: self.checkpoints / "manifest.json")  # records.Manifest
     tensorboard = property(lambda self: self.dir / "tensorboard")

@@ -298,6 +298,38 @@ def test_an_unreachable_server_never_fails_the_run(tmp_path):
     assert failed.returncode == 1 and failed.stdout.startswith(f"failed: run {run_dir}"), failed.stdout
 
 
+HOLD_LOCK = """
+import sys
+from pathlib import Path
+from annctl.fileio import exclusive_lock
+with exclusive_lock(Path(sys.argv[1]), "run"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_runs_sync_skips_a_run_whose_lock_another_process_holds(tmp_path):
+    # a `train --resume` of a killed run holds the run's lock before its summary says "running" again
+    run_dir = tmp_path / "resumed-20261204T120000-abcdef"
+    run_dir.mkdir()
+    (run_dir / "spec.yaml").write_text("name: resumed\n")
+    (run_dir / "summary.json").write_text(json.dumps({"status": "killed"}))
+    uri = f"http://127.0.0.1:{_free_port()}"  # nothing listens there: a sync that went ahead would fail
+    record = json.dumps({"run_id": "0" * 32, "uri": uri, "synced": False})
+    (run_dir / "mlflow.json").write_text(record)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(run_dir / ".lock")], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        synced = annctl("runs", "sync", str(run_dir), "--uri", uri, cwd=tmp_path)
+    finally:
+        holder.communicate(b"")
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert synced.stdout == f"skipped: run {run_dir} (still running: it reports itself, or sync it once it ends)\n"
+    assert (run_dir / "mlflow.json").read_text() == record  # untouched
+
+
 def test_tracking_without_mlflow_installed_is_exit_2_with_the_install_command(tmp_path):
     experiment = write_experiment(tmp_path, "classification", name="no_extra")
     code = (

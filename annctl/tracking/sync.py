@@ -5,13 +5,14 @@ completed, never duplicated; one whose mlflow.json says it is synced to that ser
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from annctl.records import Tracking
-from annctl.rundir import list_run_dirs, read_tracking, resolve_run, utc_now, write_tracking
+from annctl.rundir import RunPaths, TunePaths, list_run_dirs, read_tracking, resolve_run, utc_now, write_tracking
 from annctl.tracking import content, server
 
 
@@ -59,14 +60,40 @@ def unsynced(folder: Path) -> list[Path]:
     return [path for path in candidates if (record := read_tracking(path)) is not None and not record.synced]
 
 
+RUNNING = "still running: it reports itself, or sync it once it ends"
+
+
 def sync_one(path: Path, uri_option: str | None) -> Synced:
-    from annctl.runs import is_tune_dir, run_state, search_row, summary_json
+    """Sync one run or search while holding its lock (the one `train` and `tune` hold), so that a `train
+    --resume` or `tune --resume` starting meanwhile cannot interleave its mlflow.json with this one's."""
+    from annctl.errors import UsageError
+    from annctl.fileio import exclusive_lock
+    from annctl.runs import is_tune_dir
 
     search = is_tune_dir(path)
     kind = "search" if search else "run"
-    state = search_row(path)["status"] if search else run_state(path, summary_json(path), time.time())
+    state = _state(path, search)
     if state == "running":
-        return Synced(path, kind, "skipped", "still running: it reports itself, or sync it once it ends")
+        return Synced(path, kind, "skipped", RUNNING)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(exclusive_lock(TunePaths(path).lock if search else RunPaths(path).lock, str(path)))
+        except UsageError:  # a training, a search or another sync holds it
+            return Synced(path, kind, "skipped", RUNNING)
+        # a run read again under its lock: a resume may have ended since (a search's state reads its lock file)
+        state = state if search else _state(path, search)
+        return _sync_locked(path, kind, search, state, uri_option)
+
+
+def _state(path: Path, search: bool) -> str:
+    from annctl.runs import run_state, search_row, summary_json
+
+    return search_row(path)["status"] if search else run_state(path, summary_json(path), time.time())
+
+
+def _sync_locked(path: Path, kind: str, search: bool, state: str, uri_option: str | None) -> Synced:
+    if state == "running":
+        return Synced(path, kind, "skipped", RUNNING)
     record = read_tracking(path) or Tracking(run_id=uuid.uuid4().hex)
     uri = uri_option or usable(record.uri) or tracked_uri(path)
     uri = server.tracking_uri(uri, "--uri")
