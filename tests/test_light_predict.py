@@ -17,7 +17,7 @@ from annctl.light.engine import choose_engine
 from annctl.rundir import RunPaths, read_data_info
 from annctl.training import train
 
-from .conftest import EXPERIMENTS, REPO, write_experiment
+from .conftest import EXPERIMENTS, REPO, write_csv, write_experiment
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 IRIS_ROWS = "sepal_length,sepal_width,petal_length,petal_width\n5.1,3.5,1.4,0.2\n6.3,3.3,6.0,2.5\n5.9,3.0,4.2,1.5\n"
@@ -154,6 +154,18 @@ def test_image_runs_use_keras_by_design_without_a_warning(tmp_path, isolated_run
     assert refused.returncode == 2 and "--engine litert: image inputs are decoded and resized by TensorFlow" in (
         refused.stderr
     )
+
+
+@pytest.mark.slow
+def test_the_conversion_check_compares_the_documented_10000_rows_at_most(tmp_path, isolated_runs):
+    from annctl.light.convert import make_light_model
+
+    experiment = write_experiment(tmp_path, "regression", epochs=1, batch_size=256)
+    write_csv(tmp_path / "regression.csv", "regression", rows=13_000)  # 10,530 validation rows
+    run_dir = trained(experiment, isolated_runs, "dataset.test_split=0.1", "dataset.validation_split=0.9")
+    manifest, content = make_light_model(run_dir, "final")
+    assert content is not None and manifest.check is not None
+    assert manifest.check.rows == 10_000  # the docs' "the first 10,000", not whole batches of 1,024
 
 
 def test_help_says_images_use_keras_and_json_needs_an_output(tmp_path):

@@ -41,18 +41,28 @@ class TestRows:
 
 def test_rows(spec, description, model) -> TestRows:
     """The first ROW_LIMIT rows of the run's test split, and annctl's predictions on them."""
+    try:
+        split = spec.dataset.load(spec.seed).test
+    except DataError as error:
+        raise DataError(f"an export is verified on the run's test split, which cannot be loaded: {error}") from None
+    rows = split_rows(split, spec, description, model)
+    if rows is None:
+        raise AnnctlError("the run's test split is empty: there is nothing to verify an export on")
+    return rows
+
+
+def split_rows(split, spec, description, model) -> TestRows | None:
+    """The first ROW_LIMIT rows of ``split`` as the model takes them (each batch through the architecture's
+    ``feed``), ``model``'s outputs on them and their labels; None when the split has no rows. Export's
+    verification and the light engine's check (annctl.light.convert) both compare on these."""
     import numpy as np
     import tensorflow as tf
 
     from annctl.training.inference import predict_batches
 
-    # full float32 on GPUs too (TensorFloat-32 matrix products keep ~3 digits): the verifying process runs
-    # on the CPU, in float32
+    # full float32 on GPUs too (TensorFloat-32 matrix products keep ~3 digits): the artifact or the light
+    # model it is compared with runs on the CPU, in float32
     tf.config.experimental.enable_tensor_float_32_execution(False)
-    try:
-        split = spec.dataset.load(spec.seed).test
-    except DataError as error:
-        raise DataError(f"an export is verified on the run's test split, which cannot be loaded: {error}") from None
     batches, count = [], 0
     for x in split.x_batches(BATCH_SIZE):
         fed = spec.model.feed(x, description)
@@ -61,7 +71,7 @@ def test_rows(spec, description, model) -> TestRows:
         if count >= ROW_LIMIT:
             break
     if not batches:
-        raise AnnctlError("the run's test split is empty: there is nothing to verify an export on")
+        return None
     reference = predict_batches(model, iter(batches), all_outputs=True)
     rows = min(count, ROW_LIMIT)
     model_input: Any
@@ -74,6 +84,24 @@ def test_rows(spec, description, model) -> TestRows:
         {name: value[:rows] for name, value in reference.items()},
         np.asarray(split.labels())[:rows],
     )
+
+
+def differences(pairs: list[tuple[Any, Any]], tolerance: float) -> tuple[float, bool]:
+    """Over ``pairs`` of (annctl's output, the other's): the largest |other − annctl|, and whether every value is
+    within tolerance × max(1, |annctl|). NaN on both sides is agreement; NaN on one side only, an infinite
+    difference."""
+    import numpy as np
+
+    worst, within = 0.0, True
+    for expected, actual in pairs:
+        expected = np.asarray(expected, dtype="float64")
+        actual = np.asarray(actual, dtype="float64").reshape(expected.shape)
+        nan_actual, nan_expected = np.isnan(actual), np.isnan(expected)
+        difference = np.where(nan_actual | nan_expected, 0.0, np.abs(actual - expected))
+        difference = np.where(nan_actual != nan_expected, np.inf, difference)
+        worst = max(worst, float(difference.max(initial=0.0)))
+        within &= bool(np.all(difference <= tolerance * np.maximum(1.0, np.abs(np.nan_to_num(expected)))))
+    return worst, within
 
 
 def _numpy(value):
@@ -168,15 +196,7 @@ def compare(
     missing = [name for _, name in pairs if name not in produced]
     if missing:
         raise AnnctlError(f"verification: the artifact gave no output {', '.join(missing)}")
-    worst, within = 0.0, True
-    for reference_name, name in pairs:
-        expected = np.asarray(rows.reference[reference_name], dtype="float64")
-        actual = np.asarray(produced[name], dtype="float64").reshape(expected.shape)
-        nan_actual, nan_expected = np.isnan(actual), np.isnan(expected)
-        difference = np.where(nan_actual | nan_expected, 0.0, np.abs(actual - expected))
-        difference = np.where(nan_actual != nan_expected, np.inf, difference)  # NaN on one side only
-        worst = max(worst, float(difference.max(initial=0.0)))
-        within &= bool(np.all(difference <= tolerance * np.maximum(1.0, np.abs(np.nan_to_num(expected)))))
+    worst, within = differences([(rows.reference[reference], produced[name]) for reference, name in pairs], tolerance)
     agree = None
     names = np.asarray(description.class_names or [])
     for output in class_checks:

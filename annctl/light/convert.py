@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from annctl import __version__
 from annctl.errors import AnnctlError
@@ -20,12 +21,14 @@ from annctl.light.runtime import ONE_TENSOR, LightModel
 from annctl.modelio import Checkpoint, load_run_model, model_path
 from annctl.rundir import RunPaths
 
+if TYPE_CHECKING:
+    from annctl.export.verify import TestRows
+
 # |LiteRT − Keras| allowed per output value, relative above 1 (as `annctl export` measures), by task. float32
 # computed in another order differs by a few units in the last place: ~1e-7 on a probability. A regression
 # value can be a small difference of large terms (Wide & Deep adds its two paths): measured 1.2e-6 on a
 # prediction of 0.116 from terms near 4 (2.5 units in their last place), so values get `annctl export`'s 1e-5.
 TOLERANCE = {"classification": 1e-6, "regression": 1e-5}
-ROW_LIMIT = 10_000  # the validation split's first rows compared
 BATCH_SIZE = 1024
 
 
@@ -73,12 +76,12 @@ def _converted(model, spec, description, stamp: dict) -> tuple[bytes, LightManif
     from annctl.export import signature, tflite
     from annctl.fileio import quiet_stderr
 
-    model_input, reference = _validation_rows(model, spec, description)  # the run's own model's answers
+    rows = _validation_rows(model, spec, description)  # the run's own model's answers
     model = _builtin_filling(model)
     found = tflite.refusals(model)
     if found:
         raise _NoLightModel("; ".join(found))
-    inputs = signature.signature_inputs(description, model_input)
+    inputs = signature.signature_inputs(description, rows.model_input)
     outputs = [output for output in signature.signature_outputs(description) if not output.classes]
     with tempfile.TemporaryDirectory(prefix="annctl-light-") as scratch:
         savedmodel = Path(scratch) / "savedmodel"
@@ -95,8 +98,8 @@ def _converted(model, spec, description, stamp: dict) -> tuple[bytes, LightManif
         columns=[item.argument for item in inputs if item.column],
         outputs={output.model_output: output.name for output in outputs},
     )
-    produced = LightModel(content, manifest).predict(model_input, BATCH_SIZE)
-    manifest.check = _compare(reference, produced, description)
+    produced = LightModel(content, manifest).predict(rows.model_input, BATCH_SIZE)
+    manifest.check = _compare(rows, produced, description)
     if not manifest.check.within or manifest.check.classes_agree is False:
         raise _NoLightModel(
             f"its TFLite model differs from the Keras model on the validation rows (by up to "
@@ -119,44 +122,29 @@ def _builtin_filling(model):
     return model
 
 
-def _validation_rows(model, spec, description):
-    """The first ROW_LIMIT rows of the validation split (the test split when there is none), as the model
-    takes them, and the Keras model's outputs on them."""
-    import numpy as np
-    import tensorflow as tf
+def _validation_rows(model, spec, description) -> TestRows:
+    """The first rows of the validation split (the test split when there is none; at most export's
+    ROW_LIMIT), as the model takes them, and the Keras model's outputs on them."""
+    from annctl.export.verify import split_rows
 
-    from annctl.export.verify import _numpy
-    from annctl.training.inference import predict_batches
-
-    # full float32 on GPUs too, as export's check does (TensorFloat-32 products keep ~3 digits): LiteRT runs on
-    # the CPU in float32, and a check failed on TF32 would mark the model as having no light form for good
-    tf.config.experimental.enable_tensor_float_32_execution(False)
     try:
         data = spec.dataset.load(spec.seed)
     except AnnctlError as error:
         raise _NoLightModel(f"the run's data, needed to check its TFLite model, cannot be loaded: {error}") from None
     split = data.validation if data.validation is not None and data.validation.size else data.test
-    batches, count = [], 0
-    for x in split.x_batches(BATCH_SIZE):
-        batches.append(spec.model.feed(x, description))
-        count += len(next(iter(batches[-1].values())) if isinstance(batches[-1], dict) else batches[-1])
-        if count >= ROW_LIMIT:
-            break
-    if not batches:
+    rows = split_rows(split, spec, description, model)
+    if rows is None:
         raise _NoLightModel("the run has no validation or test rows to check a TFLite model on")
-    reference = predict_batches(model, iter(batches), all_outputs=True)
-    if isinstance(batches[0], dict):
-        model_input = {key: _numpy(np.concatenate([_numpy(b[key]) for b in batches])) for key in batches[0]}
-    else:
-        model_input = np.concatenate([_numpy(b) for b in batches])
-    return model_input, reference
+    return rows
 
 
-def _compare(reference: dict, produced: dict, description) -> LightCheck:
+def _compare(rows: TestRows, produced: dict, description) -> LightCheck:
     import numpy as np
 
+    from annctl.export.verify import differences
     from annctl.training.inference import predicted_classes
 
+    reference = rows.reference
     # a one-output model's Keras output is unnamed (`output`); several outputs are named alike on both sides
     pairs = (
         list(zip(reference.values(), produced.values()))
@@ -164,15 +152,7 @@ def _compare(reference: dict, produced: dict, description) -> LightCheck:
         else [(reference[name], produced[name]) for name in reference]
     )
     tolerance = TOLERANCE[description.task]
-    worst, within, rows = 0.0, True, 0
-    for expected, actual in pairs:
-        expected = np.asarray(expected, dtype="float64")
-        actual = np.asarray(actual, dtype="float64").reshape(expected.shape)
-        rows = len(expected)
-        difference = np.abs(actual - expected)
-        difference = np.where(np.isnan(actual) & np.isnan(expected), 0.0, np.nan_to_num(difference, nan=np.inf))
-        worst = max(worst, float(difference.max(initial=0.0)))
-        within &= bool(np.all(difference <= tolerance * np.maximum(1.0, np.abs(np.nan_to_num(expected)))))
+    worst, within = differences(pairs, tolerance)
     agree = None
     if description.class_names:
         decision = description.decision
@@ -180,4 +160,6 @@ def _compare(reference: dict, produced: dict, description) -> LightCheck:
             np.array_equal(predicted_classes(expected, decision), predicted_classes(actual, decision))
             for expected, actual in pairs
         )
-    return LightCheck(rows=rows, max_abs_difference=worst, tolerance=tolerance, classes_agree=agree, within=within)
+    return LightCheck(
+        rows=rows.count, max_abs_difference=worst, tolerance=tolerance, classes_agree=agree, within=within
+    )
