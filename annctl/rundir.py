@@ -24,6 +24,7 @@ from annctl.fileio import atomic_write_json, atomic_write_text
 from annctl.wording import shown_path
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")  # a spec name (≤ 64) plus "-tune"
+RUN_SUFFIX = re.compile(r"-(\d{8}T\d{6})-[0-9a-f]{6}$")  # what create_run_dir adds to the name: -<UTC second>-<6 hex>
 
 
 class RunPaths:
@@ -286,7 +287,7 @@ def _written_ns(path: Path) -> int:
 
 
 def _stamp(name: str) -> str:
-    match = re.search(r"-(\d{8}T\d{6})-[0-9a-f]{6}$", name)
+    match = RUN_SUFFIX.search(name)
     return match.group(1) if match else ""
 
 
@@ -306,9 +307,6 @@ def expand_runs(references: list[str], root: Path) -> list[Path]:
 def run_name(run_dir: Path) -> str:
     """The run's name: its folder's name without the `-<UTC time>-<6 hex>` that create_run_dir adds."""
     return RUN_SUFFIX.sub("", run_dir.name)
-
-
-RUN_SUFFIX = re.compile(r"-\d{8}T\d{6}-[0-9a-f]{6}$")
 
 
 def resolve_run(reference: str, root: Path) -> Path:

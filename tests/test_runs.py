@@ -259,3 +259,18 @@ def test_latest_is_the_run_started_last_within_the_same_second(tmp_path):
         os.utime(run / "spec.yaml", ns=(when * 10**9, when * 10**9))
     assert list_run_dirs(tmp_path) == [older, newer]
     assert resolve_run("latest", tmp_path) == newer
+
+
+def test_a_runs_time_and_its_name_are_read_from_the_same_suffix(tmp_path):
+    # a name may itself end like a run's suffix: only the last -<UTC second>-<6 hex> is the run's
+    from annctl.rundir import list_run_dirs, resolve_run, run_name
+
+    december = tmp_path / "x-20260101T000000-aaaaaa-20261201T000000-111111"
+    november = tmp_path / "y-20261130T000000-222222"
+    for when, run in enumerate((december, november), start=1):  # spec.yaml times the other way round
+        run.mkdir()
+        (run / "spec.yaml").write_text("name: n\n")
+        os.utime(run / "spec.yaml", ns=(when * 10**9, when * 10**9))
+    assert list_run_dirs(tmp_path) == [november, december]
+    assert [run_name(run) for run in list_run_dirs(tmp_path)] == ["y", "x-20260101T000000-aaaaaa"]
+    assert resolve_run("x-20260101T000000-aaaaaa", tmp_path) == december
