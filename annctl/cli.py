@@ -741,7 +741,7 @@ def runs_show(
     ] = False,
 ) -> None:
     """Show a run's resolved spec, summary and files."""
-    from annctl.rundir import SPEC_FILE, resolve_run, runs_root
+    from annctl.rundir import RunPaths, resolve_run, runs_root
     from annctl.runs import show_run
 
     with user_errors():
@@ -751,8 +751,8 @@ def runs_show(
         print_json(shown)
         return
     out().print(f"[bold]{run_dir}[/bold]")
-    out().print(f"[bold]{SPEC_FILE}[/bold]")
-    out().print((run_dir / SPEC_FILE).read_text(encoding="utf-8"), highlight=False, end="", markup=False)
+    out().print(f"[bold]{RunPaths.SPEC}[/bold]")
+    out().print(RunPaths(run_dir).spec.read_text(encoding="utf-8"), highlight=False, end="", markup=False)
     out().print("[bold]summary.json[/bold]")
     print_json(shown["summary"])
     out().print("[bold]files[/bold]")

@@ -11,7 +11,7 @@ from typing import Any
 
 from annctl.errors import AnnctlError, UsageError
 from annctl.fileio import atomic_write_text
-from annctl.rundir import SPEC_FILE, RunPaths, expand_runs, is_run_dir, read_summary
+from annctl.rundir import RunPaths, expand_runs, is_run_dir, read_summary
 from annctl.runs import LOWER_IS_BETTER
 from annctl.wording import plural, shown_path
 
@@ -67,7 +67,7 @@ def run_section(run_dir: Path) -> str:
         curves = learning_curves(read_metrics(run_dir), Path(scratch) / "curves.png", run_dir.name)
         parts += ["<h2>Learning curves</h2>", _image(curves)]
     parts += evaluation_section(run_dir)
-    spec_text = (run_dir / SPEC_FILE).read_text(encoding="utf-8")
+    spec_text = RunPaths(run_dir).spec.read_text(encoding="utf-8")
     parts += ["<h2>Spec</h2>", f"<pre>{html.escape(spec_text)}</pre>"]
     return "\n".join(parts)
 
@@ -228,7 +228,7 @@ def write_report(target: Path, output: Path, metric: str | None = None) -> Path:
         run_dirs = expand_runs([str(target)], target)  # a tune directory stands for its trials
         if not run_dirs:
             raise UsageError(
-                f"{shown_path(target)}: neither a run directory nor a folder of runs (a run holds {SPEC_FILE})"
+                f"{shown_path(target)}: neither a run directory nor a folder of runs (a run holds {RunPaths.SPEC})"
             )
         body = collection_section(target, run_dirs, metric)
         title = target.name

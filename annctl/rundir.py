@@ -100,17 +100,6 @@ class TunePaths:
         return self.trials / f"{number:03d}"
 
 
-# The names other modules import (kept for scripts and tests that use them).
-SPEC_FILE, ENV_FILE, SUMMARY_FILE, METRICS_FILE, MODEL_FILE, DATA_FILE = (
-    RunPaths.SPEC,
-    RunPaths.ENV,
-    RunPaths.SUMMARY,
-    RunPaths.METRICS,
-    RunPaths.MODEL,
-    RunPaths.DATA,
-)
-
-
 def runs_root(option: str | Path | None = None) -> Path:
     """`--runs-dir`, else $ANNCTL_RUNS_DIR, else ./runs."""
     return Path(option or os.environ.get("ANNCTL_RUNS_DIR") or "runs")
@@ -174,7 +163,7 @@ def spec_to_yaml(spec) -> str:
 
 def write_spec(run_dir: Path, spec) -> None:
     text = spec_to_yaml(spec)
-    atomic_write_text(run_dir / SPEC_FILE, text)
+    atomic_write_text(RunPaths(run_dir).spec, text)
 
 
 def write_env(run_dir: Path, seed: int, argv: list[str] | None = None) -> None:
@@ -267,7 +256,7 @@ def utc_now() -> str:
 
 
 def is_run_dir(path: Path) -> bool:
-    return (path / SPEC_FILE).is_file()
+    return RunPaths(path).spec.is_file()
 
 
 def list_run_dirs(root: Path) -> list[Path]:
@@ -276,7 +265,7 @@ def list_run_dirs(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
     runs = [path for path in root.iterdir() if path.is_dir() and not path.is_symlink() and is_run_dir(path)]
-    return sorted(runs, key=lambda path: (_stamp(path.name), _written_ns(path / SPEC_FILE), path.name))
+    return sorted(runs, key=lambda path: (_stamp(path.name), _written_ns(RunPaths(path).spec), path.name))
 
 
 def _written_ns(path: Path) -> int:
@@ -321,7 +310,7 @@ def resolve_run(reference: str, root: Path) -> Path:
     path = Path(reference)
     if path.is_dir():
         if not is_run_dir(path):
-            raise UsageError(f"{shown_path(path)}: not an annctl run directory (no {SPEC_FILE})")
+            raise UsageError(f"{shown_path(path)}: not an annctl run directory (no {RunPaths.SPEC})")
         return path
     runs = list_run_dirs(root)
     if reference == "latest":

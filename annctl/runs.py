@@ -13,10 +13,8 @@ from typing import Any, cast
 
 from annctl.errors import UsageError
 from annctl.fileio import read_json_object
-from annctl.rundir import SPEC_FILE, RunPaths, TunePaths, list_run_dirs, read_summary
+from annctl.rundir import RunPaths, TunePaths, list_run_dirs, read_summary
 from annctl.wording import shown_path
-
-TUNE_FILE, TUNE_LOCK_FILE = TunePaths.CONFIG, TunePaths.LOCK  # what marks a tune directory, and its lock
 
 # A run whose summary still says "running" but has not been touched for this long is shown as stale
 # (killed with SIGKILL, or its machine went away).
@@ -83,7 +81,7 @@ def list_tune_dirs(root: Path) -> list[Path]:
 
 
 def is_tune_dir(path: Path) -> bool:
-    return (path / TUNE_FILE).is_file()
+    return TunePaths(path).config.is_file()
 
 
 def summary_json(run_dir: Path) -> dict[str, Any]:
@@ -117,7 +115,7 @@ def run_row(run_dir: Path, now: float | None = None, search: Path | None = None)
 def search_row(tune_dir: Path, now: float | None = None) -> dict[str, Any]:
     """A search as `runs list` shows it, in its summary.json's vocabulary (tune.json's before a trial ends)."""
     now = time.time() if now is None else now
-    config = read_json_object(tune_dir / TUNE_FILE)
+    config = read_json_object(TunePaths(tune_dir).config)
     summary = read_json_object(TunePaths(tune_dir).summary)
     state = summary.get("status", "running")
     if state == "running" and not _lock_holder_alive(tune_dir):
@@ -149,7 +147,7 @@ def _lock_holder_alive(tune_dir: Path) -> bool:
     another host is taken to be alive. A search removes its lock as its process ends, so a search that wrote a
     summary and has no lock file any more ended without writing its last status (a Python error, a kill)."""
     try:
-        words = (tune_dir / TUNE_LOCK_FILE).read_text(encoding="utf-8").split()
+        words = TunePaths(tune_dir).lock.read_text(encoding="utf-8").split()
     except FileNotFoundError:
         return not TunePaths(tune_dir).summary.exists()  # no summary yet: the search is only starting
     except OSError:
@@ -276,9 +274,9 @@ def show_run(run_dir: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        spec = yaml.safe_load((run_dir / SPEC_FILE).read_text(encoding="utf-8"))
+        spec = yaml.safe_load(RunPaths(run_dir).spec.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
-        raise UsageError(f"{shown_path(run_dir)}: cannot read {SPEC_FILE}: {error}") from None
+        raise UsageError(f"{shown_path(run_dir)}: cannot read {RunPaths.SPEC}: {error}") from None
     files = [
         {"path": str(path.relative_to(run_dir)), "bytes": path.stat().st_size}
         for path in sorted(run_dir.rglob("*"))

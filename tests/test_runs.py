@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from annctl.cli import app
 
+from .conftest import REPO
+
 runner = CliRunner()
 
 
@@ -204,13 +206,6 @@ def test_list_tells_a_search_that_ended_without_its_last_status(tmp_path):
     assert row["status"] == "killed"
 
 
-def test_tune_file_names_agree_with_the_tuning_package():
-    from annctl import runs
-    from annctl.tuning import runner as tune_runner
-
-    assert (runs.TUNE_FILE, runs.TUNE_LOCK_FILE) == (tune_runner.TUNE_FILE, tune_runner.LOCK_FILE)
-
-
 def write_metrics(run_dir, rows):
     lines = ["epoch,loss,val_loss,learning_rate,epoch_seconds"]
     lines += [f"{i + 1},{loss},{val},0.01,0.1" for i, (loss, val) in enumerate(rows)]
@@ -274,3 +269,23 @@ def test_a_runs_time_and_its_name_are_read_from_the_same_suffix(tmp_path):
     assert list_run_dirs(tmp_path) == [november, december]
     assert [run_name(run) for run in list_run_dirs(tmp_path)] == ["y", "x-20260101T000000-aaaaaa"]
     assert resolve_run("x-20260101T000000-aaaaaa", tmp_path) == december
+
+
+def test_run_and_tune_file_names_have_one_owner():
+    # RunPaths/TunePaths name every file; a module-level copy (SPEC_FILE = RunPaths.SPEC, or = "spec.yaml")
+    # is a second spelling to keep in step: read the sources, without importing TensorFlow
+    import ast
+
+    from annctl.rundir import RunPaths, TunePaths
+
+    names = {value for owner in (RunPaths, TunePaths) for key, value in vars(owner).items() if key.isupper()}
+    copies = []
+    for source in sorted((REPO / "annctl").rglob("*.py")):
+        for node in ast.parse(source.read_text(encoding="utf-8")).body:
+            if not isinstance(node, ast.Assign):
+                continue
+            for value in ast.walk(node.value):
+                named = isinstance(value, ast.Attribute) and getattr(value.value, "id", "") in ("RunPaths", "TunePaths")
+                if named or (isinstance(value, ast.Constant) and value.value in names):
+                    copies.append(f"{source.relative_to(REPO)}:{node.lineno}")
+    assert copies == []

@@ -24,7 +24,7 @@ from annctl import compat
 from annctl.errors import AnnctlError, Interrupted, SpecError, UsageError
 from annctl.fileio import atomic_write_json, atomic_write_text, exclusive_lock
 from annctl.records import TrialOutcome, TuneConfig, TuneSummary
-from annctl.rundir import TunePaths, create_run_dir, prepare_root, spec_to_yaml, utc_now
+from annctl.rundir import RunPaths, TunePaths, create_run_dir, prepare_root, spec_to_yaml, utc_now
 from annctl.spec import ExperimentSpec
 from annctl.tracking.live import check as check_tracking
 from annctl.tracking.live import is_tracked
@@ -33,13 +33,10 @@ from annctl.tuning import hparams
 from annctl.tuning import study as studies
 from annctl.tuning.outputs import write_outputs
 from annctl.tuning.space import trial_data
-from annctl.tuning.trial import TRIAL_FILE, TRIAL_LOG
 from annctl.tuning.workers import TrialWorker, WorkerGone
 
 if TYPE_CHECKING:
     from annctl.tracking.search import SearchTracking
-
-TUNE_FILE, LOCK_FILE = TunePaths.CONFIG, TunePaths.LOCK
 
 
 class TuneFailed(AnnctlError):
@@ -466,7 +463,7 @@ class Search:
             worker.close()
             kept = None
         if outcome is None:  # answered, but its trial.json is unreadable (e.g. the disk is full)
-            return failed(f"the trial left no readable {TRIAL_FILE}"), kept
+            return failed(f"the trial left no readable {RunPaths.TRIAL}"), kept
         if outcome.state == "fail":
             return failed(outcome.reason or "failed"), kept
         return TrialEvent(number, outcome.state, outcome.value, params, outcome.epochs, seconds, None), kept
@@ -528,7 +525,7 @@ class Search:
                 if self.consecutive_failures >= limit and not self.failure:
                     self.failure = (
                         f"{limit} trials failed in a row (last: trial {event.number:03d}: {event.reason}); "
-                        f"stopping. See {TunePaths(self.tune_dir).trial(event.number) / TRIAL_LOG}"
+                        f"stopping. See {RunPaths(TunePaths(self.tune_dir).trial(event.number)).trial_log}"
                     )
                     self.stop.set()
             elif event.state != "failed":
@@ -548,7 +545,7 @@ def _read_outcome(run_dir: Path) -> TrialOutcome | None:
     from pydantic import ValidationError
 
     try:
-        return TrialOutcome.model_validate_json((run_dir / TRIAL_FILE).read_bytes())
+        return TrialOutcome.model_validate_json(RunPaths(run_dir).trial.read_bytes())
     except (OSError, ValidationError):
         return None
 
@@ -561,7 +558,7 @@ def _crash_reason(returncode: int, run_dir: Path) -> str:
             name = str(-returncode)
         return f"the trial process was killed by {name}"
     try:
-        lines = (run_dir / TRIAL_LOG).read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        lines = RunPaths(run_dir).trial_log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     except OSError:
         lines = []
     last = lines[-1] if lines else "no output"

@@ -14,9 +14,7 @@ from typing import Any
 
 from annctl import compat
 from annctl.errors import AnnctlError, Interrupted, TrainingDiverged
-from annctl.rundir import RunPaths
 
-TRIAL_FILE, TRIAL_LOG = RunPaths.TRIAL, RunPaths.TRIAL_LOG
 _storages: dict[str, Any] = {}  # storage URL → Optuna storage, kept across the trials of a worker
 
 

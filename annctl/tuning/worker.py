@@ -27,7 +27,8 @@ from typing import Any
 
 from annctl.fileio import atomic_write_json
 from annctl.records import TrialOutcome
-from annctl.tuning.trial import TRIAL_FILE, TRIAL_LOG, run
+from annctl.rundir import RunPaths
+from annctl.tuning.trial import run
 
 
 def main() -> None:
@@ -101,7 +102,7 @@ def run_one(payload: dict[str, Any], cache: DataCache, warm_up_error: str | None
     process may run another trial."""
     run_dir = Path(payload["run_dir"])
     outcome: dict[str, Any]
-    with _output_to(run_dir / TRIAL_LOG):
+    with _output_to(RunPaths(run_dir).trial_log):
         if warm_up_error:
             print(warm_up_error, file=sys.stderr)
             outcome = {"state": "fail", "reason": f"the trial worker could not start: {warm_up_error.splitlines()[-1]}"}
@@ -118,7 +119,7 @@ def run_one(payload: dict[str, Any], cache: DataCache, warm_up_error: str | None
     fit = outcome["state"] != "fail" or bool(outcome.pop("clean", False))
     outcome.pop("exit_code", None)
     outcome["worker"] = {"pid": os.getpid(), "trial": nth, "rss_bytes": resident_bytes()}
-    atomic_write_json(run_dir / TRIAL_FILE, TrialOutcome.model_validate(outcome).model_dump(mode="json"))
+    atomic_write_json(RunPaths(run_dir).trial, TrialOutcome.model_validate(outcome).model_dump(mode="json"))
     return {**outcome, "fit": fit and outcome.get("reason") != "interrupted"}
 
 
