@@ -90,9 +90,10 @@ def export_run(
     artifact_model: Any = model
     compiled = None
     if fmt == "tflite":
-        tflite.check_convertible(model)  # before anything is written
+        artifact_model = tflite.builtin_filling(model)  # a text column's gaps filled by built-in operators
+        tflite.check_convertible(artifact_model)  # before anything is written
         if quantize == "float16":
-            artifact_model = tflite.float16_ready(model, spec, description)
+            artifact_model = tflite.float16_ready(artifact_model, spec, description)
             notes.append("standardisation computed as x·(1/std) − mean/std (closer to annctl's in 16 bits)")
     if fmt == "keras":
         from annctl.export.keras_file import builtin_model

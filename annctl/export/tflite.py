@@ -43,6 +43,19 @@ def refusals(model) -> list[str]:
     return found
 
 
+def builtin_filling(model):
+    """``model`` with annctl's FillMissing layers as built-in pieces (annctl.export.keras_file): a text column's
+    blank cell is then the empty string, which is what annctl's readers give for a blank cell (they strip
+    text cells), so TFLite sees the same inputs as training did. The light engine and `export --format tflite`
+    both convert this model."""
+    from annctl.export.keras_file import replace_fill_missing
+    from annctl.models.keras_layers import FillMissing
+
+    if type(model).__module__.startswith("keras.") and any(isinstance(x, FillMissing) for x in _layers(model)):
+        model, _ = replace_fill_missing(model)
+    return model
+
+
 def half_precision(model) -> bool:
     """Whether ``model`` computes in float16 or bfloat16 anywhere (trained with mixed precision)."""
     return any(layer.compute_dtype in ("float16", "bfloat16") for layer in _layers(model))

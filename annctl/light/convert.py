@@ -77,7 +77,7 @@ def _converted(model, spec, description, stamp: dict) -> tuple[bytes, LightManif
     from annctl.fileio import quiet_stderr
 
     rows = _validation_rows(model, spec, description)  # the run's own model's answers
-    model = _builtin_filling(model)
+    model = tflite.builtin_filling(model)
     found = tflite.refusals(model)
     if found:
         raise _NoLightModel("; ".join(found))
@@ -107,19 +107,6 @@ def _converted(model, spec, description, stamp: dict) -> tuple[bytes, LightManif
             + (", and some classes differ)" if manifest.check.classes_agree is False else ")")
         )
     return content, manifest
-
-
-def _builtin_filling(model):
-    """``model`` with annctl's FillMissing layers as built-in pieces (annctl.export.keras_file): a text column's
-    blank cell is then the empty string, which is what annctl's readers give for a blank cell (they strip
-    text cells), so the flatbuffer sees the same inputs as training did."""
-    from annctl.export.keras_file import replace_fill_missing
-    from annctl.export.tflite import _layers
-    from annctl.models.keras_layers import FillMissing
-
-    if type(model).__module__.startswith("keras.") and any(isinstance(x, FillMissing) for x in _layers(model)):
-        model, _ = replace_fill_missing(model)
-    return model
 
 
 def _validation_rows(model, spec, description) -> TestRows:
