@@ -1,0 +1,43 @@
+"""tests/README.md maps every module of annctl/ to its test files: a new module gets a row, a row names only
+test files that exist."""
+
+from __future__ import annotations
+
+import re
+
+from .conftest import REPO
+
+TABLE = REPO / "tests" / "README.md"
+ENTRY_FOLDERS = ("annctl/datasets/", "annctl/models/", "annctl/training/callbacks/")  # one row per registry folder
+
+
+def table() -> dict[str, list[str]]:
+    rows = {}
+    for line in TABLE.read_text(encoding="utf-8").splitlines():
+        cells = line.split("|")
+        if len(cells) == 4 and cells[1].strip().startswith("`annctl/"):
+            module = re.match(r"`([^`]+)`", cells[1].strip()).group(1)
+            rows[module] = re.findall(r"`([^`]+)`", cells[2])
+    return rows
+
+
+def modules() -> set[str]:
+    found = set()
+    for path in (REPO / "annctl").rglob("*.py"):
+        name = path.relative_to(REPO).as_posix()
+        folder = next((entry for entry in ENTRY_FOLDERS if name.startswith(entry)), None)
+        found.add(folder or name)
+    return found
+
+
+def test_every_module_has_a_row_and_every_row_a_module():
+    rows = table()
+    assert sorted(modules() - set(rows)) == []
+    assert sorted(set(rows) - modules()) == []
+
+
+def test_every_listed_test_file_exists():
+    rows = table()
+    assert all(rows.values()), [module for module, files in rows.items() if not files]
+    missing = {name for files in rows.values() for name in files if not (REPO / "tests" / name).is_file()}
+    assert sorted(missing) == []
