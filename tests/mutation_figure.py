@@ -7,6 +7,7 @@ surviving mutant of the sample is then either killed by a new test or listed as 
 ``tests/mutation-equivalents.txt``.
 
     python tests/mutation_figure.py sample --per-module 40 --seed 1   # generate, then run the sample with mutmut
+    python tests/mutation_figure.py recheck tests/test_new.py        # survivors against tests written for them
     python tests/mutation_figure.py report                           # the table docs/mutation.md shows
 
 Run it from the repository root with the virtual environment's bin directory on PATH (mutmut and mypy are
@@ -137,6 +138,35 @@ def sample(per_module: int, seed: int, max_children: int | None) -> None:
     sys.exit(subprocess.run(command, cwd=REPO).returncode)
 
 
+def recheck(test_files: list[str]) -> None:
+    """Run each surviving mutant of the sample against ``test_files`` (tests written for the survivors) and record
+    those that now fail, as mutmut does: in ``mutants/``, the mutant chosen by MUTANT_UNDER_TEST."""
+    import os
+    import shutil
+
+    recorded = json.loads(SAMPLE.read_text())
+    for name in test_files:  # the copy under mutants/ is mutmut's: bring the new tests there
+        shutil.copy(REPO / name, MUTANTS / name)
+
+    def passes(mutant: str) -> bool:
+        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--rootdir=.", *test_files]
+        result = subprocess.run(
+            command, cwd=MUTANTS, env={**os.environ, "MUTANT_UNDER_TEST": mutant}, capture_output=True
+        )
+        return result.returncode == 0
+
+    if not passes(""):
+        sys.exit(f"{' '.join(test_files)} fail without a mutant: fix them first")
+    mutants = {name: code for codes in all_mutants().values() for name, code in codes.items()}
+    listed, later = equivalents(), recorded.setdefault("killed_by_later_tests", {})
+    for group in recorded["mutants"].values():
+        for name in group:
+            if mutants.get(name) in SURVIVED and name not in listed and name not in later and not passes(name):
+                later[name] = " ".join(test_files)
+                print("killed", name, flush=True)
+    SAMPLE.write_text(json.dumps(recorded, indent=1))
+
+
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95 % interval of a proportion k/n (Wilson score): honest for small samples and for k = 0."""
     if n == 0:
@@ -152,8 +182,9 @@ def report() -> None:
     recorded = json.loads(SAMPLE.read_text()) if SAMPLE.exists() else {}
     chosen = recorded.get("mutants") or {module: list(names) for module, names in mutants.items()}
     typed = recorded.get("caught_by_type_checker", {})
+    later = recorded.get("killed_by_later_tests", {})  # `recheck`: by tests written for the survivors
     mutants = {
-        module: {name: 37 if name in typed else code for name, code in codes.items()}
+        module: {name: 37 if name in typed else 1 if name in later else code for name, code in codes.items()}
         for module, codes in mutants.items()
     }
     listed = equivalents()
@@ -202,10 +233,14 @@ def main() -> None:
     run.add_argument("--per-module", type=int, default=40)
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--max-children", type=int)
+    again = commands.add_parser("recheck", help="run the sample's survivors against new test files")
+    again.add_argument("test_files", nargs="+")
     commands.add_parser("report", help="print the figure of the mutants run so far")
     args = parser.parse_args()
     if args.command == "sample":
         sample(args.per_module, args.seed, args.max_children)
+    elif args.command == "recheck":
+        recheck(args.test_files)
     else:
         report()
 
