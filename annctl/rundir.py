@@ -13,9 +13,11 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from annctl.records import DataInfo, Manifest, Summary, Tracking
 
 from annctl import __version__
@@ -23,6 +25,7 @@ from annctl.errors import UsageError
 from annctl.fileio import atomic_write_json, atomic_write_text
 from annctl.wording import shown_path
 
+RecordT = TypeVar("RecordT", bound="BaseModel")  # a record of annctl.records
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")  # a spec name (≤ 64) plus "-tune"
 RUN_SUFFIX = re.compile(r"-(\d{8}T\d{6})-[0-9a-f]{6}$")  # what create_run_dir adds to the name: -<UTC second>-<6 hex>
 
@@ -208,14 +211,9 @@ def write_summary(run_dir: Path, summary: Summary) -> None:
 
 def read_summary(run_dir: Path) -> Summary | None:
     """The run's summary.json, or None when it is missing or unreadable (a run killed as it started)."""
-    from pydantic import ValidationError
-
     from annctl.records import Summary
 
-    try:
-        return Summary.model_validate_json(RunPaths(run_dir).summary.read_bytes())
-    except (OSError, ValidationError):
-        return None
+    return _read_record(RunPaths(run_dir).summary, Summary)
 
 
 def write_tracking(folder: Path, record: Tracking) -> None:
@@ -225,12 +223,17 @@ def write_tracking(folder: Path, record: Tracking) -> None:
 
 def read_tracking(folder: Path) -> Tracking | None:
     """mlflow.json, or None when the run was never tracked (or the file is unreadable)."""
-    from pydantic import ValidationError
-
     from annctl.records import Tracking
 
+    return _read_record(RunPaths(folder).tracking, Tracking)
+
+
+def _read_record(path: Path, record: type[RecordT]) -> RecordT | None:
+    """``path`` as a ``record``, or None when it is missing, unreadable or not one."""
+    from pydantic import ValidationError
+
     try:
-        return Tracking.model_validate_json(RunPaths(folder).tracking.read_bytes())
+        return record.model_validate_json(path.read_bytes())
     except (OSError, ValidationError):
         return None
 
