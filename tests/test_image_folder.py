@@ -152,9 +152,24 @@ model: {{architecture: cnn, filters: [32, 32], padding: valid, dense_units: [128
     # the course's Keras summary: 896 + 9248 conv weights, 14*14*32 = 6272 flattened, 802,944 + 129 dense
     assert model.count_params() == 896 + 9248 + 802_944 + 129
     assert model.output_shape == (None, 1) and model.layers[-1].activation.__name__ == "sigmoid"
-    bigger = text.replace("padding: valid", "batch_norm: true, global_average_pooling: true")
+    bigger = text.replace("padding: valid", "batch_norm: true, global_average_pooling: true, conv_dropout: 0.25")
     model = build_model(resolve(spec_from_text(bigger, "<gap>"), "classification", 2), data.description)
-    assert {"batch_norm_1", "global_average_pooling"} <= {layer.name for layer in model.layers}
+    names = [layer.name for layer in model.layers]
+    assert {"batch_norm_1", "global_average_pooling"} <= set(names)
+    # the block's dropout follows its pooling, once per block, at the rate asked
+    assert [n for n in names if n.startswith(("pool_", "conv_dropout_"))] == [
+        "pool_1",
+        "conv_dropout_1",
+        "pool_2",
+        "conv_dropout_2",
+    ]
+    assert model.get_layer("conv_dropout_2").rate == 0.25
+    assert not any(
+        n.startswith("conv_dropout")
+        for n in [
+            layer.name for layer in build_model(resolve(spec, data.task, data.num_classes), data.description).layers
+        ]
+    )
     shrinking = text.replace("filters: [32, 32]", "filters: [2, 2, 2, 2, 2, 2, 2]")
     with pytest.raises(
         SpecError, match=r"block 5 of 7 shrinks the 64×64 input to nothing \(kernel_size 3, padding valid"

@@ -38,6 +38,9 @@ class CNN(ArchitectureSpec):
     global_average_pooling: bool = Field(
         False, description="Average each feature map to one number instead of flattening (far fewer weights)."
     )
+    conv_dropout: float = Field(
+        0.0, ge=0, le=0.95, description="Dropout rate after each convolution block's pooling (0: none)."
+    )
     dense_units: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
         [128], max_length=16, description="Units of the dense layers after flattening."
     )
@@ -63,6 +66,8 @@ class CNN(ArchitectureSpec):
                 layers.append(keras.layers.BatchNormalization(name=f"batch_norm_{i}"))
                 layers.append(keras.layers.Activation(self.activation, name=f"activation_{i}"))
             layers.append(keras.layers.MaxPooling2D(self.pool_size, name=f"pool_{i}"))
+            if self.conv_dropout:
+                layers.append(keras.layers.Dropout(self.conv_dropout, name=f"conv_dropout_{i}"))
         if self.global_average_pooling:
             layers.append(keras.layers.GlobalAveragePooling2D(name="global_average_pooling"))
         else:
