@@ -7,6 +7,7 @@ surviving mutant of the sample is then either killed by a new test or listed as 
 ``tests/mutation-equivalents.txt``.
 
     python tests/mutation_figure.py sample --per-module 40 --seed 1   # generate, then run the sample with mutmut
+    python tests/mutation_figure.py rest                              # the sample's mutants mutmut did not reach
     python tests/mutation_figure.py recheck tests/test_new.py        # survivors against tests written for them
     python tests/mutation_figure.py report                           # the table docs/mutation.md shows
 
@@ -138,33 +139,137 @@ def sample(per_module: int, seed: int, max_children: int | None) -> None:
     sys.exit(subprocess.run(command, cwd=REPO).returncode)
 
 
+QUICK = ["-x", "-q", "-p", "no:cacheprovider", "--rootdir=.", "-m", "not slow and not realdata"]
+
+
+def run_forked(jobs: list[tuple[str, list[str]]], parallel: int = 1, timeout: float = 600) -> dict[str, int]:
+    """Run each (mutant, test files) pair in ``mutants/`` and return pytest's exit code per mutant (-9: killed after
+    ``timeout`` seconds, which counts as caught, as mutmut counts its timeouts).
+
+    As mutmut does, every pair runs in a process forked from one that has imported TensorFlow (a fork after the
+    import is safe, after an op is not), with the mutant chosen by MUTANT_UNDER_TEST."""
+    found = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "_forked", str(parallel), str(timeout)],
+        cwd=MUTANTS,
+        input=json.dumps(jobs),
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode:
+        sys.exit(f"the forking runner failed:\n{found.stderr[-2000:]}")
+    return json.loads(found.stdout.splitlines()[-1])
+
+
+def _forked(parallel: int, timeout: float) -> None:
+    """The body of run_forked, in ``mutants/``: jobs as JSON on stdin, exit codes as one JSON line on stdout."""
+    import os
+    import signal
+    import time
+
+    jobs = json.loads(sys.stdin.read())
+    sys.path.insert(0, os.getcwd())  # the mutated copy of annctl
+    import pytest
+    import tensorflow  # noqa: F401
+
+    codes: dict[str, int] = {}
+    running: dict[int, tuple[str, float]] = {}
+    out = os.dup(1)
+
+    def start(name: str, files: list[str]) -> None:
+        pid = os.fork()
+        if pid == 0:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            os.environ["MUTANT_UNDER_TEST"] = name
+            os._exit(int(pytest.main([*QUICK, *files])))
+        running[pid] = (name, time.monotonic())
+
+    pending = list(jobs)
+    while pending or running:
+        while pending and len(running) < parallel:
+            start(*pending.pop(0))
+        time.sleep(0.2)
+        for pid, (name, began) in list(running.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                codes[name] = os.waitstatus_to_exitcode(status)
+            elif time.monotonic() - began > timeout:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                codes[name] = -9
+            else:
+                continue
+            del running[pid]
+            os.write(out, f"{name}: {codes[name]}\n".encode())
+    os.write(out, (json.dumps(codes) + "\n").encode())
+
+
+def module_test_files() -> dict[str, list[str]]:
+    """tests/README.md's table: each module's test files (``tests/NAME``), keyed as module_of names them."""
+    files = {}
+    for line in (REPO / "tests" / "README.md").read_text(encoding="utf-8").splitlines():
+        cells = line.split("|")
+        if len(cells) == 4 and cells[1].strip().startswith("`annctl/"):
+            module = re.match(r"`annctl/([^`]+)`", cells[1].strip()).group(1)
+            files[module] = [f"tests/{name}" for name in re.findall(r"`([^`]+)`", cells[2])]
+    return files
+
+
+def rest(parallel: int) -> None:
+    """Run the sampled mutants mutmut did not reach (it runs the slow ones last: those reached by many tests)
+    against the quick tests of their own module only (tests/README.md). Fewer tests can only kill fewer mutants,
+    so a survivor here may be an overstatement, never a killed mutant that would survive."""
+    recorded = json.loads(SAMPLE.read_text())
+    mutants = {name: code for codes in all_mutants().values() for name, code in codes.items()}
+    typed, done = recorded["caught_by_type_checker"], recorded.setdefault("run_against_module_tests", {})
+    tests = module_test_files()
+    jobs = [
+        (name, tests[module])
+        for module, group in recorded["mutants"].items()
+        for name in group
+        if mutants.get(name) is None and name not in typed and name not in done
+    ]
+    print(f"{len(jobs)} sampled mutants not run yet", flush=True)
+    for start in range(0, len(jobs), 10):  # recorded as it goes: the run can be stopped and taken up again
+        done.update(run_forked(jobs[start : start + 10], parallel))
+        SAMPLE.write_text(json.dumps(recorded, indent=1))
+        print(f"{min(start + 10, len(jobs))} of {len(jobs)} run", flush=True)
+
+
 def recheck(test_files: list[str]) -> None:
     """Run each surviving mutant of the sample against ``test_files`` (tests written for the survivors) and record
     those that now fail, as mutmut does: in ``mutants/``, the mutant chosen by MUTANT_UNDER_TEST."""
-    import os
     import shutil
 
     recorded = json.loads(SAMPLE.read_text())
     for name in test_files:  # the copy under mutants/ is mutmut's: bring the new tests there
         shutil.copy(REPO / name, MUTANTS / name)
-
-    def passes(mutant: str) -> bool:
-        command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--rootdir=.", *test_files]
-        result = subprocess.run(
-            command, cwd=MUTANTS, env={**os.environ, "MUTANT_UNDER_TEST": mutant}, capture_output=True
-        )
-        return result.returncode == 0
-
-    if not passes(""):
+    if run_forked([("", test_files)])[""] != 0:
         sys.exit(f"{' '.join(test_files)} fail without a mutant: fix them first")
-    mutants = {name: code for codes in all_mutants().values() for name, code in codes.items()}
+    mutants = merged_codes(recorded)
     listed, later = equivalents(), recorded.setdefault("killed_by_later_tests", {})
-    for group in recorded["mutants"].values():
-        for name in group:
-            if mutants.get(name) in SURVIVED and name not in listed and name not in later and not passes(name):
-                later[name] = " ".join(test_files)
-                print("killed", name, flush=True)
+    jobs = [
+        (name, test_files)
+        for group in recorded["mutants"].values()
+        for name in group
+        if mutants.get(name) in SURVIVED and name not in listed and name not in later
+    ]
+    for name, code in run_forked(jobs).items():
+        if code != 0:
+            later[name] = " ".join(test_files)
+            print("killed", name, flush=True)
     SAMPLE.write_text(json.dumps(recorded, indent=1))
+
+
+def merged_codes(recorded: dict) -> dict[str, int | None]:
+    """Every mutant's exit code: mutmut's, else the one `rest` recorded against the module's tests."""
+    module_runs = recorded.get("run_against_module_tests", {})
+    return {
+        name: module_runs.get(name) if code is None else code
+        for codes in all_mutants().values()
+        for name, code in codes.items()
+    }
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -183,8 +288,12 @@ def report() -> None:
     chosen = recorded.get("mutants") or {module: list(names) for module, names in mutants.items()}
     typed = recorded.get("caught_by_type_checker", {})
     later = recorded.get("killed_by_later_tests", {})  # `recheck`: by tests written for the survivors
+    module_runs = recorded.get("run_against_module_tests", {})  # `rest`: against the module's own tests
     mutants = {
-        module: {name: 37 if name in typed else 1 if name in later else code for name, code in codes.items()}
+        module: {
+            name: 37 if name in typed else 1 if name in later else module_runs.get(name) if code is None else code
+            for name, code in codes.items()
+        }
         for module, codes in mutants.items()
     }
     listed = equivalents()
@@ -233,12 +342,19 @@ def main() -> None:
     run.add_argument("--per-module", type=int, default=40)
     run.add_argument("--seed", type=int, default=1)
     run.add_argument("--max-children", type=int)
+    tail = commands.add_parser("rest", help="run the sampled mutants mutmut did not reach against their module's tests")
+    tail.add_argument("--parallel", type=int, default=1)
     again = commands.add_parser("recheck", help="run the sample's survivors against new test files")
     again.add_argument("test_files", nargs="+")
     commands.add_parser("report", help="print the figure of the mutants run so far")
+    if sys.argv[1:2] == ["_forked"]:  # run_forked's child, in mutants/
+        _forked(int(sys.argv[2]), float(sys.argv[3]))
+        return
     args = parser.parse_args()
     if args.command == "sample":
         sample(args.per_module, args.seed, args.max_children)
+    elif args.command == "rest":
+        rest(args.parallel)
     elif args.command == "recheck":
         recheck(args.test_files)
     else:

@@ -74,3 +74,47 @@ def test_report_counts_type_kills_and_equivalents_and_takes_no_test_as_surviving
     # killed: 1 (test), 6 (timeout), 7 (type checker); survived: 2, 4 (no test); equivalent: 3; not run: 5
     assert "| `half.py` | 7 | 7 | 3 | 2 | 1 | 1 | 40.0% (" in out
     assert out.rstrip().endswith("annctl.half.x_half__mutmut_2\nannctl.half.x_half__mutmut_4")
+
+
+def test_a_mutant_mutmut_did_not_reach_counts_by_its_run_against_the_module_tests(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "annctl"
+    folder.mkdir()
+    codes = {f"annctl.half.x_half__mutmut_{n}": code for n, code in enumerate([1, 0, None, None, None], 1)}
+    (folder / "half.py.meta").write_text(json.dumps({"exit_code_by_key": codes}))
+    module_runs = {"annctl.half.x_half__mutmut_3": 1, "annctl.half.x_half__mutmut_4": 0}
+    sample = {
+        "mutants": {"half.py": sorted(codes)},
+        "caught_by_type_checker": {},
+        "run_against_module_tests": module_runs,
+    }
+    (tmp_path / "sample.json").write_text(json.dumps(sample))
+    (tmp_path / "equivalents.txt").write_text("")
+    monkeypatch.setattr(mutation_figure, "MUTANTS", tmp_path)
+    monkeypatch.setattr(mutation_figure, "SAMPLE", tmp_path / "sample.json")
+    monkeypatch.setattr(mutation_figure, "EQUIVALENTS", tmp_path / "equivalents.txt")
+    mutation_figure.report()
+    out = capsys.readouterr().out
+    # killed: 1, 3 (module tests); survived: 2, 4 (module tests pass); not run: 5
+    assert "| `half.py` | 5 | 5 | 2 | 2 | 0 | 1 | 50.0% (" in out
+    assert mutation_figure.merged_codes(sample)["annctl.half.x_half__mutmut_4"] == 0
+
+
+def test_module_test_files_come_from_the_tests_readme_table():
+    files = mutation_figure.module_test_files()
+    assert files["backprop/formulas.py"] == ["tests/test_backprop.py"]
+    assert "tests/test_gradients.py" in files["training/callbacks/"]
+    assert all((REPO / name).is_file() for names in files.values() for name in names)
+
+
+@pytest.mark.slow
+def test_the_forked_runner_gives_each_mutant_its_exit_code_and_stops_a_hanging_one(tmp_path, monkeypatch):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_env.py").write_text(
+        "import os, time\n\n\ndef test_it():\n"
+        "    name = os.environ['MUTANT_UNDER_TEST']\n"
+        "    if name == 'hang':\n        time.sleep(60)\n"
+        "    assert name != 'bad'\n"
+    )
+    monkeypatch.setattr(mutation_figure, "MUTANTS", tmp_path)
+    jobs = [(name, ["tests/test_env.py"]) for name in ("good", "bad", "hang")]
+    assert mutation_figure.run_forked(jobs, parallel=2, timeout=5) == {"good": 0, "bad": 1, "hang": -9}
