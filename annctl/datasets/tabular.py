@@ -689,5 +689,5 @@ def check_finite(chunk, path: Path, start: int) -> None:
     import numpy as np
 
     if chunk.dtype.kind == "f" and not np.isfinite(chunk).all():
-        bad = int(np.argwhere(~np.isfinite(chunk.reshape(len(chunk), -1)).any(axis=1))[0][0])
+        bad = int(np.argwhere((~np.isfinite(chunk.reshape(len(chunk), -1))).any(axis=1))[0][0])
         raise DataError(f"{shown_path(path)}: row {start + bad}: NaN or infinite value")
