@@ -113,10 +113,23 @@ def caught_by_type_checker() -> dict[str, str]:
     return caught
 
 
-def sample(per_module: int, seed: int, max_children: int | None) -> None:
+def generate() -> None:
+    """mutmut's mutants of the configured modules under ``mutants/``. ``mutmut run`` generates them, then collects
+    which test reaches which function by running the whole quick selection once: the figure does not need that
+    (each mutant runs against its module's tests, see ``rest``), so the run stops once the mutants are written."""
+    with subprocess.Popen(
+        ["mutmut", "run", "annctl.none_matches*"], cwd=REPO, stdout=subprocess.PIPE, text=True
+    ) as mutmut:
+        for line in mutmut.stdout or []:
+            if "files mutated" in line:
+                print(line.strip(), flush=True)
+                break
+        mutmut.terminate()
+
+
+def sample(per_module: int, seed: int, parallel: int) -> None:
     if not MUTANTS.is_dir():
-        # mutmut generates every mutant (and collects which test reaches which function) on its first run
-        subprocess.run(["mutmut", "run", "annctl.none_matches*"], cwd=REPO, check=False)
+        generate()
     mutants = all_mutants()
     rng = random.Random(seed)
     chosen = {
@@ -129,14 +142,13 @@ def sample(per_module: int, seed: int, max_children: int | None) -> None:
             {"seed": seed, "per_module": per_module, "mutants": chosen, "caught_by_type_checker": typed}, indent=1
         )
     )
-    names = [name for group in chosen.values() for name in group if name not in typed]
+    caught = sum(name in typed for group in chosen.values() for name in group)
     print(
         f"{sum(map(len, chosen.values()))} mutants sampled from {sum(map(len, mutants.values()))}, "
-        f"{sum(map(len, chosen.values())) - len(names)} of them caught by the type checker",
+        f"{caught} of them caught by the type checker",
         flush=True,
     )
-    command = ["mutmut", "run", *names] + (["--max-children", str(max_children)] if max_children else [])
-    sys.exit(subprocess.run(command, cwd=REPO).returncode)
+    rest(parallel)
 
 
 QUICK = ["-x", "-q", "-p", "no:cacheprovider", "--rootdir=.", "-m", "not slow and not realdata"]
@@ -206,20 +218,31 @@ def _forked(parallel: int, timeout: float) -> None:
 
 
 def module_test_files() -> dict[str, list[str]]:
-    """tests/README.md's table: each module's test files (``tests/NAME``), keyed as module_of names them."""
-    files = {}
+    """tests/README.md's table: each module's test files (``tests/NAME``), keyed as module_of names them; a module
+    of a registry folder (``datasets/csv_file.py``) has its folder's row (``datasets/``)."""
+    rows = {}
     for line in (REPO / "tests" / "README.md").read_text(encoding="utf-8").splitlines():
         cells = line.split("|")
         if len(cells) == 4 and cells[1].strip().startswith("`annctl/"):
             module = re.match(r"`annctl/([^`]+)`", cells[1].strip()).group(1)
-            files[module] = [f"tests/{name}" for name in re.findall(r"`([^`]+)`", cells[2])]
-    return files
+            rows[module] = [f"tests/{name}" for name in re.findall(r"`([^`]+)`", cells[2])]
+    folders = {module: files for module, files in rows.items() if module.endswith("/")}
+    for module in configured_modules():
+        if module not in rows:
+            rows[module] = next(files for folder, files in folders.items() if module.startswith(folder))
+    for module, files in rows.items():  # the files named after the module first: a killed mutant fails sooner
+        stem = Path(module.rstrip("/")).stem.removesuffix("s")
+        rows[module] = sorted(files, key=lambda name: stem not in Path(name).stem)
+    return rows
 
 
 def rest(parallel: int) -> None:
-    """Run the sampled mutants mutmut did not reach (it runs the slow ones last: those reached by many tests)
-    against the quick tests of their own module only (tests/README.md). Fewer tests can only kill fewer mutants,
-    so a survivor here may be an overstatement, never a killed mutant that would survive."""
+    """Run every sampled mutant not run yet (by mutmut or by an earlier, stopped ``rest``) against the quick tests
+    of its own module (tests/README.md's table), stopping at the first failure. Every test that reaches the mutated
+    function could only kill more: a survivor here may be an overstatement, never the other way round."""
+    import shutil
+
+    shutil.copytree(REPO / "tests", MUTANTS / "tests", dirs_exist_ok=True)  # tests are not mutated: today's
     recorded = json.loads(SAMPLE.read_text())
     mutants = {name: code for codes in all_mutants().values() for name, code in codes.items()}
     typed, done = recorded["caught_by_type_checker"], recorded.setdefault("run_against_module_tests", {})
@@ -230,6 +253,9 @@ def rest(parallel: int) -> None:
         for name in group
         if mutants.get(name) is None and name not in typed and name not in done
     ]
+    every = sorted({name for _, files in jobs for name in files})
+    if jobs and run_forked([("", every)])[""] != 0:
+        sys.exit(f"the quick tests of {' '.join(every)} fail without a mutant: fix them first")
     print(f"{len(jobs)} sampled mutants not run yet", flush=True)
     for start in range(0, len(jobs), 10):  # recorded as it goes: the run can be stopped and taken up again
         done.update(run_forked(jobs[start : start + 10], parallel))
@@ -341,9 +367,9 @@ def main() -> None:
     run = commands.add_parser("sample", help="generate the mutants, then run a seeded sample of each module's")
     run.add_argument("--per-module", type=int, default=40)
     run.add_argument("--seed", type=int, default=1)
-    run.add_argument("--max-children", type=int)
-    tail = commands.add_parser("rest", help="run the sampled mutants mutmut did not reach against their module's tests")
-    tail.add_argument("--parallel", type=int, default=1)
+    run.add_argument("--parallel", type=int, default=2, help="mutants run side by side")
+    tail = commands.add_parser("rest", help="run the sampled mutants not run yet (a stopped run goes on)")
+    tail.add_argument("--parallel", type=int, default=2)
     again = commands.add_parser("recheck", help="run the sample's survivors against new test files")
     again.add_argument("test_files", nargs="+")
     commands.add_parser("report", help="print the figure of the mutants run so far")
@@ -352,7 +378,7 @@ def main() -> None:
         return
     args = parser.parse_args()
     if args.command == "sample":
-        sample(args.per_module, args.seed, args.max_children)
+        sample(args.per_module, args.seed, args.parallel)
     elif args.command == "rest":
         rest(args.parallel)
     elif args.command == "recheck":
