@@ -6,14 +6,15 @@ size from every module estimates each module's share of surviving mutants with a
 surviving mutant of the sample is then either killed by a new test or listed as equivalent in
 ``tests/mutation-equivalents.txt``.
 
-    python tests/mutation_figure.py sample --per-module 40 --seed 1   # generate, then run the sample with mutmut
-    python tests/mutation_figure.py rest                              # the sample's mutants mutmut did not reach
+    python tests/mutation_figure.py sample --per-module 40 --seed 1   # generate, then run the sample
+    python tests/mutation_figure.py rest                              # go on with a stopped run
     python tests/mutation_figure.py recheck tests/test_new.py        # survivors against tests written for them
     python tests/mutation_figure.py report                           # the table docs/mutation.md shows
 
 Run it from the repository root with the virtual environment's bin directory on PATH (mutmut and mypy are
-called by name). A mutant with no test reaching it counts as surviving; one caught by the type checker (mypy runs
-in CI) or by a timeout counts as killed; a listed equivalent is taken out of the count.
+called by name). Each sampled mutant runs against its module's quick tests (the files tests/README.md lists): one
+they do not catch counts as surviving; one caught by the type checker (mypy runs in CI) or by a timeout counts as
+killed; a listed equivalent is taken out of the count.
 """
 
 from __future__ import annotations
