@@ -187,9 +187,10 @@ def undecodable(path: Path, encoding: str, option: str | None = "dataset.encodin
             try:
                 decoder.decode(block, final=not block)
             except UnicodeDecodeError as error:
-                # the decoder may hold a few bytes of the previous block: locate from the block's start
-                start = max(error.start - (len(error.object) - len(block)), 0)
-                line = lines + block[:start].count(b"\n") + 1
+                # the decoder may hold a few bytes of the previous block: locate from the block's start (a
+                # negative start: the bad sequence began in those held bytes, e.g. a file cut inside a character)
+                start = error.start - (len(error.object) - len(block))
+                line = lines + block[: max(start, 0)].count(b"\n") + 1
                 advice = f"; set {option} to the file's encoding (e.g. cp1252, latin-1, utf-16)" if option else ""
                 return (
                     f"{shown_path(path)}:{line}: not {encoding} text ({error.reason} at byte {offset + start}){advice}"
