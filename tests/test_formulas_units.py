@@ -56,6 +56,9 @@ def test_each_activation_by_its_definition():
     softmax = activate("softmax", Z)
     assert np.allclose(softmax, np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True))
     assert np.allclose(activate("softmax", np.array([[1000.0, 1000.0]])), [[0.5, 0.5]])  # no overflow
+    # each row is shifted by its own largest value: a row far below another one's scale does not underflow to 0/0
+    far_apart = activate("softmax", np.array([[1000.0, 1001.0], [0.0, 1.0]]))
+    assert np.allclose(far_apart, [[0.26894142, 0.73105858]] * 2)
     with pytest.raises(ValueError) as error:
         activate("elu", Z)
     assert str(error.value) == "activation 'elu' is not supported by backprop; use linear, sigmoid, tanh, relu, softmax"
