@@ -219,21 +219,17 @@ def _forked(parallel: int, timeout: float) -> None:
 
 
 def module_test_files() -> dict[str, list[str]]:
-    """tests/README.md's table: each module's test files (``tests/NAME``), keyed as module_of names them; a module
-    of a registry folder (``datasets/csv_file.py``) has its folder's row (``datasets/``)."""
+    """tests/README.md's table: each module's test files (``tests/NAME``), keyed as module_of names them (a dataset
+    module has a row of its own beside the ``datasets/`` folder's)."""
     rows = {}
     for line in (REPO / "tests" / "README.md").read_text(encoding="utf-8").splitlines():
         cells = line.split("|")
         if len(cells) == 4 and cells[1].strip().startswith("`annctl/"):
             module = re.match(r"`annctl/([^`]+)`", cells[1].strip()).group(1)
             rows[module] = [f"tests/{name}" for name in re.findall(r"`([^`]+)`", cells[2])]
-    folders = {module: files for module, files in rows.items() if module.endswith("/")}
-    for module in configured_modules():
-        if module not in rows:
-            rows[module] = next(files for folder, files in folders.items() if module.startswith(folder))
-    for module, files in rows.items():  # the files named after the module first: a killed mutant fails sooner
+    for module, files in rows.items():  # the module's own files, then unit tests, first: a killed mutant fails sooner
         stem = Path(module.rstrip("/")).stem.removesuffix("s")
-        rows[module] = sorted(files, key=lambda name: stem not in Path(name).stem)
+        rows[module] = sorted(files, key=lambda name: (stem not in Path(name).stem, not name.endswith("_units.py")))
     return rows
 
 
@@ -254,6 +250,7 @@ def rest(parallel: int) -> None:
         for name in group
         if mutants.get(name) is None and name not in typed and name not in done
     ]
+    jobs.sort(key=lambda job: len(job[1]))  # the modules with the fewest test files first: most figures soonest
     every = sorted({name for _, files in jobs for name in files})
     if jobs and run_forked([("", every)])[""] != 0:
         sys.exit(f"the quick tests of {' '.join(every)} fail without a mutant: fix them first")

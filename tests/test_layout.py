@@ -33,7 +33,9 @@ def modules() -> set[str]:
 def test_every_module_has_a_row_and_every_row_a_module():
     rows = table()
     assert sorted(modules() - set(rows)) == []
-    assert sorted(set(rows) - modules()) == []
+    # a module of an entry folder may have a row of its own beside its folder's
+    own = {row for row in set(rows) - modules() if row.startswith(ENTRY_FOLDERS) and (REPO / row).is_file()}
+    assert sorted(set(rows) - modules() - own) == []
 
 
 def test_every_listed_test_file_exists():

@@ -102,8 +102,13 @@ def test_a_mutant_mutmut_did_not_reach_counts_by_its_run_against_the_module_test
 def test_module_test_files_come_from_the_tests_readme_table():
     files = mutation_figure.module_test_files()
     assert files["backprop/formulas.py"] == ["tests/test_formulas_units.py", "tests/test_backprop.py"]  # own first
-    assert sorted(files["datasets/csv_file.py"]) == sorted(files["datasets/"])  # a registry folder's row
-    assert files["datasets/csv_file.py"][0] == "tests/test_csv_files.py"
+    assert files["datasets/csv_file.py"] == [
+        "tests/test_csv_files.py",  # named after the module
+        "tests/test_csv_units.py",  # unit tests
+        "tests/test_csv_dialects.py",
+        "tests/test_defects.py",
+    ]
+    assert set(mutation_figure.configured_modules()) <= set(files)
     assert "tests/test_gradients.py" in files["training/callbacks/"]
     assert all((REPO / name).is_file() for names in files.values() for name in names)
 
