@@ -257,8 +257,15 @@ def rest(parallel: int) -> None:
     print(f"{len(jobs)} sampled mutants not run yet", flush=True)
     for start in range(0, len(jobs), 10):  # recorded as it goes: the run can be stopped and taken up again
         done.update(run_forked(jobs[start : start + 10], parallel))
-        SAMPLE.write_text(json.dumps(recorded, indent=1))
+        record("run_against_module_tests", done)
         print(f"{min(start + 10, len(jobs))} of {len(jobs)} run", flush=True)
+
+
+def record(key: str, values: dict) -> None:
+    """Merge ``values`` into sample.json's ``key``, read again first: a recheck may write while a rest runs."""
+    recorded = json.loads(SAMPLE.read_text())
+    recorded.setdefault(key, {}).update(values)
+    SAMPLE.write_text(json.dumps(recorded, indent=1))
 
 
 def recheck(test_files: list[str]) -> None:
@@ -283,7 +290,7 @@ def recheck(test_files: list[str]) -> None:
         if code != 0:
             later[name] = " ".join(test_files)
             print("killed", name, flush=True)
-    SAMPLE.write_text(json.dumps(recorded, indent=1))
+    record("killed_by_later_tests", later)
 
 
 def merged_codes(recorded: dict) -> dict[str, int | None]:
