@@ -478,3 +478,18 @@ def test_load_notes_and_details(tmp_path):
     ]
     assert loaded.description.details == {"delimiter": ";", "decimal": ".", "encoding": "utf-8"}
     assert csv_file(data, delimiter=";", decimal=",").load(0).notes == []
+
+
+def test_a_list_file_that_fails_while_being_read_is_named_with_the_reason(tmp_path, monkeypatch):
+    import annctl.datasets.csv_dialect as csv_dialect
+
+    listed = tmp_path / "files.txt"
+    listed.write_text("a.png\n")
+
+    def failing_open(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(csv_dialect, "open", failing_open, raising=False)
+    with pytest.raises(DataError) as error:
+        csv_dialect.read_lines(listed)
+    assert str(error.value) == f"{listed}: cannot read: Input/output error"

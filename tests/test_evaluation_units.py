@@ -95,6 +95,10 @@ def test_misclassified_by_one_sigmoid_unit_and_the_limit():
         {"file": "a", "true": "dog", "predicted": "cat", "confidence": 0.7},
         {"file": "b", "true": "cat", "predicted": "dog", "confidence": 0.7},
     ]
+    # confidences to six decimals
+    assert misclassified(np.array([[0.12345678]]), np.array([1]), ["a"], ["cat", "dog"], "probability") == [
+        {"file": "a", "true": "dog", "predicted": "cat", "confidence": 0.876543},
+    ]
     # every one wrong, most confident first, ties in file order, at most 25 unless told
     rng = np.random.default_rng(0)
     probabilities = rng.uniform(0.5, 1, 30).round(3)

@@ -74,6 +74,15 @@ def relative(tree: Tree) -> list[str]:
 # -- the example ------------------------------------------------------------------------------------------
 
 
+def test_the_example_can_be_written_again_over_itself(tmp_path):
+    ImageFolder.example(tmp_path)
+    again = ImageFolder.example(tmp_path)  # the class folders exist already
+    assert sorted(path.name for path in (tmp_path / "training_set" / "cats").iterdir()) == [
+        f"{i}.png" for i in range(6)
+    ]
+    assert again.new_inputs == tmp_path / "photo.jpg"
+
+
 def test_the_example_writes_six_pngs_per_class_and_a_photo(tmp_path):
     example = ImageFolder.example(tmp_path)
     root = tmp_path / "training_set"
