@@ -388,6 +388,11 @@ def test_problems_name_the_field_and_test_path_classes_must_be_paths(tmp_path):
     assert ImageFolder(path=train, test_path=missing).problems() == [
         (("test_path",), f"{missing}: no such folder (dataset.test_path)")
     ]
+    gone = str(tmp_path / "gone")  # a bad path does not hide a bad test_path: both are reported
+    assert ImageFolder(path=missing, test_path=gone).problems() == [
+        (("path",), f"{missing}: no such folder (dataset.path)"),
+        (("test_path",), f"{gone}: no such folder (dataset.test_path)"),
+    ]
 
 
 def test_mismatch_names_the_unknown_classes_sorted_and_whose_classes():
