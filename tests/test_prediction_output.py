@@ -56,3 +56,24 @@ def test_jsonl_keeps_non_ascii_class_names_and_numbers():
     assert "café" in text and "\\u00e9" not in text
     row = json.loads(text)
     assert row == {"prediction": "café", "probability": 0.75, "top_k": [{"class": "café", "probability": 0.75}]}
+
+
+def test_one_sigmoid_unit_says_the_second_class_from_one_half_up_with_its_probability():
+    outputs = [[0.8], [0.3], [0.5]]
+    assert written(info(["cat", "dog"]), "csv", outputs) == (
+        "prediction,probability\ndog,0.800000\ncat,0.700000\ndog,0.500000\n"  # LF line ends, not CRLF
+    )
+
+
+def test_a_perceptrons_score_says_the_second_class_from_zero_up_and_is_written_as_the_score():
+    outputs = [[1.5], [-0.5], [0.0]]
+    assert written(info(["cat", "dog"], decision="score"), "csv", outputs) == (
+        "prediction,score\ndog,1.500000\ncat,-0.500000\ndog,0.000000\n"
+    )
+
+
+def test_no_rows_still_write_the_header_of_the_columns():
+    assert written(info(["cat", "dog"]), "csv", np.zeros((0, 2))) == "prediction,probability\n"
+    handle = io.StringIO()
+    PredictionWriter(handle, "csv", info(["cat", "dog"]), 2, []).write({"output": np.zeros((0, 2))}, ["x.png"][:0])
+    assert handle.getvalue() == "prediction,probability,top_k\n"
