@@ -443,3 +443,17 @@ def test_a_split_left_empty_says_which_and_how_many_images():
         "dataset.validation_split: 0.123457 of 4 images leaves the validation set empty; add images or raise the "
         "fraction"
     )
+
+
+def test_a_test_folder_class_left_without_readable_images_is_allowed(tmp_path, monkeypatch):
+    monkeypatch.setattr(image_folder, "_decode_all", lambda tree, indices, decoding, sink: [])  # all decodable
+    for name in ("train/cats/a.png", "train/cats/b.png", "train/dogs/c.png", "train/dogs/d.png", "test/cats/e.png"):
+        png(tmp_path / name)
+    junk(tmp_path / "test" / "dogs" / "f.png")  # the test folder's only dog is not an image
+    spec = ImageFolder(
+        path=str(tmp_path / "train"), test_path=str(tmp_path / "test"), on_bad_image="skip", validation_split=0.5
+    )
+    data = spec.load(seed=0)
+    assert data.test.files == [str(tmp_path / "test" / "cats" / "e.png")]
+    assert data.test.y.tolist() == [0]
+    assert data.description.details["skipped_images"] == 1
