@@ -457,3 +457,7 @@ def test_a_test_folder_class_left_without_readable_images_is_allowed(tmp_path, m
     assert data.test.files == [str(tmp_path / "test" / "cats" / "e.png")]
     assert data.test.y.tolist() == [0]
     assert data.description.details["skipped_images"] == 1
+    # evaluate --data FOLDER: the same for a labelled folder read with the run's classes
+    reader = image_folder.FolderReader(data.description, str(tmp_path / "test"), chunk_rows=8, warn=None, spec=spec)
+    labeled = reader.read_labeled(tmp_path / "test")
+    assert (labeled.files, labeled.y.tolist(), labeled.skipped) == ([str(tmp_path / "test" / "cats" / "e.png")], [0], 1)
