@@ -713,6 +713,7 @@ def test_the_recorded_steps_are_all_of_a_short_sequence_and_eleven_of_a_long_one
 def test_step_gradient_norms_are_the_input_gradients_norm_at_each_recorded_step():
     """A linear model on the flattened sequence: ∂mse/∂x[b, t, f] = 2/B · (ŷ_b − y_b) · w[t, f], in NumPy."""
     import keras
+    import tensorflow as tf
 
     batch, steps, features = 3, 4, 2
     model = keras.Sequential(
@@ -727,10 +728,14 @@ def test_step_gradient_norms_are_the_input_gradients_norm_at_each_recorded_step(
     residual = x.reshape(batch, -1) @ w - y
     gradient = (2 / batch) * residual[:, :, None] * w.reshape(1, steps, features)
     expected = np.sqrt((gradient**2).sum(axis=(0, 2)))
-    for probe_x, key in ((x, None), ({"numeric_input": x}, "numeric_input")):
+    # a dict probe (tensors, as probe_batch gives): the sequence is one of the inputs, beside an offset of zeros
+    for probe_x, key in ((x, None), ({"numeric_input": x, "offset": tf.zeros((batch, 1))}, "numeric_input")):
         if key:
             inputs = keras.Input((steps, features), name="numeric_input")
-            dict_model = keras.Model({"numeric_input": inputs}, model(inputs))
+            offset = keras.Input((1,), name="offset")
+            dict_model = keras.Model(
+                {"numeric_input": inputs, "offset": offset}, keras.layers.Add()([model(inputs), offset])
+            )
             dict_model.compile(loss="mse")
         norms = StepGradientNorms((probe_x, y), "numeric_input")
         norms.set_model(dict_model if key else model)
