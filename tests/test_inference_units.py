@@ -193,6 +193,8 @@ def test_regression_metrics_are_exact_on_known_errors():
     assert list(scores) == ["mse", "rmse", "mae", "r2"]
     constant = regression_metrics([2.0, 2.0], [1.0, 3.0])
     assert constant["mse"] == 1.0 and math.isnan(constant["r2"])
+    flat = regression_metrics(np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 2.0, 4.0]))  # shaped as y first
+    assert flat["mse"] == 1.0 / 3.0 and flat["mae"] == 1.0 / 3.0
     two = regression_metrics(np.array([[0.0, 0.0], [2.0, 4.0]]), np.array([[1.0, 0.0], [2.0, 4.0]]))
     assert two["mse"] == 0.25 and two["mae"] == 0.25 and two["r2"] == 1.0 - 1.0 / 10.0
 
