@@ -493,3 +493,24 @@ def test_a_list_file_that_fails_while_being_read_is_named_with_the_reason(tmp_pa
     with pytest.raises(DataError) as error:
         csv_dialect.read_lines(listed)
     assert str(error.value) == f"{listed}: cannot read: Input/output error"
+
+
+def test_a_regression_target_is_float32_and_the_example_labels_follow_a_plus_b(tmp_path):
+    regression = numbered(tmp_path, ["1.5", "2"] * 16)
+    assert regression.task == "regression" and regression.train.y.dtype == np.float32
+    CsvFile.example(tmp_path / "ex")
+    rows = [line.split(",") for line in (tmp_path / "ex" / "example.csv").read_text().splitlines()[1:]]
+    assert all((float(a) + float(b) > 0) == (label == "yes_class") for a, b, _, label in rows)
+
+
+def test_a_csv_file_that_fails_while_being_read_is_named_with_the_reason(tmp_path, monkeypatch):
+    import annctl.datasets.csv_file as csv_file_module
+
+    data = tmp_path / "d.csv"
+    data.write_text("a,y\n1,2\n")
+
+    def failing_open(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(csv_file_module, "open_text", failing_open)
+    assert csv_file(data).read_header() == ([(("path",), f"cannot read {data}: Input/output error")], None)
