@@ -436,6 +436,10 @@ def test_json_lines_are_read_and_each_bad_line_is_named(tmp_path):
         assert data_error(read_all, description, path) == message, text
     path.write_text("{oops\n")
     assert data_error(read_all, description, path).startswith(f"{path}:1: not valid JSON: Expecting property name")
+    for suffix in (".ndjson", ".json"):  # the other names of JSON lines
+        other = path.with_suffix(suffix)
+        other.write_text('{"a": 1, "b": 2}\n')
+        assert read_all(description, other)[0].tolist() == [[1, 2]], suffix
 
 
 def test_stdin_is_csv_or_json_lines_by_its_first_character(monkeypatch):
