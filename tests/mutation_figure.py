@@ -268,9 +268,10 @@ def record(key: str, values: dict) -> None:
     SAMPLE.write_text(json.dumps(recorded, indent=1))
 
 
-def recheck(test_files: list[str]) -> None:
-    """Run each surviving mutant of the sample against ``test_files`` (tests written for the survivors) and record
-    those that now fail, as mutmut does: in ``mutants/``, the mutant chosen by MUTANT_UNDER_TEST."""
+def recheck(test_files: list[str], module: str | None = None) -> None:
+    """Run each surviving mutant of the sample (of ``module`` only, if given) against ``test_files`` (tests written
+    for the survivors) and record those that now fail, as mutmut does: in ``mutants/``, the mutant chosen by
+    MUTANT_UNDER_TEST."""
     import shutil
 
     recorded = json.loads(SAMPLE.read_text())
@@ -282,9 +283,9 @@ def recheck(test_files: list[str]) -> None:
     listed, later = equivalents(), recorded.setdefault("killed_by_later_tests", {})
     jobs = [
         (name, test_files)
-        for group in recorded["mutants"].values()
+        for group_module, group in recorded["mutants"].items()
         for name in group
-        if mutants.get(name) in SURVIVED and name not in listed and name not in later
+        if mutants.get(name) in SURVIVED and name not in listed and name not in later and module in (None, group_module)
     ]
     for name, code in run_forked(jobs).items():
         if code != 0:
@@ -377,6 +378,7 @@ def main() -> None:
     tail.add_argument("--parallel", type=int, default=2)
     again = commands.add_parser("recheck", help="run the sample's survivors against new test files")
     again.add_argument("test_files", nargs="+")
+    again.add_argument("--module", help="only this module's survivors, as report names it (e.g. runs.py)")
     commands.add_parser("report", help="print the figure of the mutants run so far")
     if sys.argv[1:2] == ["_forked"]:  # run_forked's child, in mutants/
         _forked(int(sys.argv[2]), float(sys.argv[3]))
@@ -387,7 +389,7 @@ def main() -> None:
     elif args.command == "rest":
         rest(args.parallel)
     elif args.command == "recheck":
-        recheck(args.test_files)
+        recheck(args.test_files, args.module)
     else:
         report()
 
