@@ -284,3 +284,21 @@ def test_a_folder_with_a_file_that_is_not_an_image_is_not_silently_skipped(runs,
     assert "skipped 1 file(s) that are not readable images" in result.stderr
     result = runner.invoke(app, ["predict", str(runs["regression"]), "--input", "x.csv", "--on-bad-image", "skip"])
     assert result.exit_code == 2 and "--on-bad-image applies to image inputs" in result.stderr
+
+
+def test_predict_run_reports_its_rows_time_output_and_format(tmp_path, capsys):
+    import time
+
+    from annctl.prediction import predict_run
+
+    run_dir = train(load_spec(write_experiment(tmp_path, "regression", epochs=1)), tmp_path / "runs").run_dir
+    source, out = str(tmp_path / "regression.csv"), tmp_path / "p.csv"
+    started = time.perf_counter()
+    result = predict_run(run_dir, source, out)
+    wall = time.perf_counter() - started
+    assert (result["rows"], result["output"], result["format"], result["skipped"]) == (60, str(out), "csv", 0)
+    assert result["skipped_files"] == [] and 0 < result["seconds"] <= wall
+    assert result["rows_per_second"] == pytest.approx(60 / result["seconds"])
+    capsys.readouterr()
+    to_stdout = predict_run(run_dir, source, fmt="jsonl")
+    assert to_stdout["output"] == "-" and len(capsys.readouterr().out.splitlines()) == 60

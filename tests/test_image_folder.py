@@ -467,6 +467,8 @@ def test_predict_a_folder_with_files_that_are_not_images_follows_on_bad_image(tr
     assert {Path(item["file"]).name for item in outcome["skipped_files"]} == {
         "IMG_3.webp", "IMG_4.heic", "Thumbs.db", "x.jpg", "y.jpg"
     }  # fmt: skip
+    reasons = {Path(item["file"]).name: item["reason"] for item in outcome["skipped_files"]}
+    assert reasons["IMG_3.webp"].startswith("not an image file (.png, .jpg"), reasons
 
 
 def test_predict_a_list_file_written_by_notepad(trained, tmp_path):

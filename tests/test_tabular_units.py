@@ -553,3 +553,28 @@ def test_model_x_of_a_text_chunk_keeps_each_columns_values():
         json.dumps({k: np.asarray(v).reshape(-1).tolist() for k, v in chunk.items()}, default=str, sort_keys=True)
         == '{"in_a": [1.5], "in_t": ["w"]}'
     )
+
+
+def test_auto_delimiter_leaves_out_the_row_a_long_files_sample_cuts_off(tmp_path):
+    """A tab-separated file over 64 KiB with long rows and commas in its header's names: the sample `auto` reads
+    ends inside a row, which must not count as ragged, else the comma (ragged everywhere, but with more columns in
+    the header) would win."""
+    names = ("a (cm, adult, left, standing)", "b (kg, adult, dressed)")
+    path = tmp_path / "wide.tsv"
+    row = "free text " * 50 + "\t1\t10\n"
+    path.write_text("\t".join(["notes, by hand, if any", *names]) + "\n" + row * 200)
+    assert path.stat().st_size > 1 << 16 and (1 << 16) % len(row) != 0
+    description = numeric_description(names, details={"delimiter": "auto"})
+    chunks = read_all(description, path, warnings=[])
+    assert sum(len(chunk) for chunk in chunks) == 200 and chunks[0][0].tolist() == [1, 10]
+
+
+def test_a_mixed_blocks_layers_are_named_by_the_column_without_the_input_prefix():
+    import keras
+
+    x = {"in_a": np.array([1.0, np.nan]), "in_t": np.array(["p", ""], dtype=object)}
+    mixed = describe(x, ["a", "t"], {"t": "text"}, "mean", normalize=True, task="regression", target_name="y")
+    inputs, joined = TabularBlock(mixed).functional()
+    names = [layer.name for layer in keras.Model(inputs, joined).layers]
+    assert sorted(inputs) == ["in_a", "in_t"]
+    assert {"fill_a", "normalize_a", "fill_t", "lookup_t", "features"} <= set(names), names

@@ -608,3 +608,29 @@ def test_stdin_rows_are_read_as_a_series(monkeypatch):
     reader.rolling = False
     ((inputs, contexts),) = list(reader.chunks())
     assert inputs[:, :, 0].tolist() == [[2, 3, 4]] and contexts == [{"end": 3}] and reader.name == "<stdin>"
+
+
+def test_a_class_forecast_row_has_the_class_its_probability_and_the_actual_class(tmp_path):
+    from annctl.prediction import PredictionWriter
+    from annctl.records import DataInfo
+
+    classes = DataInfo(
+        kind="sequence",
+        shape=[2, 1],
+        dtype="float32",
+        features=[{"name": "w", "mean": 0.0, "variance": 1.0}],
+        task="classification",
+        target_name="c",
+        class_names=["hi", "lo"],
+        details={"window": 2, "horizon": 1},
+    )
+    path = csv_file(tmp_path / "r.csv", "w,c", "1,hi", "2,lo", "3,hi")
+    reader = SeriesReader(classes, str(path))
+    reader.rolling = True
+    contexts = [context for _, chunk in reader.chunks() for context in chunk]
+    writer = PredictionWriter(io.StringIO(), "jsonl", classes, None, [])
+    rows = reader.prediction_rows([[0.25, 0.75], [0.9, 0.1]], contexts, writer)
+    assert rows == [
+        {"row": 3, "step": 1, "prediction": "lo", "probability": 0.75, "actual": "hi"},
+        {"row": 4, "step": 1, "prediction": "hi", "probability": 0.9, "actual": None},
+    ]

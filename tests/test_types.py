@@ -49,10 +49,3 @@ def test_annctl_type_checks_clean(tmp_path):
     result = _mypy(cache=tmp_path / "cache")  # files and flags from pyproject.toml, as .ci/run runs it
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout
-
-
-def test_accuracy_and_auc_are_maximized_with_or_without_val_and_everything_else_minimized():
-    from annctl.spec import monitor_mode
-
-    assert [monitor_mode(m) for m in ("accuracy", "val_accuracy", "auc", "val_auc")] == ["max"] * 4
-    assert [monitor_mode(m) for m in ("loss", "val_loss", "val_mse", "VAL_accuracy", "val_val_accuracy")] == ["min"] * 5
