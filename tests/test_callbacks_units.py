@@ -522,6 +522,24 @@ def test_gradient_norms_measure_the_inner_optimizer_of_a_loss_scale_optimizer():
     assert logs == {"grad_norm/only": pytest.approx(5.0), "grad_norm_max/only": pytest.approx(5.0)}
 
 
+def test_gradient_norms_pass_an_apply_without_variables_through_unmeasured():
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, name="only")])
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    norms = GradientNorms()
+    norms.set_model(model)
+    norms.on_epoch_begin(0)
+    kernel, bias = model.trainable_variables
+    before = kernel.numpy().copy()
+    model.optimizer.apply([np.ones((2, 1), "float32"), np.zeros(1, "float32")])  # the optimizer's own variables
+    assert np.allclose(kernel.numpy(), before - 1.0)
+    logs: dict = {}
+    norms.on_epoch_end(0, logs)
+    assert logs == {}  # not a fit step: not measured
+
+
 # -- metrics.csv -----------------------------------------------------------------------------------------------
 
 

@@ -605,3 +605,33 @@ def test_the_spec_takes_tracking_by_set_and_a_search_cannot_search_it(tmp_path):
     searched = tune_experiment(tmp_path, SPACE + "    tracking.mlflow.experiment: {type: choice, values: [a, b]}\n")
     with pytest.raises(SpecError, match="tracking cannot be searched"):
         load_spec(searched)
+
+
+def test_every_bad_set_is_reported_not_only_the_first():
+    from annctl.config import apply_overrides
+
+    data = {"training": {"epochs": 1}}
+    with pytest.raises(SpecError) as raised:
+        apply_overrides(data, ["nopath", "training.epochs=[", "training.batch_size=[", "also bad"])
+    assert len(raised.value.problems) == 4
+    assert raised.value.problems[0] == "--set nopath: expected PATH=VALUE, e.g. training.epochs=3"
+    assert raised.value.problems[1].startswith("--set training.epochs=[: ")
+
+
+def test_an_experiment_file_that_cannot_be_read_says_why(tmp_path, monkeypatch):
+    import errno
+    import os
+    from pathlib import Path
+
+    from annctl.config import load_spec
+
+    path = tmp_path / "x.yaml"
+    path.write_text("name: x\n")
+
+    def failing(self):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(Path, "read_bytes", failing)
+    with pytest.raises(SpecError) as raised:
+        load_spec(path)
+    assert raised.value.problems == [f"{path}: cannot read: {os.strerror(errno.EIO)}"]

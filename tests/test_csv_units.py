@@ -514,3 +514,22 @@ def test_a_csv_file_that_fails_while_being_read_is_named_with_the_reason(tmp_pat
 
     monkeypatch.setattr(csv_file_module, "open_text", failing_open)
     assert csv_file(data).read_header() == ([(("path",), f"cannot read {data}: Input/output error")], None)
+
+
+def test_the_example_values_have_four_decimals_at_most(tmp_path):
+    CsvFile.example(tmp_path)
+    cells = [cell for line in (tmp_path / "example.csv").read_text().splitlines()[1:] for cell in line.split(",")[:3]]
+    assert all(len(cell.partition(".")[2]) <= 4 for cell in cells)
+    assert any(len(cell.partition(".")[2]) == 4 for cell in cells)
+
+
+def test_every_header_problem_is_one_line_of_the_error(tmp_path):
+    from annctl.errors import DataError
+
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,y\n1,2,3\n")
+    with pytest.raises(DataError) as raised:
+        csv_file(path, target="t", features=["a", "zz"]).read()
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{path}: dataset.target: ")
+    assert lines[1].startswith(f"{path}: dataset.features.1: ")

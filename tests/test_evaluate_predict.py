@@ -302,3 +302,7 @@ def test_predict_run_reports_its_rows_time_output_and_format(tmp_path, capsys):
     capsys.readouterr()
     to_stdout = predict_run(run_dir, source, fmt="jsonl")
     assert to_stdout["output"] == "-" and len(capsys.readouterr().out.splitlines()) == 60
+    lines = (tmp_path / "regression.csv").read_text().splitlines()
+    many = tmp_path / "many.csv"  # more rows than one chunk (4,096, the batch): every chunk's rows are counted
+    many.write_text("\n".join([lines[0], *(lines[1:] * 80)]) + "\n")
+    assert predict_run(run_dir, str(many), tmp_path / "many-p.csv")["rows"] == 80 * 60

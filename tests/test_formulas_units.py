@@ -174,3 +174,10 @@ def test_a_step_computes_every_layers_gradient_and_updates_only_trained_biases()
     for layer, (kernel, bias), grad_kernel, grad_bias in zip(layers, before, step.grad_kernel, step.grad_bias):
         assert np.allclose(layer.kernel, kernel - 0.5 * grad_kernel)
         assert np.allclose(layer.bias, bias - 0.5 * grad_bias if layer.train_bias else bias)
+
+
+def test_softmax_of_one_vector_sums_to_one_along_its_only_axis():
+    from annctl.backprop.formulas import activate
+
+    out = activate("softmax", np.array([1.0, 2.0, 3.0]))
+    assert out.shape == (3,) and np.isclose(out.sum(), 1.0) and out[2] > out[1] > out[0]

@@ -28,7 +28,7 @@ from annctl.datasets.image_folder import (
     scan_tree,
     stratified_split,
 )
-from annctl.datasets.images import DEFAULT_MAX_PIXELS
+from annctl.datasets.images import DEFAULT_MAX_PIXELS, ImageReader
 from annctl.errors import DataError
 
 
@@ -451,13 +451,31 @@ def test_a_test_folder_class_left_without_readable_images_is_allowed(tmp_path, m
         png(tmp_path / name)
     junk(tmp_path / "test" / "dogs" / "f.png")  # the test folder's only dog is not an image
     spec = ImageFolder(
-        path=str(tmp_path / "train"), test_path=str(tmp_path / "test"), on_bad_image="skip", validation_split=0.5
+        path=str(tmp_path / "train"),
+        test_path=str(tmp_path / "test"),
+        on_bad_image="skip",
+        validation_split=0.5,
+        max_pixels=DEFAULT_MAX_PIXELS // 2,
     )
     data = spec.load(seed=0)
     assert data.test.files == [str(tmp_path / "test" / "cats" / "e.png")]
     assert data.test.y.tolist() == [0]
     assert data.description.details["skipped_images"] == 1
+    # new images are held to the training's pixel limit: it travels in dataset.json's details
+    assert data.description.details["max_pixels"] == spec.max_pixels
+    assert ImageReader(data.description, "x.png").max_pixels == spec.max_pixels
     # evaluate --data FOLDER: the same for a labelled folder read with the run's classes
     reader = image_folder.FolderReader(data.description, str(tmp_path / "test"), chunk_rows=8, warn=None, spec=spec)
     labeled = reader.read_labeled(tmp_path / "test")
     assert (labeled.files, labeled.y.tolist(), labeled.skipped) == ([str(tmp_path / "test" / "cats" / "e.png")], [0], 1)
+
+
+def test_two_bad_files_stop_with_one_more(tmp_path):
+    root = tmp_path / "root"
+    for name in ("cats/a.png", "dogs/c.png"):
+        junk(root / name)
+    spec = ImageFolder(path=str(root))
+    assert data_error(spec.checked, scan_tree(root, "dataset.path"), spec.decoding()) == (
+        f"{root / 'cats' / 'a.png'}: {NOT_AN_IMAGE} (and 1 more bad file); remove it, or set dataset.on_bad_image: "
+        "skip to leave bad files out"
+    )

@@ -77,3 +77,10 @@ def test_no_rows_still_write_the_header_of_the_columns():
     handle = io.StringIO()
     PredictionWriter(handle, "csv", info(["cat", "dog"]), 2, []).write({"output": np.zeros((0, 2))}, ["x.png"][:0])
     assert handle.getvalue() == "prediction,probability,top_k\n"
+
+
+def test_a_model_of_several_targets_writes_one_column_per_target_name():
+    several = info(task="regression").model_copy(update={"target_name": "low,high", "n_targets": 2})
+    handle = io.StringIO()
+    PredictionWriter(handle, "csv", several, None, []).write({"output": np.asarray([[1.5, 2.5]], "float32")}, None)
+    assert handle.getvalue().splitlines() == ["prediction_low,prediction_high", "1.5,2.5"]

@@ -155,3 +155,20 @@ def test_reading_a_field_of_an_unresolved_spec_says_which_and_why():
         TrainingSpec().resolved_metrics()
     with pytest.raises(RuntimeError, match=r"^training\.learning_rate is read before the spec is validated$"):
         TrainingSpec.model_construct(learning_rate=None).resolved_learning_rate()
+
+
+def test_a_new_run_is_its_name_then_the_utc_second_then_six_hex_digits(tmp_path):
+    from annctl.rundir import RUN_SUFFIX, run_name
+
+    run = create_run_dir(tmp_path, "iris")
+    assert RUN_SUFFIX.search(run.name) and run_name(run) == "iris"
+
+
+def test_a_run_without_its_dataset_file_says_so(tmp_path):
+    from annctl.rundir import read_data_info
+
+    with pytest.raises(UsageError) as raised:
+        read_data_info(tmp_path)
+    assert str(raised.value) == (
+        f"{RunPaths(tmp_path).data}: missing or unreadable; was this run made by an older annctl?"
+    )

@@ -390,3 +390,9 @@ def test_compare_runs_marks_the_best_of_each_metric(tmp_path):
     }
     (b / "spec.yaml").unlink()
     assert usage(compare_runs, [a, b]).startswith(f"{b}: cannot read spec.yaml: [Errno 2] No such file or directory")
+
+
+def test_flatten_keeps_a_key_that_ends_in_a_capital_x():
+    from annctl.runs import flatten
+
+    assert flatten({"model": {"maX": 1, "units": [2]}, "seed": 3}) == {"model.maX": 1, "model.units": [2], "seed": 3}

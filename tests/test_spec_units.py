@@ -38,3 +38,46 @@ def test_auc_needs_binary_crossentropy_and_is_kept_with_it():
     assert (binary.training.loss, binary.training.metrics) == ("binary_crossentropy", ["accuracy", "auc"])
     told = resolve(spec(metrics=["auc"], loss="binary_crossentropy"), "classification", 2)
     assert told.training.metrics == ["auc"]
+
+
+def test_a_loss_or_metric_that_contradicts_the_data_is_named_with_what_to_use_instead():
+    with pytest.raises(ValueError) as raised:
+        resolve(spec(loss="binary_crossentropy"), "classification", 3)
+    assert str(raised.value) == (
+        "training.loss: binary_crossentropy needs 2 classes, this dataset has 3 (use sparse_categorical_crossentropy)"
+    )
+    with pytest.raises(ValueError) as raised:
+        resolve(spec(metrics=["mae"]), "classification", 3)
+    from annctl.spec import CLASSIFICATION_METRICS
+
+    assert str(raised.value) == (
+        f"training.metrics: mae does not apply to classification; use {', '.join(CLASSIFICATION_METRICS)}"
+    )
+
+
+def test_an_unknown_monitored_metric_names_the_field_that_asks_for_it():
+    checkpoint = ExperimentSpec.model_validate({**spec().model_dump(), "output": {"checkpoint_monitor": "val_f1"}})
+    with pytest.raises(ValueError, match=r"^output\.checkpoint_monitor: unknown metric 'val_f1'; this run logs loss, "):
+        resolve(checkpoint, "classification", 3)
+    space = {"training.learning_rate": {"type": "float", "low": 0.001, "high": 0.1}}
+    searched = ExperimentSpec.model_validate({**spec().model_dump(), "search": {"space": space, "metric": "val_f1"}})
+    with pytest.raises(ValueError, match=r"^search\.metric: unknown metric 'val_f1'"):
+        resolve(searched, "classification", 3)
+
+
+def test_a_registry_of_two_entries_is_a_union_of_both():
+    from typing import Literal
+
+    from pydantic import BaseModel, TypeAdapter
+
+    from annctl.spec import _union
+
+    class A(BaseModel):
+        kind: Literal["a"]
+
+    class B(BaseModel):
+        kind: Literal["b"]
+
+    adapter = TypeAdapter(_union([A, B], "kind"))
+    assert isinstance(adapter.validate_python({"kind": "b"}), B)
+    assert _union([A], "kind") is A

@@ -578,3 +578,10 @@ def test_a_mixed_blocks_layers_are_named_by_the_column_without_the_input_prefix(
     names = [layer.name for layer in keras.Model(inputs, joined).layers]
     assert sorted(inputs) == ["in_a", "in_t"]
     assert {"fill_a", "normalize_a", "fill_t", "lookup_t", "features"} <= set(names), names
+
+
+def test_a_missing_new_inputs_file_is_named(tmp_path):
+    missing = tmp_path / "gone.csv"
+    assert data_error(read_all, numeric_description(), missing) == f"{missing}: no such file or folder"
+    labelled = reader(numeric_description(), missing).read_labeled  # `evaluate --data` reads it directly
+    assert data_error(labelled, missing) == f"{missing}: no such file or folder"

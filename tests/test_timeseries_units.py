@@ -634,3 +634,15 @@ def test_a_class_forecast_row_has_the_class_its_probability_and_the_actual_class
         {"row": 3, "step": 1, "prediction": "lo", "probability": 0.75, "actual": "hi"},
         {"row": 4, "step": 1, "prediction": "hi", "probability": 0.9, "actual": None},
     ]
+
+
+def test_a_one_column_file_without_the_time_column_is_told_about_delimiters(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("temp\n1\n2\n3\n")
+    assert TimeSeries(path=str(path), target="temp", time="date").problems() == [
+        (
+            ("delimiter",),
+            f"{path}:1: the header 'temp' is one column with every delimiter annctl tries (, ; tab |); set "
+            "dataset.delimiter to the file's separator",
+        )
+    ]
