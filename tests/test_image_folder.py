@@ -170,6 +170,33 @@ model: {{architecture: cnn, filters: [32, 32], padding: valid, dense_units: [128
             layer.name for layer in build_model(resolve(spec, data.task, data.num_classes), data.description).layers
         ]
     )
+    # two convolutions a block (VGG's stacks): each with its normalization, one pooling a block; with padding
+    # valid each convolution trims the image, so four blocks fit 64×64 with one convolution a block, not two
+    stacked = text.replace("padding: valid", "convs_per_block: 2, batch_norm: true")
+    model = build_model(resolve(spec_from_text(stacked, "<stacked>"), "classification", 2), data.description)
+    names = [layer.name for layer in model.layers]
+    assert [n for n in names if n.startswith(("conv_", "batch_norm_", "pool_"))] == [
+        "conv_1",
+        "batch_norm_1",
+        "conv_1_2",
+        "batch_norm_1_2",
+        "pool_1",
+        "conv_2",
+        "batch_norm_2",
+        "conv_2_2",
+        "batch_norm_2_2",
+        "pool_2",
+    ]
+    assert model.get_layer("conv_2_2").kernel.shape == (3, 3, 32, 32)
+    four = text.replace("filters: [32, 32]", "filters: [2, 2, 2, 2]")
+    assert build_model(resolve(spec_from_text(four, "<four>"), "classification", 2), data.description)
+    with pytest.raises(
+        SpecError,
+        match=r"block 4 of 4 shrinks the 64×64 input to nothing \(kernel_size 3, padding valid, "
+        r"convs_per_block 2, pool_size 2\)",
+    ):
+        four_stacked = four.replace("padding: valid", "padding: valid, convs_per_block: 2")
+        build_model(resolve(spec_from_text(four_stacked, "<four stacked>"), "classification", 2), data.description)
     shrinking = text.replace("filters: [32, 32]", "filters: [2, 2, 2, 2, 2, 2, 2]")
     with pytest.raises(
         SpecError, match=r"block 5 of 7 shrinks the 64×64 input to nothing \(kernel_size 3, padding valid"

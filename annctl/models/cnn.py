@@ -26,6 +26,13 @@ class CNN(ArchitectureSpec):
     filters: list[Annotated[int, Field(ge=1, le=4096)]] = Field(
         [32, 64], min_length=1, max_length=16, description="Filters of each convolution block (one block each)."
     )
+    convs_per_block: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="Convolutions stacked in each block before its pooling (1: the course's network; 2: VGG's "
+        "stacks, more capacity for more computation).",
+    )
     kernel_size: int = Field(3, ge=1, le=15, description="Side of the square convolution kernels.")
     padding: Literal["same", "valid"] = Field(
         "same",
@@ -52,19 +59,21 @@ class CNN(ArchitectureSpec):
         self.check_fits(block.shape)
         layers = block.chain()  # pixels rescaled to [0, 1], shaped (height, width, channels), augmented
         for i, filters in enumerate(self.filters, start=1):
-            layers.append(
-                keras.layers.Conv2D(
-                    filters,
-                    self.kernel_size,
-                    padding=self.padding,
-                    activation=None if self.batch_norm else self.activation,
-                    use_bias=not self.batch_norm,  # the normalization's offset replaces the bias
-                    name=f"conv_{i}",
+            for j in range(1, self.convs_per_block + 1):
+                suffix = f"{i}" if j == 1 else f"{i}_{j}"  # the first convolution of a block keeps the course's name
+                layers.append(
+                    keras.layers.Conv2D(
+                        filters,
+                        self.kernel_size,
+                        padding=self.padding,
+                        activation=None if self.batch_norm else self.activation,
+                        use_bias=not self.batch_norm,  # the normalization's offset replaces the bias
+                        name=f"conv_{suffix}",
+                    )
                 )
-            )
-            if self.batch_norm:
-                layers.append(keras.layers.BatchNormalization(name=f"batch_norm_{i}"))
-                layers.append(keras.layers.Activation(self.activation, name=f"activation_{i}"))
+                if self.batch_norm:
+                    layers.append(keras.layers.BatchNormalization(name=f"batch_norm_{suffix}"))
+                    layers.append(keras.layers.Activation(self.activation, name=f"activation_{suffix}"))
             layers.append(keras.layers.MaxPooling2D(self.pool_size, name=f"pool_{i}"))
             if self.conv_dropout:
                 layers.append(keras.layers.Dropout(self.conv_dropout, name=f"conv_dropout_{i}"))
@@ -84,14 +93,16 @@ class CNN(ArchitectureSpec):
         height, width = shape[:2]
         for i in range(1, len(self.filters) + 1):
             if self.padding == "valid":
-                height, width = height - self.kernel_size + 1, width - self.kernel_size + 1
+                trimmed = self.convs_per_block * (self.kernel_size - 1)
+                height, width = height - trimmed, width - trimmed
             if min(height, width) >= 1:
                 height, width = height // self.pool_size, width // self.pool_size
             if min(height, width) < 1:
                 raise SpecError(
                     [
                         f"model.filters: block {i} of {len(self.filters)} shrinks the {shape[0]}×{shape[1]} input "
-                        f"to nothing (kernel_size {self.kernel_size}, padding {self.padding}, pool_size "
+                        f"to nothing (kernel_size {self.kernel_size}, padding {self.padding}, "
+                        f"convs_per_block {self.convs_per_block}, pool_size "
                         f"{self.pool_size}); use fewer blocks, padding: same, or a larger dataset image size"
                     ]
                 )
