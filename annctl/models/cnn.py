@@ -39,7 +39,7 @@ class CNN(ArchitectureSpec):
         description="`same` keeps each convolution's output the size of its input; `valid` (Keras' Conv2D "
         "default, the course's) trims kernel_size - 1 pixels.",
     )
-    pool_size: int = Field(2, ge=1, le=8, description="Side of the max-pooling window after each convolution.")
+    pool_size: int = Field(2, ge=1, le=8, description="Side of the max-pooling window after each convolution block.")
     activation: Activation = Field("relu", description="Activation of the convolutions and dense layers.")
     batch_norm: bool = Field(False, description="Batch normalization after each convolution, before its activation.")
     global_average_pooling: bool = Field(
